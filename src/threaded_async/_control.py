@@ -1,0 +1,381 @@
+"""Control inversion: coroutines issue requests, the host thread answers them when it chooses."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar, overload
+
+from ._clock import VirtualClock
+from ._errors import RunnerClosedError
+from ._future import Future
+from ._runner import AsyncRunner
+from ._task import BackgroundTask
+from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline
+from ._waiters import check_may_block
+
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["Client", "ExecutionRequest", "Server", "TraceEntry", "UnknownRequestError"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionRequest(Generic[R]):
+    """A request issued by a client: call ``fun(*args, **kw_args)`` on the host's terms."""
+
+    fun: Callable[..., R]
+    args: tuple[Any, ...]
+    kw_args: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The requested function's qualified name (e.g. ``Stub.increment``)."""
+        return getattr(self.fun, "__qualname__", None) or repr(self.fun)
+
+
+@dataclasses.dataclass(frozen=True)
+class TraceEntry:
+    """One answered request, as recorded by ``Server(record_trace=True)``.
+
+    Two runs of the same client code with the same answers and clock steps record equal
+    traces (exceptions are recorded as ``"TypeName: message"`` so they compare).
+    """
+
+    request: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    time: float | None = None
+
+
+class UnknownRequestError(LookupError):
+    """A request reached a server that has no handler for it."""
+
+
+class _Pending:
+    __slots__ = ("future", "request", "time")
+
+    def __init__(self, request: ExecutionRequest[Any], future: Future[Any], time: float | None):
+        self.request = request
+        self.future = future
+        self.time = time
+
+
+class Client:
+    """Base class for the coroutine side of control inversion.
+
+    Subclass it with async stub methods that forward to :meth:`execute`::
+
+        class Stub(Client):
+            async def increment(self, n: int) -> int:
+                return await self.execute(Stub.increment, n)
+    """
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+
+    @property
+    def server(self) -> Server:
+        return self._server
+
+    @overload
+    async def execute(
+        self, fun: Callable[..., Coroutine[Any, Any, R]], *args: Any, **kwargs: Any
+    ) -> R: ...
+    @overload
+    async def execute(self, fun: Callable[..., R], *args: Any, **kwargs: Any) -> R: ...
+    async def execute(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Queue a request for the host and wait (asynchronously) for its answer.
+
+        Must be awaited on the server's loop. Raises what the host's handler raised,
+        CancelledError if the server exits before answering.
+        """
+        return await self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+
+
+class Server:
+    """The host side of control inversion: owns a runner and answers client requests.
+
+    Typical use is a game-style update loop on the host thread::
+
+        with MyServer() as server:
+            server.create_background_task(agent(Stub(server)))
+            while running:
+                server.process()          # answer one request (if any)
+
+    Answers come from :meth:`_handle_request` (override it, as in 1.4) or from handlers
+    keyed by the stub method: ``Server(handlers={Stub.increment: fn})`` or the
+    :meth:`handler` decorator. Handlers take the request's arguments; a sync handler's
+    return value or exception is the client's answer; an async handler is run to
+    completion on a private event loop of the host thread, inside ``process()``.
+
+    Args:
+        queue_size: Accepted for 1.4 compatibility. Requests are not bounded: each client
+            coroutine has at most one request in flight per ``execute``.
+        handlers: Handlers keyed by the requested function (or its ``__name__``).
+        clock: A :class:`VirtualClock` for the server's loop.
+        runner: Use this (not yet started) runner instead of creating one.
+        record_trace: Record every answered request in :attr:`trace`.
+    """
+
+    def __init__(
+        self,
+        queue_size: int = 10,
+        *,
+        handlers: Mapping[Callable[..., Any] | str, Callable[..., Any]] | None = None,
+        clock: VirtualClock | None = None,
+        runner: AsyncRunner | None = None,
+        record_trace: bool = False,
+    ) -> None:
+        if runner is None:
+            runner = AsyncRunner(clock=clock)
+        elif clock is not None and runner.clock is not clock:
+            raise ValueError("pass the clock to the runner, or let the server create the runner")
+        self._runner = runner
+        self._queue_size = queue_size
+        self._pending: deque[_Pending] = deque()
+        self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = dict(handlers or {})
+        self._trace: list[TraceEntry] | None = [] if record_trace else None
+        self._host_loop: asyncio.Runner | None = None
+
+    # -- configuration -------------------------------------------------------------------
+    @property
+    def runner(self) -> AsyncRunner:
+        """The runner whose loop the clients run on."""
+        return self._runner
+
+    @property
+    def clock(self) -> VirtualClock | None:
+        return self._runner.clock
+
+    @property
+    def event_loop_timeout(self) -> float | None:
+        """Default timeout of blocking calls (the runner's ``call_in_loop_timeout``)."""
+        return self._runner.call_in_loop_timeout
+
+    @event_loop_timeout.setter
+    def event_loop_timeout(self, timeout: float | None) -> None:
+        self._runner.call_in_loop_timeout = timeout
+
+    @property
+    def event_loop_exit_timeout(self) -> float | None:
+        """How long exiting waits for the loop to shut down (the runner's ``exit_timeout``)."""
+        return self._runner.exit_timeout
+
+    @event_loop_exit_timeout.setter
+    def event_loop_exit_timeout(self, timeout: float | None) -> None:
+        self._runner.exit_timeout = timeout
+
+    def handler(self, fun: Callable[..., Any] | str) -> Callable[[F], F]:
+        """Decorator registering a handler for requests of ``fun``."""
+
+        def register(handler: F) -> F:
+            self._handlers[fun] = handler
+            return handler
+
+        return register
+
+    @property
+    def trace(self) -> list[TraceEntry]:
+        """Answered requests in the order they were answered (``record_trace=True``)."""
+        if self._trace is None:
+            raise RuntimeError("create the server with record_trace=True to record a trace")
+        return list(self._trace)
+
+    @property
+    def pending(self) -> list[ExecutionRequest[Any]]:
+        """The requests waiting for an answer, oldest first (any thread, never blocks)."""
+        return [p.request for p in tuple(self._pending) if not p.future.done()]
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        self._runner.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._runner.stop()
+        finally:
+            if self._host_loop is not None:
+                self._host_loop.close()
+                self._host_loop = None
+
+    def create_future(self) -> Future[Any]:
+        """A :class:`Future` bound to the server's runner."""
+        return Future(self._runner)
+
+    def create_client(self) -> Client:
+        """A plain :class:`Client` connected to this server."""
+        return Client(self)
+
+    def create_background_task(
+        self, awaitable: Awaitable[R], timeout: float | None = USE_DEFAULT_TIMEOUT
+    ) -> BackgroundTask[R]:
+        """Start ``awaitable`` on the server's loop and let it run until it is idle, so the
+        requests it issues first are queued when this returns."""
+        runner = self._runner
+        deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
+        task = runner.create_task(awaitable)
+        if not runner.in_runner_loop:
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        return task
+
+    # -- the client side (loop thread) ---------------------------------------------------
+    async def _request(
+        self, fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        runner = self._runner
+        request = ExecutionRequest(fun, args, kwargs)
+        future = self.create_future()
+        clock = runner.clock
+        pending = _Pending(request, future, clock.time() if clock is not None else None)
+        stepping = runner._stepping  # pyright: ignore[reportPrivateUsage]
+        if stepping is not None and clock is not None:
+            # A request in flight freezes virtual-time autojumps until it is answered.
+            holds = stepping._jump_holds  # pyright: ignore[reportPrivateUsage]
+            holds.add(future)
+            future.add_done_callback(holds.discard)
+        self._pending.append(pending)
+        try:
+            return await future.result()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    # -- the host side -------------------------------------------------------------------
+    def _pop(self) -> _Pending | None:
+        pending = self._pending
+        while True:
+            try:
+                item = pending.popleft()
+            except IndexError:
+                return None
+            if not item.future.done():
+                return item
+
+    def process(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
+        """Answer the oldest queued request; return False if there is none.
+
+        If no request is queued, first lets the loop catch up (waits until it is idle, so
+        a client that awaited ``sleep(0)`` or subtasks since its last answer is seen). If
+        answering emptied the queue, lets the loop catch up again before returning, so the
+        client's reaction to the answer has happened by then. A loop that never idles
+        (a client polling with ``sleep(0)``) gets a bounded catch-up instead.
+
+        Blocks the calling thread (RuntimeError on the loop thread); raises
+        EventLoopTimeoutError if the loop does not respond within ``timeout`` and
+        RunnerClosedError if the server is not running. Exceptions from an overridden
+        ``_handle_request`` propagate to the caller.
+        """
+        runner = self._runner
+        check_may_block(runner, "Server.process()", "a host thread")
+        deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
+        item = self._pop()
+        if item is None:
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            item = self._pop()
+            if item is None:
+                return False
+        self._answer(item)
+        if not self._pending and runner.is_running:
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        return True
+
+    def process_all(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
+        """Answer every request queued now (after letting the loop catch up); return how
+        many. Requests issued in reaction are left for the next call."""
+        runner = self._runner
+        check_may_block(runner, "Server.process_all()", "a host thread")
+        deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
+        if not self._pending:
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        count = 0
+        for _ in range(len(self._pending)):
+            item = self._pop()
+            if item is None:
+                break
+            self._answer(item)
+            count += 1
+        if count and runner.is_running:
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        return count
+
+    def _answer(self, item: _Pending) -> None:
+        if not self._runner.is_running:
+            raise RunnerClosedError("the server is not running")
+        if self._trace is not None:
+            item.future.add_done_callback(lambda f: self._record(item, f))
+        self._handle_request(item.request, item.future)
+
+    def _record(self, item: _Pending, future: Future[Any]) -> None:
+        assert self._trace is not None
+        request = item.request
+        exc = future.exception()
+        if future.cancelled():
+            entry = TraceEntry(
+                request.name, request.args, request.kw_args, None, "cancelled", item.time
+            )
+        elif exc is not None:
+            error = f"{type(exc).__name__}: {exc}"
+            entry = TraceEntry(request.name, request.args, request.kw_args, None, error, item.time)
+        else:
+            result = future._outcome.outcome()  # pyright: ignore[reportPrivateUsage]
+            entry = TraceEntry(request.name, request.args, request.kw_args, result, None, item.time)
+        self._trace.append(entry)
+
+    def _find_handler(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
+        handlers = self._handlers
+        found = handlers.get(fun)
+        if found is None:
+            name = getattr(fun, "__name__", None)
+            if name is not None:
+                found = handlers.get(name)
+        return found
+
+    def _handle_request(self, request: ExecutionRequest[Any], future: Future[Any]) -> None:
+        """Answer ``request`` by setting ``future``; the default dispatches to handlers.
+
+        Override it as in 1.4, or register handlers. The future may also be set later
+        (from any thread) to answer asynchronously.
+        """
+        handler = self._find_handler(request.fun)
+        if handler is None:
+            known = ", ".join(sorted(_key_name(k) for k in self._handlers)) or "none"
+            future.set_exception(
+                UnknownRequestError(
+                    f"no handler for request {request.name}; registered handlers: {known}"
+                )
+            )
+            return
+        try:
+            result = handler(*request.args, **request.kw_args)
+            if inspect.isawaitable(result):
+                result = self._run_on_host_loop(result)
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def _run_on_host_loop(self, awaitable: Awaitable[Any]) -> Any:
+        if self._host_loop is None:
+            self._host_loop = asyncio.Runner()
+
+        async def run() -> Any:
+            return await awaitable
+
+        return self._host_loop.run(run())
+
+
+def _key_name(key: Callable[..., Any] | str) -> str:
+    return key if isinstance(key, str) else getattr(key, "__qualname__", repr(key))

@@ -1,0 +1,177 @@
+"""Event: set and waited on from threads and coroutines alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import TYPE_CHECKING
+
+from ._errors import EventLoopTimeoutError, RunnerClosedError
+from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
+from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, block, check_may_block
+
+if TYPE_CHECKING:
+    from ._runner import AsyncRunner
+
+__all__ = ["Event"]
+
+_get_ident = threading.get_ident
+
+
+class _BridgedEvent(asyncio.Event):
+    """The asyncio face of an :class:`Event`: setting it also wakes waiting threads."""
+
+    def __init__(self, owner: Event) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def set(self) -> None:
+        super().set()
+        owner = self._owner
+        owner._flag = True  # pyright: ignore[reportPrivateUsage]
+        owner._waiters.wake_all()  # pyright: ignore[reportPrivateUsage]
+
+    def clear(self) -> None:
+        super().clear()
+        self._owner._flag = False  # pyright: ignore[reportPrivateUsage]
+
+
+class Event:
+    """An event that threads and coroutines can set, clear and wait on.
+
+    Its asyncio face (:meth:`as_async_event`) is a real :class:`asyncio.Event` living on the
+    runner's loop. From a thread, :meth:`set`, :meth:`clear` and :meth:`is_set` keep
+    threaded_async 1.4's *synchronising* behaviour: they run on the loop and return once
+    the loop has applied them, so a coroutine woken by ``set()`` has run by the time a
+    following ``is_set()`` returns. They block the calling thread for one loop round trip;
+    :meth:`set_nowait` and :meth:`is_set_nowait` are the non-blocking variants.
+
+    May be created from any thread, before the runner has started.
+    """
+
+    __slots__ = ("__weakref__", "_aio", "_flag", "_runner", "_waiters")
+
+    def __init__(
+        self, runner: AsyncRunner | None = None, timeout: float | None = USE_DEFAULT_TIMEOUT
+    ) -> None:
+        resolve_timeout(timeout, None)
+        self._runner = runner
+        self._flag = False
+        self._waiters = WaiterList()
+        self._aio = _BridgedEvent(self)
+
+    def __repr__(self) -> str:
+        return f"<Event {'set' if self._flag else 'unset'}>"
+
+    def _loop_for_sync(self) -> asyncio.AbstractEventLoop | None:
+        """The loop to apply changes on, or None to apply them directly here."""
+        runner = self._runner
+        if runner is not None:
+            if runner._closed:  # pyright: ignore[reportPrivateUsage]
+                raise RunnerClosedError("the event's runner is closed")
+            if not runner.is_running or _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
+                return None
+            return runner._loop  # pyright: ignore[reportPrivateUsage]
+        loop: asyncio.AbstractEventLoop | None = getattr(self._aio, "_loop", None)
+        if loop is None or loop.is_closed():
+            return None
+        try:
+            if asyncio.get_running_loop() is loop:
+                return None
+        except RuntimeError:
+            pass
+        return loop
+
+    def set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Set the event and wake every waiter; from a thread, wait until the loop applied it.
+
+        Raises EventLoopTimeoutError if the loop does not apply it within ``timeout`` (it
+        still will), RunnerClosedError if the runner is closed.
+        """
+        loop = self._loop_for_sync()
+        if loop is None:
+            self._aio.set()
+        elif self._runner is not None:
+            self._runner.call_in_loop(self._aio.set, timeout)
+        else:
+            loop.call_soon_threadsafe(self._aio.set)
+
+    def set_nowait(self) -> None:
+        """Set the event without waiting for the loop (any thread, never blocks).
+
+        Waiting threads wake at once; coroutines wake when the loop gets to it.
+        """
+        loop = self._loop_for_sync()
+        if loop is None:
+            self._aio.set()
+            return
+        self._flag = True
+        self._waiters.wake_all()
+        loop.call_soon_threadsafe(self._aio.set)
+
+    def clear(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Reset the event (from a thread: applied on the loop, like :meth:`set`)."""
+        loop = self._loop_for_sync()
+        if loop is None:
+            self._aio.clear()
+        elif self._runner is not None:
+            self._runner.call_in_loop(self._aio.clear, timeout)
+        else:
+            loop.call_soon_threadsafe(self._aio.clear)
+
+    def is_set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
+        """Whether the event is set; from a thread, read on the loop (one round trip)."""
+        loop = self._loop_for_sync()
+        if loop is None or self._runner is None:
+            return self._flag
+        return self._runner.call_in_loop(self._aio.is_set, timeout)
+
+    def is_set_nowait(self) -> bool:
+        """Whether the event is set, read without waiting for the loop (any thread)."""
+        return self._flag
+
+    def wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
+        """Block the calling thread until the event is set; return True.
+
+        RuntimeError on the runner's loop thread (await ``as_async_event().wait()`` or
+        :meth:`wait_async` there), EventLoopTimeoutError on timeout, RunnerClosedError if
+        the runner closes meanwhile.
+        """
+        runner = self._runner
+        check_may_block(runner, "Event.wait()", "`await event.wait_async()`")
+        if self._flag:
+            return True
+        wait = resolve_timeout(timeout, runner.call_in_loop_timeout if runner else None)
+        waiter = ThreadWaiter()
+        self._waiters.add(waiter)
+        if not self._flag:
+            woken = block(waiter, wait, runner)
+            if not self._flag:
+                self._waiters.discard(waiter)
+                if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+                    raise RunnerClosedError("the runner closed while waiting for an Event")
+                if not woken:
+                    stack = runner._loop_stack() if runner is not None else ""  # pyright: ignore[reportPrivateUsage]
+                    raise EventLoopTimeoutError("Event.wait()", wait, stack)
+        self._waiters.discard(waiter)
+        return True
+
+    async def wait_async(self) -> bool:
+        """Wait for the event from a coroutine on any event loop; return True."""
+        if self._flag:
+            return True
+        waiter = AsyncWaiter()
+        self._waiters.add(waiter)
+        try:
+            while not self._flag:
+                await waiter.fut
+                if not self._flag:
+                    waiter = AsyncWaiter()
+                    self._waiters.add(waiter)
+        finally:
+            self._waiters.discard(waiter)
+        return True
+
+    def as_async_event(self) -> asyncio.Event:
+        """The :class:`asyncio.Event` face, for code on the runner's loop."""
+        return self._aio

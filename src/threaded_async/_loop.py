@@ -1,0 +1,206 @@
+"""The event loop the runner uses by default: asyncio's selector loop with one hook.
+
+Every time the loop is about to block in ``select`` it calls :meth:`SteppingEventLoop._select`.
+That single hook serves four features:
+
+* **lazy wake-ups**: ``_polling`` says the loop may be asleep, so ``call_soon_threadsafe``
+  writes to the self-pipe only then (one write per sleep, none while the loop is busy);
+* **quiescence**: a ``select`` entered with nothing ready and no timer due is the exact
+  moment the loop is *idle*; waiters for idleness are released there;
+* **iteration counting**, for bounded "let the loop catch up" waits;
+* **virtual time**: with a :class:`~threaded_async.VirtualClock` the loop's ``time()`` is the
+  clock's, and instead of sleeping until a timer is due the loop jumps the clock to it
+  when the host allows (``advance``) or when autojump is on.
+
+Why the lazy wake-up is safe: a thread calling ``call_soon_threadsafe`` first appends to
+``_ready`` and then reads ``_polling``; the loop first sets ``_polling`` and then reads
+``_ready``. Each step is atomic under the GIL, so either the loop sees the new handle
+(and does not block) or the thread sees ``_polling`` (and writes to the self-pipe). In
+asyncio debug mode the plain path (always write) is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import selectors
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._waiters import ThreadWaiter
+
+if TYPE_CHECKING:
+    from ._clock import VirtualClock
+
+__all__ = ["SteppingEventLoop"]
+
+
+class _HookedSelector(selectors.BaseSelector):
+    """Delegates to a real selector; ``select`` goes through the loop's hook."""
+
+    def __init__(self, inner: selectors.BaseSelector) -> None:
+        self._inner = inner
+        self._hook: Callable[[selectors.BaseSelector, float | None], Any] | None = None
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        hook = self._hook
+        if hook is None:
+            return self._inner.select(timeout)
+        return hook(self._inner, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._inner.get_key(fileobj)
+
+    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+
+class SteppingEventLoop(asyncio.SelectorEventLoop):
+    """asyncio's selector event loop plus the idle/wake-up hook described above."""
+
+    def __init__(
+        self,
+        selector: selectors.BaseSelector | None = None,
+        *,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        hooked = _HookedSelector(selector or selectors.DefaultSelector())
+        super().__init__(hooked)
+        self._polling = False
+        self._idle_now = False
+        self._iteration = 0
+        self._hook_lock = threading.Lock()
+        self._idle_waiters: list[ThreadWaiter] = []
+        self._iteration_waiters: list[tuple[int, ThreadWaiter]] = []
+        #: Objects that forbid virtual-time autojumps while present (pending requests).
+        self._jump_holds: set[object] = set()
+        self._virtual_clock = clock
+        if clock is not None:
+            clock._attach(self)  # pyright: ignore[reportPrivateUsage]
+        hooked._hook = self._select  # pyright: ignore[reportPrivateUsage]
+
+    # asyncio internals we rely on, typed here once.
+    _ready: Any
+    _scheduled: Any
+    _debug: bool
+
+    def time(self) -> float:
+        clock = self._virtual_clock
+        if clock is None:
+            return super().time()
+        return clock._now  # pyright: ignore[reportPrivateUsage]
+
+    def _write_to_self(self) -> None:
+        # Skipping the write is safe only while the loop is not (about to be) blocked in
+        # select; see the module docstring for the ordering argument.
+        if self._polling or self._debug:
+            super()._write_to_self()  # type: ignore[misc]
+
+    # -- the hook (runs on the loop thread) --------------------------------------------
+    def _select(
+        self, inner: selectors.BaseSelector, timeout: float | None
+    ) -> list[tuple[selectors.SelectorKey, int]]:
+        self._iteration += 1
+        self._polling = True
+        if timeout != 0 and self._ready:
+            timeout = 0
+        if timeout != 0:
+            timeout = self._on_idle(timeout)
+        if self._iteration_waiters:
+            self._release_iteration_waiters()
+        try:
+            return inner.select(timeout)
+        finally:
+            self._polling = False
+            self._idle_now = False
+
+    def _on_idle(self, timeout: float | None) -> float | None:
+        clock = self._virtual_clock
+        if clock is not None:
+            scheduled = self._scheduled
+            limit = clock._jump_limit(not self._jump_holds)  # pyright: ignore[reportPrivateUsage]
+            if scheduled:
+                when: float = scheduled[0]._when
+                if when <= limit:
+                    if when > clock._now:  # pyright: ignore[reportPrivateUsage]
+                        clock._now = when  # pyright: ignore[reportPrivateUsage]
+                    return 0
+            clock._settled()  # pyright: ignore[reportPrivateUsage]
+            timeout = None  # virtual timers never come due by waiting on the real clock
+        self._idle_now = True
+        if self._idle_waiters:
+            with self._hook_lock:
+                waiters = self._idle_waiters
+                self._idle_waiters = []
+            for waiter in waiters:
+                waiter.wake()
+        return timeout
+
+    def _release_iteration_waiters(self) -> None:
+        idle = self._idle_now
+        iteration = self._iteration
+        with self._hook_lock:
+            keep: list[tuple[int, ThreadWaiter]] = []
+            wake: list[ThreadWaiter] = []
+            for entry in self._iteration_waiters:
+                if idle or iteration >= entry[0]:
+                    wake.append(entry[1])
+                else:
+                    keep.append(entry)
+            self._iteration_waiters = keep
+        for waiter in wake:
+            waiter.wake()
+
+    # -- thread-side API -----------------------------------------------------------------
+    def is_idle_now(self) -> bool:
+        """True while the loop is blocked in select with nothing runnable (any thread)."""
+        # Reading the length of _ready from another thread is a single atomic operation.
+        return self._idle_now and not self._ready
+
+    def add_idle_waiter(self, waiter: ThreadWaiter, max_iterations: int | None) -> None:
+        """Wake ``waiter`` at the next idle point (or after ``max_iterations`` iterations)."""
+        with self._hook_lock:
+            if max_iterations is None:
+                self._idle_waiters.append(waiter)
+            else:
+                self._iteration_waiters.append((self._iteration + max_iterations, waiter))
+        # Re-check after registering: the loop may have gone idle just before. Otherwise it
+        # is running (it will reach the hook) or blocked with its self-pipe armed.
+        if self.is_idle_now():
+            waiter.wake()
+
+    def remove_idle_waiter(self, waiter: ThreadWaiter) -> None:
+        with self._hook_lock:
+            if waiter in self._idle_waiters:
+                self._idle_waiters.remove(waiter)
+            self._iteration_waiters = [
+                (t, w) for t, w in self._iteration_waiters if w is not waiter
+            ]
+
+    def wake(self) -> None:
+        """Make the loop run one more iteration soon (any thread)."""
+        self.call_soon_threadsafe(_noop)
+
+
+def _noop() -> None:
+    pass
+
+
+def is_stepping_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    return isinstance(loop, SteppingEventLoop)
+
+
+INFINITY = math.inf

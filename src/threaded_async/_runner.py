@@ -1,0 +1,637 @@
+"""AsyncRunner: an asyncio event loop owned by a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import ctypes
+import inspect
+import itertools
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from ._clock import VirtualClock
+from ._errors import (
+    EventLoopTimeoutError,
+    ForcedThreadShutdown,
+    RunnerClosedError,
+    ShutdownType,
+    TAExceptionGroup,
+    describe_callable,
+)
+from ._loop import SteppingEventLoop
+from ._outcome import Outcome
+from ._task import BackgroundTask
+from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, check_timeout, resolve_timeout
+from ._waiters import ThreadWaiter, block, check_may_block
+
+T = TypeVar("T")
+
+__all__ = ["AsyncRunner"]
+
+logger = logging.getLogger("threaded_async")
+
+_get_ident = threading.get_ident
+_names = itertools.count(1)
+
+_NEW = "new"
+_STARTING = "starting"
+_RUNNING = "running"
+_STOPPING = "stopping"
+_CLOSED = "closed"
+
+#: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
+CATCH_UP_ITERATIONS = 1000
+#: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
+FOREIGN_LOOP_HOPS = 16
+
+
+def _force_thread_stop(thread: threading.Thread) -> None:
+    """Raise ForcedThreadShutdown asynchronously in ``thread`` (at its next bytecode)."""
+    ident = thread.ident
+    if ident is None:
+        return
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(ForcedThreadShutdown)
+    )
+
+
+class AsyncRunner:
+    """Runs an asyncio event loop in a background thread.
+
+    Use it as a context manager (``with AsyncRunner() as runner:``), as an async context
+    manager from inside another event loop (``async with``), or with :meth:`start` /
+    :meth:`stop`. Every method is safe to call from any thread unless it says otherwise.
+
+    Args:
+        exit_timeout: Seconds :meth:`stop` waits for an orderly shutdown before it
+            force-stops a stuck loop thread, and again for the forced stop (``None``:
+            wait forever).
+        call_in_loop_timeout: Default timeout of the blocking calls, used wherever a call
+            gets ``USE_DEFAULT_TIMEOUT`` (``None``: wait forever).
+        debug: Run the loop in asyncio debug mode.
+        log_forced_shutdown_stack_trace: Log (as a warning, with the stuck stack) when a
+            stuck loop thread is force-stopped.
+        loop_factory: Creates the event loop (in the loop thread), e.g.
+            ``uvloop.new_event_loop``. Default: :class:`SteppingEventLoop`.
+        name: The loop thread's name.
+        clock: A :class:`VirtualClock` driving the loop's time (default loop only).
+    """
+
+    def __init__(
+        self,
+        exit_timeout: float | None = 1.0,
+        call_in_loop_timeout: float | None = None,
+        debug: bool = False,
+        log_forced_shutdown_stack_trace: bool = True,
+        *,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+        name: str | None = None,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.exit_timeout = check_timeout(exit_timeout, "exit_timeout")
+        self.call_in_loop_timeout = check_timeout(call_in_loop_timeout, "call_in_loop_timeout")
+        if loop_factory is not None and not callable(loop_factory):
+            raise TypeError("loop_factory must be a callable returning an event loop")
+        if clock is not None and not isinstance(clock, VirtualClock):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError("clock must be a VirtualClock")
+        if clock is not None and loop_factory is not None:
+            raise ValueError("a VirtualClock needs the default loop; do not pass loop_factory")
+        self._debug = debug
+        self._log_forced = log_forced_shutdown_stack_trace
+        self._loop_factory = loop_factory
+        self._clock = clock
+        if clock is not None:
+            clock._runner = self  # pyright: ignore[reportPrivateUsage]
+        self._name = name or f"threaded_async-{next(_names)}"
+        self._state = _NEW
+        self._state_lock = threading.Lock()
+        #: True once the runner is closed; read on hot paths.
+        self._closed = False
+        self._death_cause: BaseException | None = None
+        #: Threads currently parked on something that belongs to this runner.
+        self._blocked: set[ThreadWaiter] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stepping: SteppingEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_id: int | None = None
+        self._started: Outcome[None] = Outcome()
+        self._finished: Outcome[None] = Outcome()
+        self._live: set[BackgroundTask[Any]] = set()
+        self._failed: list[BackgroundTask[Any]] = []
+        self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
+        self._forced = False
+        self._stop_reported = False
+
+    def __repr__(self) -> str:
+        return f"<AsyncRunner {self._name!r} {self._state}>"
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The loop thread's name."""
+        return self._name
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The runner's event loop (RunnerClosedError before start)."""
+        if self._loop is None:
+            raise RunnerClosedError("the runner has not been started")
+        return self._loop
+
+    @property
+    def clock(self) -> VirtualClock | None:
+        """The virtual clock driving the loop, if any."""
+        return self._clock
+
+    @property
+    def shutdown_type(self) -> ShutdownType:
+        """How the loop was shut down (NOT_SHUT_DOWN while running)."""
+        return self._shutdown_type
+
+    @property
+    def in_runner_loop(self) -> bool:
+        """True when called from the runner's own loop thread."""
+        return _get_ident() == self._thread_id
+
+    @property
+    def is_running(self) -> bool:
+        """True from a successful start until the loop stops."""
+        return self._state in (_RUNNING, _STOPPING) and not self._closed
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def _launch(self) -> None:
+        with self._state_lock:
+            if self._state != _NEW:
+                raise RuntimeError(
+                    f"an AsyncRunner can be started once (this one is {self._state}); "
+                    "create a new one"
+                )
+            self._state = _STARTING
+        thread = threading.Thread(target=self._thread_main, name=self._name, daemon=True)
+        self._thread = thread
+        thread.start()
+
+    def start(self) -> Self:
+        """Start the loop thread; return once the loop runs.
+
+        Blocks the calling thread briefly. Re-raises an exception raised while creating
+        the loop (e.g. by ``loop_factory``), with its traceback.
+        """
+        self._launch()
+        self._started.wait(None, None, "the event loop to start")
+        return self
+
+    def stop(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Stop the loop: let it catch up, cancel every task, shut down, join the thread.
+
+        Blocks the calling thread (RuntimeError on the loop thread itself). ``timeout``
+        defaults to ``exit_timeout``; when it passes, a stuck loop thread is force-stopped
+        (see :attr:`shutdown_type`). Raises :class:`TAExceptionGroup` with the exceptions
+        of background tasks whose results nobody retrieved. Calling it again is a no-op.
+        """
+        wait = resolve_timeout(timeout, self.exit_timeout)
+        if self.in_runner_loop:
+            raise RuntimeError(
+                "AsyncRunner.stop() cannot be called from the runner's own loop thread: "
+                "it waits for that thread to finish"
+            )
+        with self._state_lock:
+            state = self._state
+            if state in (_RUNNING, _STARTING):
+                self._state = _STOPPING
+            elif state == _NEW:
+                self._state = _CLOSED
+                self._closed = True
+        if state == _NEW:
+            self._shutdown_type = ShutdownType.STOPPED
+            self._finished.try_set_result(None)
+            return
+        if state in (_RUNNING, _STARTING):
+            try:
+                self._shutdown(wait)
+            finally:
+                if self._shutdown_type == ShutdownType.NOT_SHUT_DOWN:
+                    self._shutdown_type = ShutdownType.UNKNOWN
+        self._raise_unretrieved()
+
+    def _shutdown(self, wait: float | None) -> None:
+        thread = self._thread
+        assert thread is not None
+        if self._state == _STARTING or not self._started.done():
+            self._started.wait(wait, self, "the event loop to start")
+        deadline = Deadline(wait)
+        loop = self._loop
+        try:
+            if loop is not None and not self._closed:
+                try:
+                    self._catch_up(deadline.remaining())
+                except (EventLoopTimeoutError, RunnerClosedError):
+                    pass
+                try:
+                    loop.call_soon_threadsafe(self._begin_shutdown)
+                except RuntimeError:
+                    pass
+            thread.join(deadline.remaining())
+            if not thread.is_alive():
+                self._shutdown_type = ShutdownType.STOPPED
+        finally:
+            if thread.is_alive():
+                self._force_stop(thread)
+
+    def _force_stop(self, thread: threading.Thread) -> None:
+        self._shutdown_type = ShutdownType.FORCE_STOPPED
+        self._forced = True
+        if self._log_forced:
+            logger.warning(
+                "Force-stopping event loop thread %r; it was executing:\n%s",
+                self._name,
+                self._loop_stack(),
+            )
+        _force_thread_stop(thread)
+        thread.join(self.exit_timeout)
+        if thread.is_alive():
+            self._shutdown_type = ShutdownType.FAILED_FORCE_STOPPED
+            self._mark_closed(RunnerClosedError("the event loop thread could not be stopped"))
+
+    def _raise_unretrieved(self) -> None:
+        if self._stop_reported:
+            return
+        self._stop_reported = True
+        errors: list[Exception] = []
+        for task in self._failed:
+            outcome = task._outcome  # pyright: ignore[reportPrivateUsage]
+            exc = outcome.exception()
+            if not outcome.retrieved and isinstance(exc, Exception):
+                errors.append(exc)
+        self._failed.clear()
+        if errors:
+            raise TAExceptionGroup("Unretrieved exceptions in background tasks", errors)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        """Start from inside another event loop without blocking it."""
+        self._launch()
+        await self._started.wait_async()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop from inside another event loop; the blocking part runs in a worker thread."""
+        await asyncio.get_running_loop().run_in_executor(None, self.stop)
+
+    def add_stop_callback(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once the runner has closed (at once if it already has).
+
+        It runs in the thread that closes the runner (usually the loop thread after the
+        loop is closed), so it must be thread-safe and quick.
+        """
+        self._finished.add_done_callback(lambda _: callback())
+
+    def wait_closed(self, timeout: float | None = None) -> None:
+        """Block until the runner has closed (EventLoopTimeoutError on timeout)."""
+        check_may_block(self, "AsyncRunner.wait_closed()", "add_stop_callback()")
+        self._finished.wait(check_timeout(timeout), None, "the runner to close")
+
+    # -- the loop thread -----------------------------------------------------------------
+    def _make_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop_factory is None:
+            return SteppingEventLoop(clock=self._clock)
+        loop = self._loop_factory()
+        if not isinstance(loop, asyncio.AbstractEventLoop):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"loop_factory returned {loop!r}, not an event loop")
+        return loop
+
+    def _thread_main(self) -> None:
+        try:
+            loop = self._make_loop()
+            asyncio.set_event_loop(loop)
+            loop.set_debug(self._debug)
+            loop.set_exception_handler(self._exception_handler)
+        except BaseException as exc:
+            self._mark_closed(exc)
+            self._started.try_set_exception(exc)
+            return
+        self._loop = loop
+        self._stepping = loop if isinstance(loop, SteppingEventLoop) else None
+        self._thread_id = _get_ident()
+        loop.call_soon(self._on_started)
+        try:
+            loop.run_forever()
+        except ForcedThreadShutdown:
+            pass
+        except BaseException as exc:
+            self._death_cause = exc
+            logger.error("Event loop thread %r died", self._name, exc_info=exc)
+        finally:
+            self._close_loop(loop)
+
+    def _on_started(self) -> None:
+        with self._state_lock:
+            if self._state == _STARTING:
+                self._state = _RUNNING
+        self._started.try_set_result(None)
+
+    def _begin_shutdown(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        loop.create_task(self._shutdown_main(loop), name="threaded_async shutdown")
+
+    async def _shutdown_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._release_clock()
+        current = asyncio.current_task()
+        for _ in range(10):
+            tasks = [t for t in asyncio.all_tasks(loop) if t is not current]
+            if not tasks:
+                break
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+        await loop.shutdown_default_executor()
+        loop.stop()
+
+    def _release_clock(self) -> None:
+        """Let virtual timers fire freely during teardown."""
+        if self._clock is not None and self._stepping is not None:
+            self._clock.autojump = True
+            self._stepping._jump_holds.clear()  # pyright: ignore[reportPrivateUsage]
+
+    def _close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Runs in the loop thread after run_forever returned, however it ended."""
+        try:
+            leftovers = asyncio.all_tasks(loop)
+            if leftovers:  # the loop was force-stopped or died: cancel what is left
+                self._release_clock()
+                for task in leftovers:
+                    task.cancel()
+                for _ in range(3):
+                    loop.run_until_complete(asyncio.sleep(0))
+            if not self._forced and self._death_cause is None:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException as exc:  # teardown must go on (even if forced again)
+            logger.debug("error while tearing down the loop", exc_info=exc)
+        finally:
+            try:
+                loop.close()
+            except BaseException as exc:
+                logger.debug("error while closing the loop", exc_info=exc)
+            asyncio.set_event_loop(None)
+            cause = self._death_cause
+            self._mark_closed(
+                RunnerClosedError("the event loop thread died") if cause is not None else None
+            )
+
+    def _mark_closed(self, cause: BaseException | None) -> None:
+        with self._state_lock:
+            if self._closed and self._state == _CLOSED:
+                return
+            self._state = _CLOSED
+            self._closed = True
+        if cause is not None and self._death_cause is None:
+            self._death_cause = cause
+        for task in list(self._live):
+            task._outcome.cancel("the runner closed")  # pyright: ignore[reportPrivateUsage]
+        for waiter in list(self._blocked):
+            waiter.wake()
+        self._finished.try_set_result(None)
+
+    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), ForcedThreadShutdown):
+            return  # consumed: a forced stop is reported by shutdown_type, not as a task error
+        if self._forced and "destroyed but it is pending" in str(context.get("message", "")):
+            return
+        loop.default_exception_handler(context)
+
+    def _task_finished(self, task: BackgroundTask[Any]) -> None:
+        self._live.discard(task)
+        if task._outcome.has_exception():  # pyright: ignore[reportPrivateUsage]
+            self._failed.append(task)
+
+    # -- diagnostics ---------------------------------------------------------------------
+    def _loop_stack(self) -> str:
+        """The stack the loop thread is executing right now ('' if it is not running)."""
+        ident = self._thread_id
+        if ident is None or self._closed:
+            return ""
+        frame = sys._current_frames().get(ident)  # pyright: ignore[reportPrivateUsage]
+        if frame is None:
+            return ""
+        return "".join(traceback.format_stack(frame))
+
+    # -- running things ------------------------------------------------------------------
+    def _require_running(self, what: str) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or not self.is_running:
+            if self._state in (_NEW, _STARTING):
+                raise RunnerClosedError(
+                    f"cannot {what}: the runner has not been started "
+                    "(use `with AsyncRunner() as runner:` or runner.start())"
+                )
+            raise RunnerClosedError(f"cannot {what}: the runner is closed") from self._death_cause
+        return loop
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return resolve_timeout(timeout, self.call_in_loop_timeout)
+
+    def _get_timeout_or_default(self, timeout: float | None) -> float | None:
+        """1.4 name of :meth:`_timeout`, kept for subclasses written against 1.4."""
+        return self._timeout(timeout)
+
+    def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
+        """Schedule ``fn(*args)`` on the loop and return at once (any thread).
+
+        Callbacks run in the order scheduled, in the caller's contextvars context.
+        """
+        loop = self._require_running("call_soon")
+        loop.call_soon_threadsafe(fn, *args, context=contextvars.copy_context())
+
+    def call_in_loop(self, fun: Callable[[], T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
+        """Run ``fun()`` on the loop thread and return its result (or raise its exception).
+
+        Runs inline when called on the loop thread. Otherwise blocks the calling thread;
+        raises EventLoopTimeoutError (naming what the loop is executing) on timeout — ``fun``
+        still runs later — and RunnerClosedError if the runner is not running.
+        """
+        wait = self._timeout(timeout)
+        loop = self._require_running("call a function in the loop")
+        if _get_ident() == self._thread_id:
+            return fun()
+        outcome: Outcome[T] = Outcome()
+
+        def run() -> None:
+            try:
+                result = fun()
+            except BaseException as exc:
+                outcome.try_set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                outcome.try_set_result(result)
+
+        loop.call_soon_threadsafe(run, context=contextvars.copy_context())
+        return outcome.wait(wait, self, describe_callable(fun))
+
+    def _spawn(self, awaitable: Awaitable[T], register: bool) -> BackgroundTask[T]:
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(
+                f"expected a coroutine or other awaitable, got {type(awaitable).__name__}"
+                + (
+                    " (did you forget to call the coroutine function?)"
+                    if callable(awaitable)
+                    else ""
+                )
+            )
+        try:
+            loop = self._require_running("create a task")
+        except RunnerClosedError:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()
+            raise
+        task = BackgroundTask(self, awaitable)
+        if register:
+            self._live.add(task)
+        context = contextvars.copy_context()
+        if _get_ident() == self._thread_id:
+            task._start(loop, context, False)  # pyright: ignore[reportPrivateUsage]
+        else:
+            loop.call_soon_threadsafe(task._start, loop, context, True)  # pyright: ignore[reportPrivateUsage]
+        return task
+
+    def create_task(
+        self,
+        awaitable: Awaitable[T],
+        task_creation_timeout: float | None = USE_DEFAULT_TIMEOUT,
+    ) -> BackgroundTask[T]:
+        """Run ``awaitable`` as a task on the loop and return its :class:`BackgroundTask`.
+
+        Never blocks: the task is created in order with other requests from this thread
+        (``task_creation_timeout`` is validated and kept for 1.4 compatibility). The
+        caller's contextvars are visible in the task. Raises TypeError for a non-awaitable
+        and RunnerClosedError if the runner is not running. If the task fails and nobody
+        retrieves its exception, the runner's exit raises it in a TAExceptionGroup.
+        """
+        self._timeout(task_creation_timeout)
+        return self._spawn(awaitable, register=True)
+
+    def run(self, awaitable: Awaitable[T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
+        """Run ``awaitable`` on the loop, block until it finishes, return its result.
+
+        Raises what the awaitable raised; EventLoopTimeoutError on timeout (the task keeps
+        running); RuntimeError on the loop thread (await it there instead).
+        """
+        check_may_block(self, "AsyncRunner.run()", "`await awaitable`")
+        wait = self._timeout(timeout)
+        task = self._spawn(awaitable, register=False)
+        return task._outcome.wait(wait, self, task.name)  # pyright: ignore[reportPrivateUsage]
+
+    def submit(self, awaitable: Awaitable[T]) -> concurrent.futures.Future[T]:
+        """Run ``awaitable`` on the loop; return a :class:`concurrent.futures.Future`.
+
+        Never blocks. Cancelling the future cancels the task.
+        """
+        task = self._spawn(awaitable, register=False)
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def copy(outcome: Outcome[T]) -> None:
+            if future.cancelled():
+                return
+            exc = outcome.exception()
+            if outcome.cancelled():
+                future.cancel()
+            elif exc is not None:
+                outcome.retrieved = True
+                future.set_exception(exc)
+            else:
+                future.set_result(outcome.outcome())
+
+        def cancel_task(f: concurrent.futures.Future[T]) -> None:
+            if f.cancelled():
+                task.cancel()
+
+        future.add_done_callback(cancel_task)
+        task._outcome.add_done_callback(copy)  # pyright: ignore[reportPrivateUsage]
+        return future
+
+    def wait_for_next_eventloop_iteration(
+        self, timeout: float | None = USE_DEFAULT_TIMEOUT
+    ) -> None:
+        """Block until the loop has run everything scheduled before this call (1.4)."""
+        check_may_block(self, "wait_for_next_eventloop_iteration()", "`await asyncio.sleep(0)`")
+        self.call_in_loop(_noop, timeout)
+
+    # -- quiescence ----------------------------------------------------------------------
+    def wait_until_idle(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Block until the loop is idle: every task that can run without an outside event
+        (a timer not yet due, I/O, another thread) has run.
+
+        With a :class:`VirtualClock` in autojump mode, idle also means no timer is left to
+        jump to. Raises EventLoopTimeoutError if the loop does not become idle within
+        ``timeout`` (e.g. a task polls with ``sleep(0)`` forever), RuntimeError on the
+        loop thread, RunnerClosedError if the runner is not running.
+
+        On loops without our idle hook (``loop_factory=uvloop.new_event_loop``), idle is
+        approximated by letting the loop run a fixed number of scheduling rounds.
+        """
+        check_may_block(self, "AsyncRunner.wait_until_idle()", "`await asyncio.sleep(0)`")
+        self._wait_idle(self._timeout(timeout), None)
+
+    def _catch_up(self, timeout: float | None) -> None:
+        """Wait until idle, but give up after CATCH_UP_ITERATIONS loop iterations."""
+        self._wait_idle(timeout, CATCH_UP_ITERATIONS)
+
+    def _wait_idle(self, timeout: float | None, max_iterations: int | None) -> None:
+        loop = self._require_running("wait for the event loop")
+        stepping = self._stepping
+        if stepping is not None and stepping.is_idle_now():
+            return
+        waiter = ThreadWaiter()
+        if stepping is not None:
+            stepping.add_idle_waiter(waiter, max_iterations)
+        else:
+            hops = (
+                FOREIGN_LOOP_HOPS
+                if max_iterations is None
+                else min(max_iterations, FOREIGN_LOOP_HOPS)
+            )
+            loop.call_soon_threadsafe(_hop, loop, hops, waiter)
+        woken = block(waiter, timeout, self)
+        if self._closed:
+            raise RunnerClosedError("the runner closed while waiting for its loop to become idle")
+        if not woken:
+            if stepping is not None:
+                stepping.remove_idle_waiter(waiter)
+            raise EventLoopTimeoutError(
+                "the event loop to become idle", timeout, self._loop_stack()
+            )
+
+
+def _noop() -> None:
+    pass
+
+
+def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:
+    if remaining <= 0:
+        waiter.wake()
+    else:
+        loop.call_soon(_hop, loop, remaining - 1, waiter)

@@ -1,0 +1,50 @@
+"""Timeout arguments: validation, the 1.4 default sentinel, and deadlines."""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["USE_DEFAULT_TIMEOUT", "Deadline", "check_timeout", "resolve_timeout"]
+
+#: Passing this as a timeout means "use the runner's ``call_in_loop_timeout``".
+USE_DEFAULT_TIMEOUT = -1.0
+
+
+def check_timeout(timeout: float | None, name: str = "timeout") -> float | None:
+    """Validate a timeout argument that must be ``None`` or a non-negative number."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(timeout).__name__}")
+    if timeout < 0 or timeout != timeout:
+        raise ValueError(f"{name} must be >= 0 or None, got {timeout!r}")
+    return float(timeout)
+
+
+def resolve_timeout(timeout: float | None, default: float | None) -> float | None:
+    """Turn a user timeout into seconds (or ``None`` for no limit).
+
+    ``USE_DEFAULT_TIMEOUT`` selects ``default``; any other negative value is a ValueError.
+    """
+    if timeout == USE_DEFAULT_TIMEOUT and not isinstance(timeout, bool):
+        return default
+    return check_timeout(timeout)
+
+
+class Deadline:
+    """A point in monotonic time after which a wait gives up (``None``: never)."""
+
+    __slots__ = ("_end", "timeout")
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self._end = None if timeout is None else time.monotonic() + timeout
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or ``None`` when there is no limit."""
+        if self._end is None:
+            return None
+        return max(0.0, self._end - time.monotonic())
+
+    def expired(self) -> bool:
+        return self._end is not None and time.monotonic() >= self._end

@@ -1,0 +1,164 @@
+"""Waiters: the one mechanism every primitive uses to park a thread or a coroutine.
+
+A *thread waiter* is a plain lock created locked: the waiting thread blocks in
+``acquire`` and any thread wakes it with ``release`` (no polling, interruptible by
+Ctrl-C on POSIX). An *async waiter* is an :class:`asyncio.Future` on the waiting
+coroutine's loop: from that loop's thread it is resolved directly, from any other thread
+through ``call_soon_threadsafe`` (which, on our own loop, writes to the self-pipe only
+when the loop is actually asleep).
+
+Primitives keep waiters in a :class:`WaiterList` and follow one protocol: register the
+waiter, re-check the condition, then park. Producers change the state first and look for
+waiters second. Under the GIL each step is atomic, so one side always sees the other and
+no wake-up is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ._runner import AsyncRunner
+
+__all__ = [
+    "AsyncWaiter",
+    "ThreadWaiter",
+    "Waiter",
+    "WaiterList",
+    "block",
+    "check_may_block",
+]
+
+_get_ident = threading.get_ident
+_allocate_lock = threading.Lock
+_get_running_loop = asyncio._get_running_loop  # pyright: ignore[reportPrivateUsage]
+
+
+class Waiter(Protocol):
+    def wake(self) -> None: ...
+
+
+class ThreadWaiter:
+    """A thread parked on a lock; ``wake`` may be called from any thread, any number of times."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = _allocate_lock()
+        self._lock.acquire()
+
+    def wake(self) -> None:
+        try:
+            self._lock.release()
+        except RuntimeError:  # already woken
+            pass
+
+    def park(self, timeout: float | None) -> bool:
+        """Block until woken (True) or the timeout passes (False)."""
+        if timeout is None:
+            return self._lock.acquire()
+        return self._lock.acquire(True, timeout)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class AsyncWaiter:
+    """A coroutine parked on a future of its own loop."""
+
+    __slots__ = ("fut", "loop", "thread_id")
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.fut: asyncio.Future[None] = loop.create_future()
+        self.thread_id = _get_ident()
+
+    def wake(self) -> None:
+        if _get_ident() == self.thread_id:
+            if not self.fut.done():
+                self.fut.set_result(None)
+            return
+        try:
+            self.loop.call_soon_threadsafe(_resolve, self.fut)
+        except RuntimeError:  # the waiter's loop is closed: nobody is left to wake
+            pass
+
+
+class WaiterList:
+    """FIFO list of parked waiters, guarded by a lock (the slow path only)."""
+
+    __slots__ = ("_items", "_lock")
+
+    def __init__(self) -> None:
+        self._items: deque[Waiter] = deque()
+        self._lock = _allocate_lock()
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, waiter: Waiter) -> None:
+        with self._lock:
+            self._items.append(waiter)
+
+    def discard(self, waiter: Waiter) -> bool:
+        """Remove ``waiter``; False if it was already taken by a waker."""
+        with self._lock:
+            try:
+                self._items.remove(waiter)
+            except ValueError:
+                return False
+            return True
+
+    def wake_one(self) -> None:
+        with self._lock:
+            if not self._items:
+                return
+            waiter = self._items.popleft()
+        waiter.wake()
+
+    def wake_all(self) -> None:
+        with self._lock:
+            waiters = list(self._items)
+            self._items.clear()
+        for waiter in waiters:
+            waiter.wake()
+
+
+def check_may_block(runner: AsyncRunner | None, what: str, instead: str) -> None:
+    """Refuse a blocking call that would deadlock the event loop it waits for.
+
+    With a runner: refused on the runner's own loop thread. Without one: refused on any
+    thread that is running an event loop (we cannot tell which loop would answer).
+    """
+    if runner is not None:
+        if _get_ident() != runner._thread_id:  # pyright: ignore[reportPrivateUsage]
+            return
+    elif _get_running_loop() is None:
+        return
+    raise RuntimeError(
+        f"{what} blocks the calling thread, but this thread runs the event loop that has to "
+        f"answer it, so it would deadlock. Use {instead} instead."
+    )
+
+
+def block(waiter: ThreadWaiter, timeout: float | None, runner: AsyncRunner | None) -> bool:
+    """Park ``waiter``; the runner wakes it too if it closes meanwhile."""
+    if runner is None:
+        return waiter.park(timeout)
+    blocked = runner._blocked  # pyright: ignore[reportPrivateUsage]
+    blocked.add(waiter)
+    try:
+        if runner._closed:  # pyright: ignore[reportPrivateUsage]
+            return True
+        return waiter.park(timeout)
+    finally:
+        blocked.discard(waiter)

@@ -1,0 +1,5 @@
+"""threaded_async 1.4 import path: ``threaded_async.control_inversion``."""
+
+from ._control import Client, ExecutionRequest, Server, TraceEntry, UnknownRequestError
+
+__all__ = ["Client", "ExecutionRequest", "Server", "TraceEntry", "UnknownRequestError"]
