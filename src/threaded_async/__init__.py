@@ -6,10 +6,13 @@ Everything public is importable from here. The 1.4 import paths
 keep working.
 """
 
+from ._actor import Actor, ActorProxy, ActorStoppedError, Cadence, Reply
 from ._async_utils import run_or_raise, wait_for_or_cancel
+from ._cancel import CancelScope, ScopeGroup, checkpoint, fail_after, move_on_after
 from ._clock import VirtualClock
 from ._control import Client, ExecutionRequest, Server, TraceEntry, UnknownRequestError
 from ._errors import (
+    ClosedWhileWaitingError,
     EventLoopTimeoutError,
     ExceptionDetails,
     ForcedThreadShutdown,
@@ -25,9 +28,14 @@ from ._event import Event
 from ._future import Future
 from ._loop import SteppingEventLoop
 from ._queue import LifoQueue, PriorityQueue, Queue, QueueStatistics
+from ._registry import PendingRequest, RegistryClosedError, RequestRegistry
 from ._runner import AsyncRunner
+from ._signal import Signal, Till
 from ._task import BackgroundTask
+from ._taskgroup import TASK_STATUS_IGNORED, TaskGroup, TaskStatus
+from ._threads import SupervisedThread, ThreadGroup, ThreadJoinTimeoutError
 from ._timeouts import USE_DEFAULT_TIMEOUT
+from ._work import WorkTracker
 from .timers import TimeoutTimer
 
 #: 1.4's name for :class:`TAExceptionGroup`.
@@ -36,10 +44,17 @@ ExceptionGroup = TAExceptionGroup
 __version__ = "2.0.0.dev0"
 
 __all__ = [
+    "TASK_STATUS_IGNORED",
     "USE_DEFAULT_TIMEOUT",
+    "Actor",
+    "ActorProxy",
+    "ActorStoppedError",
     "AsyncRunner",
     "BackgroundTask",
+    "Cadence",
+    "CancelScope",
     "Client",
+    "ClosedWhileWaitingError",
     "Event",
     "EventLoopTimeoutError",
     "ExceptionDetails",
@@ -49,21 +64,37 @@ __all__ = [
     "Future",
     "InvalidStateError",
     "LifoQueue",
+    "PendingRequest",
     "PriorityQueue",
     "Queue",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
     "QueueStatistics",
+    "RegistryClosedError",
+    "Reply",
+    "RequestRegistry",
     "RunnerClosedError",
+    "ScopeGroup",
     "Server",
     "ShutdownType",
+    "Signal",
     "SteppingEventLoop",
+    "SupervisedThread",
     "TAExceptionGroup",
+    "TaskGroup",
+    "TaskStatus",
+    "ThreadGroup",
+    "ThreadJoinTimeoutError",
+    "Till",
     "TimeoutTimer",
     "TraceEntry",
     "UnknownRequestError",
     "VirtualClock",
+    "WorkTracker",
+    "checkpoint",
+    "fail_after",
+    "move_on_after",
     "run_or_raise",
     "wait_for_or_cancel",
 ]

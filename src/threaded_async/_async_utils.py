@@ -19,8 +19,11 @@ async def wait_for_or_cancel(
 ) -> T:
     """Await ``awaitable``, giving up when ``cancel_event`` is set or ``timeout`` passes.
 
-    Raises CancelledError if the event was set first (the awaitable is cancelled),
-    TimeoutError on timeout, or what the awaitable raised.
+    A coroutine function: call it on the loop that ``cancel_event`` belongs to (from another
+    thread, go through ``runner.run``). Suspends only the caller; woken by the awaitable
+    finishing, ``cancel_event.set()`` or the timeout. Raises CancelledError if the event was
+    set first (the awaitable is cancelled), TimeoutError on timeout, or what the awaitable
+    raised.
     """
     work: asyncio.Future[T] = asyncio.ensure_future(awaitable)
     stop = asyncio.ensure_future(cancel_event.wait())
@@ -49,7 +52,9 @@ async def run_or_raise(
     """Run ``coroutine``; if ``raise_coroutine`` raises first, cancel it and re-raise.
 
     If ``raise_coroutine`` finishes without raising, the result of ``coroutine`` is still
-    awaited and returned.
+    awaited and returned. A coroutine function: await it on any loop (from another thread,
+    go through ``runner.run``); suspends only the caller; raises what ``coroutine`` or
+    ``raise_coroutine`` raised.
     """
     task = asyncio.ensure_future(coroutine)
     watcher = asyncio.ensure_future(raise_coroutine)

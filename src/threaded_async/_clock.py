@@ -98,17 +98,19 @@ class VirtualClock:
             raise RuntimeError("a VirtualClock drives one event loop at a time")
         self._loop = loop
 
-    def _jump_limit(self, jump_allowed: bool) -> float:
-        target = self._target
+    def _jump_limit(self, jump_allowed: bool, target: float | None) -> float:
         if self.autojump and jump_allowed:
             return math.inf
         return -math.inf if target is None else target
 
-    def _settled(self) -> None:
-        """The loop is idle and no timer is due by the target: the advance is complete."""
-        if self._target is None:
+    def _settled(self, target: float | None) -> None:
+        """The loop is idle and no timer is due by ``target`` (the target the loop read):
+        the advance is complete, unless the target moved since the loop read it."""
+        if target is None:
             return
         with self._lock:
+            if self._target != target:
+                return  # a newer advance() raced in; its wake-up makes the loop look again
             self._finish_advance()
             waiters = self._waiters
             self._waiters = []

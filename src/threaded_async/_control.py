@@ -115,6 +115,15 @@ class Server:
     return value or exception is the client's answer; an async handler is run to
     completion on a private event loop of the host thread, inside ``process()``.
 
+    Quiescence: ``process()``, ``process_all()`` and ``create_background_task()`` wait
+    until the loop is idle (see :meth:`AsyncRunner.wait_until_idle`), which the default
+    :class:`SteppingEventLoop` detects exactly. If the loop never idles (a task polling
+    with ``sleep(0)``), they give up after a bounded number of loop iterations, like
+    1.4's one-iteration catch-up. With a foreign loop (``loop_factory``, e.g. uvloop)
+    idleness cannot be detected: they let the loop run a fixed number of scheduling
+    rounds instead, so a client that hops through more steps than that between requests
+    may be seen one ``process()`` later (which then returns ``False`` once too often).
+
     Args:
         queue_size: Accepted for 1.4 compatibility. Requests are not bounded: each client
             coroutine has at most one request in flight per ``execute``.
@@ -122,6 +131,10 @@ class Server:
         clock: A :class:`VirtualClock` for the server's loop.
         runner: Use this (not yet started) runner instead of creating one.
         record_trace: Record every answered request in :attr:`trace`.
+
+    Raises:
+        TypeError: an argument of the wrong type (e.g. a runner passed positionally).
+        ValueError: both a runner and a different clock were given.
     """
 
     def __init__(
@@ -133,6 +146,15 @@ class Server:
         runner: AsyncRunner | None = None,
         record_trace: bool = False,
     ) -> None:
+        if isinstance(queue_size, bool) or not isinstance(queue_size, int):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(
+                f"queue_size must be an int, not {type(queue_size).__name__}"
+                " (pass a runner as Server(runner=...))"
+            )
+        if runner is not None and not isinstance(runner, AsyncRunner):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"runner must be an AsyncRunner, not {type(runner).__name__}")
+        if clock is not None and not isinstance(clock, VirtualClock):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"clock must be a VirtualClock, not {type(clock).__name__}")
         if runner is None:
             runner = AsyncRunner(clock=clock)
         elif clock is not None and runner.clock is not clock:
@@ -152,6 +174,7 @@ class Server:
 
     @property
     def clock(self) -> VirtualClock | None:
+        """The virtual clock of the server's loop, or ``None`` for real time."""
         return self._runner.clock
 
     @property
@@ -223,7 +246,11 @@ class Server:
         self, awaitable: Awaitable[R], timeout: float | None = USE_DEFAULT_TIMEOUT
     ) -> BackgroundTask[R]:
         """Start ``awaitable`` on the server's loop and let it run until it is idle, so the
-        requests it issues first are queued when this returns."""
+        requests it issues first are queued when this returns.
+
+        Any thread but the loop's; blocks until the loop is idle (bounded as described
+        for the class: never-idle and foreign loops). Raises EventLoopTimeoutError if the
+        loop does not respond within ``timeout``."""
         runner = self._runner
         deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
         task = runner.create_task(awaitable)
@@ -243,9 +270,8 @@ class Server:
         stepping = runner._stepping  # pyright: ignore[reportPrivateUsage]
         if stepping is not None and clock is not None:
             # A request in flight freezes virtual-time autojumps until it is answered.
-            holds = stepping._jump_holds  # pyright: ignore[reportPrivateUsage]
-            holds.add(future)
-            future.add_done_callback(holds.discard)
+            stepping._jump_holds.add(future)  # pyright: ignore[reportPrivateUsage]
+            future.add_done_callback(stepping.release_jump_hold)
         self._pending.append(pending)
         try:
             return await future.result()
@@ -271,7 +297,9 @@ class Server:
         a client that awaited ``sleep(0)`` or subtasks since its last answer is seen). If
         answering emptied the queue, lets the loop catch up again before returning, so the
         client's reaction to the answer has happened by then. A loop that never idles
-        (a client polling with ``sleep(0)``) gets a bounded catch-up instead.
+        (a client polling with ``sleep(0)``) gets a bounded catch-up instead (at most
+        1000 loop iterations); a foreign loop (uvloop) cannot report idleness and gets a
+        fixed number of scheduling rounds (see the class docstring).
 
         Blocks the calling thread (RuntimeError on the loop thread); raises
         EventLoopTimeoutError if the loop does not respond within ``timeout`` and

@@ -7,6 +7,7 @@ import concurrent.futures
 import dataclasses
 import enum
 import queue
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -63,6 +64,16 @@ class RunnerClosedError(RuntimeError):
     """
 
 
+class ClosedWhileWaitingError(RunnerClosedError, asyncio.CancelledError):
+    """A thread blocked on the runner was woken because the runner closed.
+
+    It is a :class:`RunnerClosedError` (so a ``RuntimeError``) and also an
+    ``asyncio.CancelledError``, because threaded_async 1.4 raised ``CancelledError`` in threads
+    blocked in ``get_wait``, ``put_wait``, ``result_wait`` or ``Event.wait`` at exit, and 1.4
+    code catches that. Only raised in threads, never inside a coroutine.
+    """
+
+
 class InvalidStateError(asyncio.InvalidStateError, concurrent.futures.InvalidStateError):
     """A result was set on a future that is already done.
 
@@ -81,20 +92,21 @@ class QueueFull(queue.Full, asyncio.QueueFull):
     :class:`asyncio.QueueFull`)."""
 
 
-def _shutdown_bases() -> tuple[type[BaseException], ...]:
-    bases: list[type[BaseException]] = []
-    for owner in (asyncio, queue):
-        candidate: Any = getattr(owner, "QueueShutDown", None) or getattr(owner, "ShutDown", None)
-        if isinstance(candidate, type) and issubclass(candidate, Exception):
-            bases.append(candidate)
-    return tuple(bases) or (Exception,)
+if sys.version_info >= (3, 13):
 
+    class QueueShutDown(asyncio.QueueShutDown, queue.ShutDown):
+        """The queue was shut down: no more puts, and gets once it is drained.
 
-class QueueShutDown(*_shutdown_bases()):  # type: ignore[misc]
-    """The queue was shut down: no more puts, and gets once it is drained.
+        It is also :class:`asyncio.QueueShutDown` and :class:`queue.ShutDown`.
+        """
 
-    On Python 3.13+ it is also :class:`asyncio.QueueShutDown` and :class:`queue.ShutDown`.
-    """
+else:
+
+    class QueueShutDown(Exception):
+        """The queue was shut down: no more puts, and gets once it is drained.
+
+        On Python 3.13+ it is also :class:`asyncio.QueueShutDown` and :class:`queue.ShutDown`.
+        """
 
 
 class ForcedThreadShutdown(SystemExit):
@@ -161,6 +173,7 @@ class TAExceptionGroup(ExceptionGroup[Exception]):
         )
 
     def derive(self, excs: Sequence[Exception]) -> TAExceptionGroup:  # type: ignore[override]
+        """A group with the same message and ``excs`` (used by ``split``/``subgroup``)."""
         return TAExceptionGroup(self.message, excs)
 
     @property

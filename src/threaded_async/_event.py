@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING
 
-from ._errors import EventLoopTimeoutError, RunnerClosedError
+from ._errors import ClosedWhileWaitingError, EventLoopTimeoutError, RunnerClosedError
 from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
 from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, block, check_may_block
 
@@ -85,8 +85,11 @@ class Event:
     def set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
         """Set the event and wake every waiter; from a thread, wait until the loop applied it.
 
-        Raises EventLoopTimeoutError if the loop does not apply it within ``timeout`` (it
-        still will), RunnerClosedError if the runner is closed.
+        Any thread. From a thread other than the loop's it blocks until the loop has applied
+        it (so a task woken by it has run by the time :meth:`is_set` answers); on the loop
+        thread, or before the runner started, it applies at once. Use :meth:`set_nowait`
+        to never block. Raises EventLoopTimeoutError if the loop does not apply it within
+        ``timeout`` (it still will), RunnerClosedError if the runner is closed.
         """
         loop = self._loop_for_sync()
         if loop is None:
@@ -99,7 +102,8 @@ class Event:
     def set_nowait(self) -> None:
         """Set the event without waiting for the loop (any thread, never blocks).
 
-        Waiting threads wake at once; coroutines wake when the loop gets to it.
+        Waiting threads wake at once; coroutines wake when the loop gets to it. Raises
+        RunnerClosedError if the runner is closed.
         """
         loop = self._loop_for_sync()
         if loop is None:
@@ -110,7 +114,11 @@ class Event:
         loop.call_soon_threadsafe(self._aio.set)
 
     def clear(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
-        """Reset the event (from a thread: applied on the loop, like :meth:`set`)."""
+        """Reset the event (from a thread: applied on the loop, like :meth:`set`).
+
+        Any thread; from a thread other than the loop's it blocks until the loop applied it.
+        Raises EventLoopTimeoutError on timeout, RunnerClosedError if the runner is closed.
+        """
         loop = self._loop_for_sync()
         if loop is None:
             self._aio.clear()
@@ -120,14 +128,22 @@ class Event:
             loop.call_soon_threadsafe(self._aio.clear)
 
     def is_set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
-        """Whether the event is set; from a thread, read on the loop (one round trip)."""
+        """Whether the event is set; from a thread, read on the loop (one round trip).
+
+        Any thread; from a thread other than the loop's it blocks for that round trip
+        (use :meth:`is_set_nowait` to avoid it). Raises EventLoopTimeoutError on timeout,
+        RunnerClosedError if the runner is closed.
+        """
         loop = self._loop_for_sync()
         if loop is None or self._runner is None:
             return self._flag
         return self._runner.call_in_loop(self._aio.is_set, timeout)
 
     def is_set_nowait(self) -> bool:
-        """Whether the event is set, read without waiting for the loop (any thread)."""
+        """Whether the event is set, read without waiting for the loop (any thread).
+
+        Never blocks and raises nothing; a ``set_nowait`` from another thread is seen at once.
+        """
         return self._flag
 
     def wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
@@ -149,7 +165,9 @@ class Event:
             if not self._flag:
                 self._waiters.discard(waiter)
                 if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-                    raise RunnerClosedError("the runner closed while waiting for an Event")
+                    raise ClosedWhileWaitingError(
+                        "the runner closed while waiting for an Event"
+                    ) from runner._death_cause  # pyright: ignore[reportPrivateUsage]
                 if not woken:
                     stack = runner._loop_stack() if runner is not None else ""  # pyright: ignore[reportPrivateUsage]
                     raise EventLoopTimeoutError("Event.wait()", wait, stack)
@@ -157,7 +175,11 @@ class Event:
         return True
 
     async def wait_async(self) -> bool:
-        """Wait for the event from a coroutine on any event loop; return True."""
+        """Wait for the event from a coroutine on any event loop; return True.
+
+        Suspends only the awaiting coroutine; woken by :meth:`set` or :meth:`set_nowait`
+        from any thread. Raises CancelledError if the awaiting task is cancelled.
+        """
         if self._flag:
             return True
         waiter = AsyncWaiter()
@@ -173,5 +195,8 @@ class Event:
         return True
 
     def as_async_event(self) -> asyncio.Event:
-        """The :class:`asyncio.Event` face, for code on the runner's loop."""
+        """The :class:`asyncio.Event` face, for code on the runner's loop thread only.
+
+        Never blocks. Setting the returned event also wakes threads blocked in :meth:`wait`.
+        """
         return self._aio

@@ -43,36 +43,54 @@ class Future(Generic[T]):
             raise RunnerClosedError("the future's runner is closed")
 
     def set_result(self, result: T) -> None:
-        """Set the result and wake every waiter (any thread, never blocks)."""
+        """Set the result and wake every waiter (any thread, never blocks).
+
+        Raises InvalidStateError if already done, RunnerClosedError if the runner is closed.
+        """
         self._check_runner()
         self._outcome.set_result(result)
 
     def set_exception(self, exception: BaseException) -> None:
-        """Set an exception to be raised by every waiter (any thread, never blocks)."""
+        """Set an exception to be raised by every waiter (any thread, never blocks).
+
+        Raises InvalidStateError if already done, RunnerClosedError if the runner is closed.
+        """
         self._check_runner()
         self._outcome.set_exception(exception)
 
     def cancel(self) -> bool:
-        """Cancel the future: waiters raise CancelledError. False if already done."""
+        """Cancel the future: waiters raise CancelledError. False if already done.
+
+        Any thread; never blocks; wakes every waiter at once.
+        """
         return self._outcome.cancel()
 
     def done(self) -> bool:
-        """Whether a result, exception or cancellation is set (never blocks)."""
+        """Whether a result, exception or cancellation is set (any thread, never blocks)."""
         return self._outcome.done()
 
     def cancelled(self) -> bool:
+        """True if the future was cancelled. Any thread; never blocks, raises nothing."""
         return self._outcome.cancelled()
 
     def exception(self) -> BaseException | None:
-        """The exception if one was set, else None (never blocks)."""
+        """The exception if one was set, else None (any thread, never blocks)."""
         return self._outcome.exception()
 
     def add_done_callback(self, callback: Callable[[Future[T]], object]) -> None:
-        """Call ``callback(future)`` when done, in the thread that completes it (or now)."""
+        """Call ``callback(future)`` when done, in the thread that completes it (or now).
+
+        Any thread; never blocks. The callback must be quick and thread-safe.
+        """
         self._outcome.add_done_callback(lambda _: callback(self))
 
     async def result(self) -> T:
-        """Wait for the result from a coroutine (any loop) and return it or raise."""
+        """Wait for the result from a coroutine (any loop) and return it or raise.
+
+        Suspends only the awaiting coroutine; woken by ``set_result``, ``set_exception`` or
+        ``cancel`` from any thread. Raises the set exception, or CancelledError if the
+        future (or the awaiting task) was cancelled.
+        """
         outcome = self._outcome
         if outcome.done():
             return outcome.outcome()

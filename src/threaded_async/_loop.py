@@ -96,8 +96,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     _ready: Any
     _scheduled: Any
     _debug: bool
+    _thread_id: int | None
 
     def time(self) -> float:
+        """The loop's clock: the virtual clock's reading if one is attached, else monotonic.
+
+        Never blocks; any thread may read it.
+        """
         clock = self._virtual_clock
         if clock is None:
             return super().time()
@@ -130,21 +135,36 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     def _on_idle(self, timeout: float | None) -> float | None:
         clock = self._virtual_clock
         if clock is not None:
+            # Read the holds and the advance target *before* re-checking _ready: a thread
+            # that answers a request (or advances) appends its wake-up to _ready first and
+            # drops its hold (or wakes the loop) second, so a stale read here always comes
+            # with a non-empty _ready and we loop again instead of jumping or settling.
+            jump_allowed = not self._jump_holds
+            target = clock._target  # pyright: ignore[reportPrivateUsage]
+            if self._ready:
+                return 0
             scheduled = self._scheduled
-            limit = clock._jump_limit(not self._jump_holds)  # pyright: ignore[reportPrivateUsage]
+            limit = clock._jump_limit(jump_allowed, target)  # pyright: ignore[reportPrivateUsage]
             if scheduled:
                 when: float = scheduled[0]._when
                 if when <= limit:
                     if when > clock._now:  # pyright: ignore[reportPrivateUsage]
                         clock._now = when  # pyright: ignore[reportPrivateUsage]
                     return 0
-            clock._settled()  # pyright: ignore[reportPrivateUsage]
+            clock._settled(target)  # pyright: ignore[reportPrivateUsage]
             timeout = None  # virtual timers never come due by waiting on the real clock
         self._idle_now = True
         if self._idle_waiters:
             with self._hook_lock:
                 waiters = self._idle_waiters
                 self._idle_waiters = []
+            if self._ready:
+                # Work was queued (e.g. an answer's wake-up) before these waiters
+                # registered, after _select looked: not idle yet, keep them for later.
+                with self._hook_lock:
+                    self._idle_waiters[:0] = waiters
+                self._idle_now = False
+                return 0
             for waiter in waiters:
                 waiter.wake()
         return timeout
@@ -183,6 +203,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             waiter.wake()
 
     def remove_idle_waiter(self, waiter: ThreadWaiter) -> None:
+        """Forget ``waiter`` (a no-op if it was already woken). Any thread; never blocks."""
         with self._hook_lock:
             if waiter in self._idle_waiters:
                 self._idle_waiters.remove(waiter)
@@ -193,6 +214,17 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     def wake(self) -> None:
         """Make the loop run one more iteration soon (any thread)."""
         self.call_soon_threadsafe(_noop)
+
+    def release_jump_hold(self, key: object) -> None:
+        """Drop an autojump hold (any thread); wake the loop if it may be parked on it.
+
+        The loop sets ``_polling`` before it reads the holds, and we drop the hold before
+        reading ``_polling``: if the loop saw the hold, we see ``_polling`` and wake it.
+        """
+        holds = self._jump_holds
+        holds.discard(key)
+        if not holds and self._polling and threading.get_ident() != self._thread_id:
+            self.wake()
 
 
 def _noop() -> None:

@@ -7,7 +7,11 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import EventLoopTimeoutError, InvalidStateError, RunnerClosedError
+from ._errors import (
+    ClosedWhileWaitingError,
+    EventLoopTimeoutError,
+    InvalidStateError,
+)
 from ._waiters import AsyncWaiter, ThreadWaiter, Waiter, block
 
 if TYPE_CHECKING:
@@ -149,7 +153,7 @@ class Outcome(Generic[T]):
                 if self._state == _PENDING:
                     self._remove_waiter(waiter)
                     if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-                        raise RunnerClosedError(
+                        raise ClosedWhileWaitingError(
                             f"the runner closed while waiting for {what}"
                         ) from runner._death_cause  # pyright: ignore[reportPrivateUsage]
                     if not woken:

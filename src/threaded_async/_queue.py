@@ -15,7 +15,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import EventLoopTimeoutError, QueueEmpty, QueueFull, QueueShutDown, RunnerClosedError
+from ._errors import (
+    ClosedWhileWaitingError,
+    EventLoopTimeoutError,
+    QueueEmpty,
+    QueueFull,
+    QueueShutDown,
+    RunnerClosedError,
+)
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, resolve_timeout
 from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, block, check_may_block
 
@@ -130,10 +137,12 @@ class Queue(Generic[T]):
         return f"<{type(self).__name__} qsize={len(self._items)} maxsize={self._maxsize}>"
 
     # -- the two atomic steps --------------------------------------------------------------
-    def _check_runner(self) -> None:
+    def _check_runner(self, waited: bool = False) -> None:
         runner = self._runner
         if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-            raise RunnerClosedError("the queue's runner is closed")
+            # A thread that was parked gets the 1.4-compatible CancelledError flavour.
+            error = ClosedWhileWaitingError if waited else RunnerClosedError
+            raise error("the queue's runner is closed") from runner._death_cause  # pyright: ignore[reportPrivateUsage]
 
     def _try_put(self, item: T) -> bool:
         if self._shutdown:
@@ -188,10 +197,12 @@ class Queue(Generic[T]):
         try:
             item = self._pop()
         except IndexError:
-            return await self._get_slow()
-        if self._putters:
-            self._putters.wake_one()
-        return item
+            pass  # waiting happens outside the except block: no IndexError as context
+        else:
+            if self._putters:
+                self._putters.wake_one()
+            return item
+        return await self._get_slow()
 
     async def _get_slow(self) -> T:
         getters = self._getters
@@ -266,19 +277,24 @@ class Queue(Generic[T]):
         """
         runner = self._runner
         check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
+        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            self._check_runner()
         try:
             item = self._pop()
         except IndexError:
-            return self._get_wait_slow(self._deadline(timeout))
-        if self._putters:
-            self._putters.wake_one()
-        return item
+            pass  # waiting happens outside the except block: no IndexError as context
+        else:
+            if self._putters:
+                self._putters.wake_one()
+            return item
+        return self._get_wait_slow(self._deadline(timeout))
 
     def _get_wait_slow(self, deadline: Deadline) -> T:
         getters = self._getters
         runner = self._runner
+        waited = False
         while True:
-            self._check_runner()
+            self._check_runner(waited)
             if self._shutdown and not self._items:
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = ThreadWaiter()
@@ -299,12 +315,13 @@ class Queue(Generic[T]):
             except BaseException:
                 self._leave(getters, waiter)
                 raise
+            waited = True
             if not woken:
                 self._leave(getters, waiter)
                 try:
                     item = self._pop()
                 except IndexError:
-                    self._check_runner()
+                    self._check_runner(waited=True)
                     raise self._timeout_error("Queue.get_wait()", deadline) from None
                 self._after_get()
                 return item
@@ -321,8 +338,9 @@ class Queue(Generic[T]):
             return
         deadline = self._deadline(timeout)
         putters = self._putters
+        waited = False
         while True:
-            self._check_runner()
+            self._check_runner(waited)
             waiter = ThreadWaiter()
             putters.add(waiter)
             try:
@@ -333,11 +351,12 @@ class Queue(Generic[T]):
             except BaseException:
                 self._leave(putters, waiter)
                 raise
+            waited = True
             if not woken:
                 self._leave(putters, waiter)
                 if self._try_put(item):
                     return
-                self._check_runner()
+                self._check_runner(waited=True)
                 raise self._timeout_error("Queue.put_wait()", deadline)
 
     def _timeout_error(self, what: str, deadline: Deadline) -> EventLoopTimeoutError:

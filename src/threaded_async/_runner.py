@@ -28,6 +28,7 @@ from ._errors import (
 from ._loop import SteppingEventLoop
 from ._outcome import Outcome
 from ._task import BackgroundTask
+from ._threads import SupervisedThread, runner_thread_group, stop_runner_threads
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, check_timeout, resolve_timeout
 from ._waiters import ThreadWaiter, block, check_may_block
 
@@ -50,6 +51,10 @@ _CLOSED = "closed"
 CATCH_UP_ITERATIONS = 1000
 #: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
 FOREIGN_LOOP_HOPS = 16
+#: Loop factory used when a runner is given neither ``loop_factory`` nor ``clock``.
+#: ``None`` means :class:`SteppingEventLoop`. Private: the test suite patches it to run
+#: every test on uvloop (``pytest --loop=uvloop``).
+_default_loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
 
 
 def _force_thread_stop(thread: threading.Thread) -> None:
@@ -95,8 +100,10 @@ class AsyncRunner:
         name: str | None = None,
         clock: VirtualClock | None = None,
     ) -> None:
-        self.exit_timeout = check_timeout(exit_timeout, "exit_timeout")
-        self.call_in_loop_timeout = check_timeout(call_in_loop_timeout, "call_in_loop_timeout")
+        self.exit_timeout: float | None = check_timeout(exit_timeout, "exit_timeout")
+        self.call_in_loop_timeout: float | None = check_timeout(
+            call_in_loop_timeout, "call_in_loop_timeout"
+        )
         if loop_factory is not None and not callable(loop_factory):
             raise TypeError("loop_factory must be a callable returning an event loop")
         if clock is not None and not isinstance(clock, VirtualClock):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -128,6 +135,10 @@ class AsyncRunner:
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
         self._stop_reported = False
+        #: True once teardown began on the loop thread: idle waits then raise, not return.
+        self._tearing_down = False
+        #: True once run_forever has returned: no new work is accepted from then on.
+        self._loop_closing = False
 
     def __repr__(self) -> str:
         return f"<AsyncRunner {self._name!r} {self._state}>"
@@ -188,7 +199,34 @@ class AsyncRunner:
         self._started.wait(None, None, "the event loop to start")
         return self
 
+    def start_thread(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        name: str | None = None,
+        wait_started: bool = False,
+        **kwargs: Any,
+    ) -> SupervisedThread[T]:
+        """Start ``fn(*args, please_stop=signal, **kwargs)`` in a supervised worker thread.
+
+        Any thread may call it; never blocks unless ``wait_started`` (then waits for the
+        thread's ``SupervisedThread.current().started()`` and re-raises its startup
+        failure). :meth:`stop` first stops and joins these threads, newest first (each
+        join bounded by ``exit_timeout``), and raises their failures and join timeouts.
+        """
+        group = runner_thread_group(self, create=True)
+        assert group is not None
+        return group.start(fn, *args, name=name, wait_started=wait_started, **kwargs)
+
     def stop(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Stop the threads of :meth:`start_thread` (newest first), then the loop."""
+        try:
+            stop_runner_threads(self)
+        finally:
+            self._stop_loop(timeout)
+
+    def _stop_loop(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
         """Stop the loop: let it catch up, cancel every task, shut down, join the thread.
 
         Blocks the calling thread (RuntimeError on the loop thread itself). ``timeout``
@@ -286,9 +324,18 @@ class AsyncRunner:
         self.stop()
 
     async def __aenter__(self) -> Self:
-        """Start from inside another event loop without blocking it."""
+        """Start from inside another event loop without blocking it.
+
+        If the awaiting task is cancelled while the loop starts, the runner is stopped
+        (in a worker thread) before the ``CancelledError`` goes on: no thread is leaked.
+        """
         self._launch()
-        await self._started.wait_async()
+        try:
+            await self._started.wait_async()
+        except asyncio.CancelledError:
+            stopping = asyncio.get_running_loop().run_in_executor(None, self.stop)
+            await asyncio.shield(stopping)
+            raise
         return self
 
     async def __aexit__(
@@ -315,9 +362,12 @@ class AsyncRunner:
 
     # -- the loop thread -----------------------------------------------------------------
     def _make_loop(self) -> asyncio.AbstractEventLoop:
-        if self._loop_factory is None:
+        factory = self._loop_factory
+        if factory is None and self._clock is None:
+            factory = _default_loop_factory
+        if factory is None:
             return SteppingEventLoop(clock=self._clock)
-        loop = self._loop_factory()
+        loop = factory()
         if not isinstance(loop, asyncio.AbstractEventLoop):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"loop_factory returned {loop!r}, not an event loop")
         return loop
@@ -355,6 +405,7 @@ class AsyncRunner:
     def _begin_shutdown(self) -> None:
         loop = self._loop
         assert loop is not None
+        self._tearing_down = True
         loop.create_task(self._shutdown_main(loop), name="threaded_async shutdown")
 
     async def _shutdown_main(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -379,28 +430,60 @@ class AsyncRunner:
 
     def _close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Runs in the loop thread after run_forever returned, however it ended."""
+        self._tearing_down = True
+        self._loop_closing = True
         try:
-            leftovers = asyncio.all_tasks(loop)
-            if leftovers:  # the loop was force-stopped or died: cancel what is left
-                self._release_clock()
-                for task in leftovers:
-                    task.cancel()
-                for _ in range(3):
-                    loop.run_until_complete(asyncio.sleep(0))
+            # Left over if the loop was force-stopped or died.
+            self._cancel_stragglers(loop)
             if not self._forced and self._death_cause is None:
                 loop.run_until_complete(loop.shutdown_asyncgens())
+            # Requested from other threads while the loop was stopping.
+            self._cancel_stragglers(loop)
         except BaseException as exc:  # teardown must go on (even if forced again)
             logger.debug("error while tearing down the loop", exc_info=exc)
         finally:
+            self._discard_unstarted(loop)
             try:
                 loop.close()
             except BaseException as exc:
                 logger.debug("error while closing the loop", exc_info=exc)
+            self._discard_unstarted(loop)  # a hand-off that raced with close()
             asyncio.set_event_loop(None)
             cause = self._death_cause
             self._mark_closed(
                 RunnerClosedError("the event loop thread died") if cause is not None else None
             )
+
+    def _cancel_stragglers(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel every task still on the stopped loop; bounded (a few iterations)."""
+        for _ in range(3):
+            self._discard_unstarted(loop)
+            tasks = asyncio.all_tasks(loop)
+            if not tasks:
+                return
+            self._release_clock()
+            for task in tasks:
+                task.cancel()
+            for _ in range(3):
+                loop.run_until_complete(asyncio.sleep(0))
+
+    def _discard_unstarted(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel tasks whose creation is still queued on the closing loop (requested while
+        the loop was stuck or stopping), closing their coroutines: waiters see
+        CancelledError, and no "coroutine was never awaited" warning follows."""
+        for handle in list(getattr(loop, "_ready", ())):
+            callback = getattr(handle, "_callback", None)
+            if callback == self._begin_shutdown:  # queued by a stop that then forced it
+                handle.cancel()
+                continue
+            owner = getattr(callback, "__self__", None)
+            if isinstance(owner, BackgroundTask) and owner._task is None:  # pyright: ignore[reportUnknownMemberType]
+                awaitable = owner._awaitable  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+                owner._awaitable = None
+                close = getattr(awaitable, "close", None)  # pyright: ignore[reportUnknownArgumentType]
+                if callable(close):
+                    close()
+                owner._outcome.cancel("the runner closed before the task started")  # pyright: ignore[reportUnknownMemberType]
 
     def _mark_closed(self, cause: BaseException | None) -> None:
         with self._state_lock:
@@ -410,6 +493,10 @@ class AsyncRunner:
             self._closed = True
         if cause is not None and self._death_cause is None:
             self._death_cause = cause
+        if self._shutdown_type == ShutdownType.NOT_SHUT_DOWN:
+            # The loop ended without stop() (it died): 1.4 reports that as UNKNOWN. A stop()
+            # in progress overwrites this with STOPPED or FORCE_STOPPED.
+            self._shutdown_type = ShutdownType.UNKNOWN
         for task in list(self._live):
             task._outcome.cancel("the runner closed")  # pyright: ignore[reportPrivateUsage]
         for waiter in list(self._blocked):
@@ -442,7 +529,7 @@ class AsyncRunner:
     # -- running things ------------------------------------------------------------------
     def _require_running(self, what: str) -> asyncio.AbstractEventLoop:
         loop = self._loop
-        if loop is None or not self.is_running:
+        if loop is None or not self.is_running or self._loop_closing:
             if self._state in (_NEW, _STARTING):
                 raise RunnerClosedError(
                     f"cannot {what}: the runner has not been started "
@@ -464,7 +551,10 @@ class AsyncRunner:
         Callbacks run in the order scheduled, in the caller's contextvars context.
         """
         loop = self._require_running("call_soon")
-        loop.call_soon_threadsafe(fn, *args, context=contextvars.copy_context())
+        try:
+            loop.call_soon_threadsafe(fn, *args, context=contextvars.copy_context())
+        except RuntimeError:  # the loop closed since the check above
+            raise RunnerClosedError("cannot call_soon: the runner is closed") from None
 
     def call_in_loop(self, fun: Callable[[], T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Run ``fun()`` on the loop thread and return its result (or raise its exception).
@@ -489,7 +579,10 @@ class AsyncRunner:
             else:
                 outcome.try_set_result(result)
 
-        loop.call_soon_threadsafe(run, context=contextvars.copy_context())
+        try:
+            loop.call_soon_threadsafe(run, context=contextvars.copy_context())
+        except RuntimeError:  # the loop closed since the check above
+            raise RunnerClosedError("cannot call a function in the loop: it is closed") from None
         return outcome.wait(wait, self, describe_callable(fun))
 
     def _spawn(self, awaitable: Awaitable[T], register: bool) -> BackgroundTask[T]:
@@ -515,7 +608,13 @@ class AsyncRunner:
         if _get_ident() == self._thread_id:
             task._start(loop, context, False)  # pyright: ignore[reportPrivateUsage]
         else:
-            loop.call_soon_threadsafe(task._start, loop, context, True)  # pyright: ignore[reportPrivateUsage]
+            try:
+                loop.call_soon_threadsafe(task._start, loop, context, True)  # pyright: ignore[reportPrivateUsage]
+            except RuntimeError:  # the loop closed since the check above
+                self._live.discard(task)
+                if inspect.iscoroutine(awaitable):
+                    awaitable.close()
+                raise RunnerClosedError("cannot create a task: the runner is closed") from None
         return task
 
     def create_task(
@@ -602,6 +701,8 @@ class AsyncRunner:
 
     def _wait_idle(self, timeout: float | None, max_iterations: int | None) -> None:
         loop = self._require_running("wait for the event loop")
+        if self._tearing_down:
+            raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
         stepping = self._stepping
         if stepping is not None and stepping.is_idle_now():
             return
@@ -616,8 +717,10 @@ class AsyncRunner:
             )
             loop.call_soon_threadsafe(_hop, loop, hops, waiter)
         woken = block(waiter, timeout, self)
-        if self._closed:
-            raise RunnerClosedError("the runner closed while waiting for its loop to become idle")
+        if self._closed or self._tearing_down:
+            raise RunnerClosedError(
+                "the runner closed while waiting for its loop to become idle"
+            ) from self._death_cause
         if not woken:
             if stepping is not None:
                 stepping.remove_idle_waiter(waiter)

@@ -79,12 +79,12 @@ class BackgroundTask(Generic[T]):
         ``eager``: run the first step right away (used for tasks requested from another
         thread, where nobody on the loop can observe the difference; saves an iteration).
         """
-        awaitable = self._awaitable
-        self._awaitable = None
+        awaitable = self._awaitable  # kept until done: see _on_task_done
         assert awaitable is not None
         coro = _drive(awaitable, self._outcome)
         name = repr(awaitable)
         if self._cancel_requested:
+            self._awaitable = None
             coro.close()
             if hasattr(awaitable, "close"):
                 awaitable.close()  # type: ignore[union-attr]
@@ -102,8 +102,15 @@ class BackgroundTask(Generic[T]):
             self._on_task_done(task)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        # Backstop for a task cancelled before it ever ran (so _drive never started).
+        # Backstop for a task cancelled before it ever ran (so _drive never started):
+        # close the awaitable it never awaited (no "coroutine was never awaited" warning).
+        awaitable = self._awaitable
+        self._awaitable = None
         if task.cancelled():
+            if not self._outcome.done():
+                close = getattr(awaitable, "close", None)
+                if callable(close):
+                    close()
             self._outcome.cancel()
         self._runner._task_finished(self)  # pyright: ignore[reportPrivateUsage]
 
@@ -133,6 +140,11 @@ class BackgroundTask(Generic[T]):
         loop = runner._loop  # pyright: ignore[reportPrivateUsage]
         if loop is None or runner._closed:  # pyright: ignore[reportPrivateUsage]
             return
+        # Flag it here too, not only on the loop: a start already queued ahead of this
+        # cancel may run the coroutine eagerly (3.12+), and must see the request first.
+        # A bool store is atomic; if _start read the flag just before, the queued
+        # _cancel_on_loop below cancels the task it created.
+        self._cancel_requested = True
         try:
             loop.call_soon_threadsafe(self._cancel_on_loop)
         except RuntimeError:  # loop already closed: the task was cancelled at exit

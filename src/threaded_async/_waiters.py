@@ -51,6 +51,7 @@ class ThreadWaiter:
         self._lock.acquire()
 
     def wake(self) -> None:
+        """Release the parked thread (idempotent). Any thread; never blocks."""
         try:
             self._lock.release()
         except RuntimeError:  # already woken

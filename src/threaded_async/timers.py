@@ -14,6 +14,7 @@ class TimeoutTimer:
 
     ``with TimeoutTimer(5.0) as timer: ... f(timeout=timer.remaining)``. For ``None`` or a
     negative timeout (such as ``USE_DEFAULT_TIMEOUT``), ``remaining`` returns it unchanged.
+    Any thread may use it (it only reads ``time.monotonic``); nothing in it blocks.
     """
 
     def __init__(self, timeout: float | None) -> None:
@@ -22,7 +23,10 @@ class TimeoutTimer:
 
     @property
     def remaining(self) -> float | None:
-        """Seconds left (never below 0), or the timeout itself if it is None or negative."""
+        """Seconds left (never below 0), or the timeout itself if it is None or negative.
+
+        Never blocks. Raises RuntimeError outside the ``with`` block that started it.
+        """
         if self._start is None:
             raise RuntimeError("TimeoutTimer not started: use it in a with statement")
         if self._timeout is None or self._timeout < 0:
