@@ -1,0 +1,186 @@
+"""The user-facing harness: run_scripted, ScriptedServer and the `scripted` pytest fixture."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import threaded_async as ta
+from threaded_async.testing import (
+    ScriptedServer,
+    ScriptError,
+    ScriptHarness,
+    format_trace,
+    run_scripted,
+    scripted_fixture,  # noqa: F401  # pyright: ignore[reportUnusedImport]  # the `scripted` fixture
+)
+
+
+class Env(ta.Client):
+    async def move(self, dx: int, dy: int) -> tuple[int, int]:
+        return await self.execute(Env.move, dx, dy)
+
+    async def look(self) -> str:
+        return await self.execute(Env.look)
+
+
+async def agent(env: Env) -> str:
+    await env.move(1, 0)
+    await asyncio.sleep(2)
+    await env.move(1, 0)
+    if await env.look() == "wall":
+        await asyncio.sleep(3600)
+        return "waited an hour"
+    return "went on"
+
+
+def _look_wall() -> str:
+    return "wall"
+
+
+def test_run_scripted_returns_the_exact_trace_result_and_time() -> None:
+    run = run_scripted(
+        lambda server: agent(Env(server)),
+        answers={Env.move: [(1, 0), (2, 0)], Env.look: _look_wall},
+    )
+    assert run.lines() == [
+        "t=0 Env.move(1, 0) -> (1, 0)",
+        "t=2 Env.move(1, 0) -> (2, 0)",
+        "t=2 Env.look() -> 'wall'",
+    ]
+    assert run.result == "waited an hour"
+    assert run.time == 3602.0  # the hour passed in virtual time
+    assert run.steps == 3
+    assert run.error is None
+    assert run.unused_answers == {}
+    assert run.trace[0] == ta.TraceEntry("Env.move", (1, 0), {}, result=(1, 0), time=0.0)
+
+
+def test_the_same_script_gives_the_same_trace_every_run() -> None:
+    def once() -> list[str]:
+        return run_scripted(
+            lambda server: agent(Env(server)),
+            answers={Env.move: [(1, 0), (2, 0)], Env.look: ["floor"]},
+        ).lines()
+
+    first = once()
+    assert first[-1] == "t=2 Env.look() -> 'floor'"
+    for _ in range(10):
+        assert once() == first
+
+
+def test_scripted_exceptions_are_raised_to_the_client() -> None:
+    async def careful(env: Env) -> str:
+        try:
+            await env.move(0, 1)
+        except PermissionError as exc:
+            return f"blocked: {exc}"
+        return "moved"
+
+    run = run_scripted(
+        lambda server: careful(Env(server)), answers={Env.move: [PermissionError("a door")]}
+    )
+    assert run.result == "blocked: a door"
+    assert run.lines() == ["t=0 Env.move(0, 1) !! PermissionError: a door"]
+
+
+def test_running_out_of_answers_fails_with_the_trace_attached() -> None:
+    with pytest.raises(ScriptError, match=r"no scripted answer left for Env\.move\(1, 0\)") as info:
+        run_scripted(lambda server: agent(Env(server)), answers={Env.move: [(1, 0)]})
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "t=0 Env.move(1, 0) -> (1, 0)" in notes
+
+
+def test_raise_errors_false_keeps_the_error_in_the_run() -> None:
+    run = run_scripted(
+        lambda server: agent(Env(server)), answers={Env.move: [(1, 0)]}, raise_errors=False
+    )
+    assert isinstance(run.error, ScriptError)
+    assert run.result is None
+    assert run.lines()[-1].startswith("t=2 Env.move(1, 0) !! ScriptError")
+
+
+def test_unused_answers_are_reported() -> None:
+    run = run_scripted(
+        lambda server: agent(Env(server)),
+        answers={Env.move: [(1, 0), (2, 0), (3, 0)], Env.look: ["wall", "wall"]},
+    )
+    assert run.unused_answers == {"Env.move": 1, "Env.look": 1}
+
+
+def test_a_stalled_client_is_reported_not_hung() -> None:
+    async def waits_forever(env: Env) -> None:
+        await env.move(0, 0)
+        await asyncio.Event().wait()
+
+    with pytest.raises(ScriptError, match="stuck"):
+        run_scripted(lambda server: waits_forever(Env(server)), answers={Env.move: [(0, 0)]})
+
+
+def test_max_steps_and_max_time_bound_a_runaway_script() -> None:
+    async def chatty(env: Env) -> None:
+        while True:
+            await env.look()
+
+    async def sleepy(env: Env) -> None:
+        while True:
+            await asyncio.sleep(60)
+
+    with pytest.raises(ScriptError, match="more than 25 requests"):
+        run_scripted(
+            lambda server: chatty(Env(server)), answers={Env.look: _look_wall}, max_steps=25
+        )
+    with pytest.raises(ScriptError, match="still running at t="):
+        run_scripted(lambda server: sleepy(Env(server)), max_time=600)
+
+
+def test_step_mode_advances_like_a_game_loop() -> None:
+    run = run_scripted(
+        lambda server: agent(Env(server)),
+        answers={Env.move: [(1, 0), (2, 0)], Env.look: ["floor"]},
+        clock=ta.VirtualClock(),
+        step=0.5,
+    )
+    assert run.lines() == [
+        "t=0 Env.move(1, 0) -> (1, 0)",
+        "t=2 Env.move(1, 0) -> (2, 0)",
+        "t=2 Env.look() -> 'floor'",
+    ]
+    assert run.result == "went on"
+
+
+def test_step_mode_needs_a_step_or_autojump() -> None:
+    with pytest.raises(ValueError, match="step"):
+        run_scripted(lambda server: agent(Env(server)), clock=ta.VirtualClock())
+
+
+def test_a_string_is_not_taken_for_a_sequence_of_answers() -> None:
+    with pytest.raises(TypeError, match="not a string"):
+        ScriptedServer({Env.look: "wall"})
+
+
+def test_async_handlers_work_as_answers() -> None:
+    async def look() -> str:
+        await asyncio.sleep(0)
+        return "sky"
+
+    async def looker(env: Env) -> str:
+        return await env.look()
+
+    run = run_scripted(lambda server: looker(Env(server)), answers={"look": look})
+    assert run.result == "sky"
+
+
+def test_scripted_server_can_be_driven_by_hand() -> None:
+    with ScriptedServer({Env.move: [(5, 5)]}) as server:
+        run = server.run(lambda s: Env(s).move(4, 4))
+        assert run.result == (5, 5)
+        assert server.virtual_clock.autojump
+        assert format_trace(server.trace) == ["t=0 Env.move(4, 4) -> (5, 5)"]
+
+
+def test_the_scripted_fixture(scripted: ScriptHarness) -> None:
+    run = scripted.run(lambda server: Env(server).look(), answers={Env.look: ["door"]})
+    assert run.lines() == ["t=0 Env.look() -> 'door'"]
+    assert scripted.runs == [run]
