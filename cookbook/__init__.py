@@ -1,0 +1,1 @@
+"""Runnable recipes: one file per job, each ending with its exact expected output."""
