@@ -1,0 +1,1 @@
+"""Benchmarks for threaded_async (SPEC §5): run ``uv run python -m benchmarks``."""

@@ -1,0 +1,340 @@
+"""Run every SPEC §5 scenario for every system and write ``benchmarks/RESULTS.md``.
+
+Usage::
+
+    uv run python -m benchmarks [--rounds 5] [--quick] [--only rtt,step] [--no-peers]
+                                [--systems ours,floor,stdlib] [--output PATH]
+
+Each figure comes from a fresh subprocess (``benchmarks/_worker.py``). Our system, the
+floor (two plain threads + ``queue.Queue``) and the stdlib glue run with this python; the
+peers (threaded_async 1.4 from PyPI, aiologic, culsans, janus, anyio) run with the python
+of ``benchmarks/.peers``, a venv this command creates with ``uv``. One warm-up round, then
+``--rounds`` rounds; within a round every system runs each scenario in turn, so drift hits
+all alike. Reported: median, min-max, and the median of per-round ratios to the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "_worker.py"
+PEERS_DIR = HERE / ".peers"
+PEER_PACKAGES = ["threaded_async==1.4", "aiologic", "culsans", "janus", "anyio"]
+LOCAL = ("ours", "floor", "stdlib")
+PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio")
+LABEL = {
+    "ours": "threaded_async (this repo)",
+    "floor": "floor: 2 threads + queue.Queue",
+    "stdlib": "stdlib glue",
+    "ta14": "threaded_async 1.4 (PyPI)",
+    "aiologic": "aiologic",
+    "culsans": "culsans",
+    "janus": "janus",
+    "anyio": "anyio blocking portal",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One row group of the table: worker scenario name, size, unit."""
+
+    key: str
+    worker: str
+    n: int
+    quick_n: int
+    unit: str  # "us" (lower is better), "items/s" (higher is better), "B" (bytes)
+    title: str
+    systems: tuple[str, ...]
+
+
+SCENARIOS = [
+    Scenario(
+        "rtt",
+        "rtt",
+        3000,
+        200,
+        "us",
+        "round trip thread → coroutine → thread (Queue)",
+        ("floor", "stdlib", "ours", "ta14", "aiologic", "culsans", "janus"),
+    ),
+    Scenario(
+        "oneway",
+        "oneway",
+        100_000,
+        2000,
+        "items/s",
+        "one-way throughput thread → coroutine",
+        ("floor", "stdlib", "ours", "ta14", "aiologic", "culsans", "janus"),
+    ),
+    Scenario(
+        "producers8",
+        "producers8",
+        100_000,
+        2000,
+        "items/s",
+        "8 producer threads → 1 coroutine (count+sum checked)",
+        ("floor", "stdlib", "ours", "ta14", "aiologic", "culsans", "janus"),
+    ),
+    Scenario(
+        "run",
+        "run",
+        3000,
+        200,
+        "us",
+        "runner.run(trivial coroutine)",
+        ("floor", "stdlib", "ours", "ta14", "anyio"),
+    ),
+    Scenario(
+        "step",
+        "step",
+        3000,
+        200,
+        "us",
+        "control-inversion step (1 client, N requests)",
+        ("floor", "stdlib", "ours", "ta14"),
+    ),
+    Scenario(
+        "clients10",
+        "clients",
+        10,
+        10,
+        "us",
+        "10 clients x 10 requests (µs/request)",
+        ("floor", "stdlib", "ours", "ta14"),
+    ),
+    Scenario(
+        "clients1000",
+        "clients",
+        1000,
+        50,
+        "us",
+        "1,000 clients x 10 requests (µs/request)",
+        ("floor", "stdlib", "ours", "ta14"),
+    ),
+    Scenario(
+        "clients10000",
+        "clients",
+        10_000,
+        100,
+        "us",
+        "10,000 clients x 10 requests (µs/request)",
+        ("floor", "stdlib", "ours"),
+    ),
+    Scenario(
+        "mem_item",
+        "mem_item",
+        10_000,
+        1000,
+        "B",
+        "memory per queued item (bytes)",
+        ("floor", "stdlib", "ours", "ta14", "aiologic", "culsans", "janus"),
+    ),
+    Scenario(
+        "mem_request",
+        "mem_request",
+        1000,
+        50,
+        "B",
+        "memory per pending request (bytes, incl. client task)",
+        ("ours", "ta14"),
+    ),
+]
+
+
+def peers_python() -> Path:
+    """Create (once) the peers' venv and return its python."""
+    py = PEERS_DIR / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    marker = PEERS_DIR / "installed.txt"
+    if not marker.exists():
+        if not py.exists():
+            subprocess.run(["uv", "venv", "-q", str(PEERS_DIR)], check=True)
+        env = dict(os.environ, VIRTUAL_ENV=str(PEERS_DIR))
+        subprocess.run(["uv", "pip", "install", "-q", *PEER_PACKAGES], check=True, env=env)
+        marker.write_text("\n".join(PEER_PACKAGES) + "\n")
+    return py
+
+
+def measure(python: str, system: str, worker: str, n: int) -> float | None:
+    """Run one measurement in a fresh process."""
+    proc = subprocess.run(
+        [python, str(WORKER), system, worker, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0:
+        print(f"  ! {system}/{worker}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    value = json.loads(proc.stdout.strip().splitlines()[-1])["value"]
+    return None if value is None else float(value)
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "items/s":
+        return f"{value / 1e6:.3f} M/s"
+    if unit == "B":
+        return f"{value:.0f} B"
+    return f"{value:.1f} µs"
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (after warm-up)")
+    parser.add_argument("--quick", action="store_true", help="tiny N (smoke test)")
+    parser.add_argument("--only", default="", help="comma-separated scenario keys")
+    parser.add_argument("--systems", default="", help="comma-separated systems to run")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers' venv")
+    parser.add_argument("--no-warmup", action="store_true")
+    parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="'-' for none")
+    args = parser.parse_args(argv)
+
+    only = {s for s in args.only.split(",") if s}
+    chosen = {s for s in args.systems.split(",") if s}
+    scenarios = [s for s in SCENARIOS if not only or s.key in only]
+    systems = [s for s in (*LOCAL, *PEERS) if (not chosen or s in chosen)]
+    if args.no_peers:
+        systems = [s for s in systems if s in LOCAL]
+    py_peers = str(peers_python()) if any(s in PEERS for s in systems) else ""
+
+    results: dict[str, dict[str, list[float]]] = {s.key: {} for s in scenarios}
+    rounds = args.rounds + (0 if args.no_warmup else 1)
+    for r in range(rounds):
+        warm = r == 0 and not args.no_warmup
+        print(f"round {r}{' (warm-up)' if warm else ''}", file=sys.stderr)
+        for sc in scenarios:
+            n = sc.quick_n if args.quick else sc.n
+            for system in systems:
+                if system not in sc.systems:
+                    continue
+                python = py_peers if system in PEERS else sys.executable
+                # threaded_async 1.4 moves ~10k items/s: a tenth of the items keeps the run short.
+                size = n // 10 if system == "ta14" and sc.unit == "items/s" else n
+                value = measure(python, system, sc.worker, size)
+                if value is not None and not warm:
+                    results[sc.key].setdefault(system, []).append(value)
+    if args.output != "-":
+        Path(args.output).write_text(render(results, scenarios, args))
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(render(results, scenarios, args))
+    return results
+
+
+def _ratio(results: dict[str, list[float]], a: str, b: str) -> float | None:
+    """Median over rounds of results[a][i] / results[b][i] (same round)."""
+    xs, ys = results.get(a, []), results.get(b, [])
+    pairs = [x / y for x, y in zip(xs, ys, strict=False) if y]
+    return statistics.median(pairs) if pairs else None
+
+
+def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, bool | None]]:
+    """Target text and verdict per scenario key."""
+    out: dict[str, tuple[str, bool | None]] = {}
+
+    def check(key: str, text: str, conds: list[float | None], ok: list[bool]) -> None:
+        out[key] = (text, None if any(c is None for c in conds) else all(ok))
+
+    r = results.get("rtt", {})
+    a, b = _ratio(r, "ours", "floor"), _ratio(r, "ours", "aiologic")
+    check(
+        "rtt",
+        f"≤1.25x floor ({a and f'{a:.2f}'}x), ≤ aiologic ({b and f'{b:.2f}'}x)",
+        [a, b],
+        [a is not None and a <= 1.25, b is not None and b <= 1.0],
+    )
+    for key in ("oneway", "producers8"):
+        x = _ratio(results.get(key, {}), "ours", "aiologic")
+        check(key, f"≥3x aiologic ({x and f'{x:.2f}'}x)", [x], [x is not None and x >= 3])
+    x = _ratio(results.get("run", {}), "ours", "stdlib")
+    check(
+        "run",
+        f"≤0.7x run_coroutine_threadsafe ({x and f'{x:.2f}'}x)",
+        [x],
+        [x is not None and x <= 0.7],
+    )
+    s = results.get("step", {})
+    a, b = _ratio(s, "ours", "floor"), _ratio(s, "ta14", "ours")
+    check(
+        "step",
+        f"≤1.25x floor ({a and f'{a:.2f}'}x), ≥4x faster than 1.4 ({b and f'{b:.1f}'}x)",
+        [a, b],
+        [a is not None and a <= 1.25, b is not None and b >= 4],
+    )
+    x = _ratio(results.get("clients1000", {}), "ours", "stdlib")
+    check(
+        "clients1000",
+        f"≤0.75x stdlib glue ({x and f'{x:.2f}'}x)",
+        [x],
+        [x is not None and x <= 0.75],
+    )
+    lo = results.get("clients10", {}).get("ours")
+    hi = results.get("clients10000", {}).get("ours")
+    if lo and hi:
+        f = statistics.median(hi) / statistics.median(lo)
+        out["clients10000"] = (f"flat: 10,000 vs 10 clients ({f:.2f}x, ≤1.5x)", f <= 1.5)
+    return out
+
+
+def render(
+    results: dict[str, dict[str, list[float]]],
+    scenarios: list[Scenario],
+    args: argparse.Namespace,
+) -> str:
+    verdicts = targets(results)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {platform.platform()}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs ({platform.processor() or 'unknown processor'})",
+        f"- Python: {platform.python_implementation()} {platform.python_version()}",
+        f"- Rounds: {args.rounds} measured{'' if args.no_warmup else ' after 1 warm-up'}, "
+        f"systems interleaved per round{'; QUICK sizes' if args.quick else ''}",
+        "- Command: `uv run python -m benchmarks`",
+        "",
+        "Figures: median (min-max) over rounds; *x floor* is the median of per-round ratios "
+        "to the floor (for throughput, >1 is faster than the floor).",
+        "",
+        "| scenario | system | median | min-max | x floor | target | target met? |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sc in scenarios:
+        res = results.get(sc.key, {})
+        text, ok = verdicts.get(sc.key, ("—", None))
+        first = True
+        for system in sc.systems:
+            vals = res.get(system)
+            if not vals:
+                continue
+            ratio = _ratio(res, system, "floor")
+            cells = [
+                sc.title if first else "",
+                LABEL[system],
+                fmt(statistics.median(vals), sc.unit),
+                f"{fmt(min(vals), sc.unit)} - {fmt(max(vals), sc.unit)}",
+                f"{ratio:.2f}x" if ratio is not None and system != "floor" else "",
+                text if first else "",
+                ("yes" if ok else "**no**" if ok is not None else "") if first else "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+            first = False
+    lines.append("")
+    notes = HERE / "NOTES.md"  # hand-written analysis (profiles, unmet targets), kept across runs
+    if notes.exists():
+        lines.append(notes.read_text())
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,458 @@
+"""One measurement in a fresh process: ``python _worker.py SYSTEM SCENARIO N``.
+
+Prints one JSON object: ``{"value": float, "unit": str}``. Runs with the project's
+python (ours, floor, stdlib) or with the peers' venv python (the peer systems), so it
+imports nothing from the repository and peer libraries only by name at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import json
+import queue
+import sys
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+PRODUCERS = 8
+
+
+def _ta() -> Any:
+    """Our library, or threaded_async 1.4 in the peers' venv: same import name."""
+    return importlib.import_module("threaded_async")
+
+
+def _ci() -> Any:
+    return importlib.import_module("threaded_async.control_inversion")
+
+
+class _LoopThread:
+    """A plain asyncio loop in a daemon thread (for stdlib glue and loop-less peers)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+# -- queue pairs: (sync put, sync get, async get, async put, start, stop) -------------------
+class _Pair:
+    """A thread→loop queue and a loop→thread queue of one system."""
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        self.lt: _LoopThread | None = None
+        self.runner: Any = None
+        if system in ("ours", "ta14"):
+            self.runner = _ta().AsyncRunner()
+            self.runner.__enter__()
+            q_in: Any = _ta().Queue(self.runner)
+            q_out: Any = _ta().Queue(self.runner)
+            self.put = q_in.put_nowait if system == "ours" else q_in.put_wait
+            self.get = q_out.get_wait
+            self.aget = q_in.get
+            self.aput = q_out.put
+            return
+        self.lt = _LoopThread()
+        if system == "stdlib":
+            loop = self.lt.loop
+            aq_in: Any = self.lt.run(_make_asyncio_queue())
+            tq_out: queue.Queue[Any] = queue.Queue()
+
+            def put(item: Any) -> None:
+                loop.call_soon_threadsafe(aq_in.put_nowait, item)
+
+            async def aput(item: Any) -> None:
+                tq_out.put(item)
+
+            self.put, self.get, self.aget, self.aput = put, tq_out.get, aq_in.get, aput
+        elif system == "aiologic":
+            mod = importlib.import_module("aiologic")
+            a: Any = mod.SimpleQueue()
+            b: Any = mod.SimpleQueue()
+            self.put, self.aget = a.put, a.async_get
+            self.get, self.aput = b.green_get, _as_async(b.put)
+        elif system in ("culsans", "janus"):
+            mod = importlib.import_module(system)
+            a = self.lt.run(_call_async(mod.Queue))
+            b = self.lt.run(_call_async(mod.Queue))
+            self.put, self.aget = a.sync_q.put, a.async_q.get
+            self.get, self.aput = b.sync_q.get, b.async_q.put
+        elif system == "anyio":
+            raise NotImplementedError
+        else:
+            raise ValueError(system)
+
+    def spawn(self, coro: Any) -> Callable[[], Any]:
+        """Start ``coro`` on the loop; return a blocking ``wait``."""
+        if self.runner is not None:
+            task = self.runner.create_task(coro)
+            return lambda: task.wait(None)
+        assert self.lt is not None
+        fut = asyncio.run_coroutine_threadsafe(coro, self.lt.loop)
+        return fut.result
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.__exit__(None, None, None)
+        if self.lt is not None:
+            self.lt.close()
+
+
+async def _make_asyncio_queue() -> asyncio.Queue[Any]:
+    return asyncio.Queue()
+
+
+async def _call_async(fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def _as_async(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    async def wrapper(item: Any) -> None:
+        fn(item)
+
+    return wrapper
+
+
+# -- scenarios ---------------------------------------------------------------------------
+def rtt(system: str, n: int) -> float:
+    """µs per round trip thread → coroutine → thread."""
+    if system == "floor":
+        a: queue.Queue[Any] = queue.Queue()
+        b: queue.Queue[Any] = queue.Queue()
+
+        def echo() -> None:
+            for _ in range(n):
+                b.put(a.get())
+
+        t = threading.Thread(target=echo)
+        t.start()
+        t0 = time.perf_counter()
+        for i in range(n):
+            a.put(i)
+            b.get()
+        dt = time.perf_counter() - t0
+        t.join()
+        return dt / n * 1e6
+    p = _Pair(system)
+    try:
+
+        async def echo_async() -> None:
+            for _ in range(n):
+                await p.aput(await p.aget())
+
+        wait = p.spawn(echo_async())
+        t0 = time.perf_counter()
+        for i in range(n):
+            p.put(i)
+            p.get()
+        dt = time.perf_counter() - t0
+        wait()
+        return dt / n * 1e6
+    finally:
+        p.close()
+
+
+def _throughput(system: str, n: int, producers: int) -> float:
+    """Items per second from ``producers`` threads into one coroutine (count, sum checked)."""
+    per = n // producers
+    total = per * producers
+    expected = producers * (per * (per - 1) // 2)
+    start = threading.Barrier(producers + 1)
+
+    def produce(put: Callable[[Any], Any]) -> None:
+        start.wait()
+        for i in range(per):
+            put(i)
+
+    if system == "floor":
+        q: queue.Queue[Any] = queue.Queue()
+        got = [0, 0]
+
+        def consume() -> None:
+            s = 0
+            for _ in range(total):
+                s += q.get()
+            got[:] = [total, s]
+
+        threads = [threading.Thread(target=produce, args=(q.put,)) for _ in range(producers)]
+        c = threading.Thread(target=consume)
+        c.start()
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        c.join()
+        dt = time.perf_counter() - t0
+        for t in threads:
+            t.join()
+        if got != [total, expected]:
+            raise AssertionError(f"lost items: {got} != {[total, expected]}")
+        return total / dt
+    p = _Pair(system)
+    try:
+
+        async def consume_async() -> tuple[int, int]:
+            s = 0
+            for _ in range(total):
+                s += await p.aget()
+            return total, s
+
+        wait = p.spawn(consume_async())
+        threads = [threading.Thread(target=produce, args=(p.put,)) for _ in range(producers)]
+        for t in threads:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        result = wait()
+        dt = time.perf_counter() - t0
+        for t in threads:
+            t.join()
+        if tuple(result) != (total, expected):
+            raise AssertionError(f"lost items: {result} != {(total, expected)}")
+        return total / dt
+    finally:
+        p.close()
+
+
+def oneway(system: str, n: int) -> float:
+    """Items per second, one thread → one coroutine."""
+    return _throughput(system, n, 1)
+
+
+def producers8(system: str, n: int) -> float:
+    """Items per second, 8 threads → one coroutine."""
+    return _throughput(system, n, PRODUCERS)
+
+
+async def _trivial() -> int:
+    return 1
+
+
+def run(system: str, n: int) -> float:
+    """µs per ``run(trivial coroutine)`` from a thread."""
+    if system == "floor":
+        a: queue.Queue[Any] = queue.Queue()
+        b: queue.Queue[Any] = queue.Queue()
+
+        def serve() -> None:
+            while (f := a.get()) is not None:
+                b.put(f())
+
+        t = threading.Thread(target=serve)
+        t.start()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            a.put(int)
+            b.get()
+        dt = time.perf_counter() - t0
+        a.put(None)
+        t.join()
+        return dt / n * 1e6
+    if system in ("ours", "ta14"):
+        with _ta().AsyncRunner() as runner:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                runner.run(_trivial())
+            return (time.perf_counter() - t0) / n * 1e6
+    if system == "stdlib":
+        lt = _LoopThread()
+        try:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                asyncio.run_coroutine_threadsafe(_trivial(), lt.loop).result()
+            return (time.perf_counter() - t0) / n * 1e6
+        finally:
+            lt.close()
+    if system == "anyio":
+        from_thread: Any = importlib.import_module("anyio.from_thread")
+        with from_thread.start_blocking_portal() as portal:
+            t0 = time.perf_counter()
+            for _ in range(n):
+                portal.call(_trivial)
+            return (time.perf_counter() - t0) / n * 1e6
+    raise NotImplementedError
+
+
+def _server(system: str, clients: int) -> Any:
+    ci = _ci()
+
+    class Srv(ci.Server):  # type: ignore[misc, valid-type]
+        def _handle_request(self, request: Any, future: Any) -> None:
+            future.set_result(request.args[0] + 1)
+
+    return Srv(queue_size=clients + 10)
+
+
+def _inc(x: int) -> int:
+    return x + 1
+
+
+def step(system: str, n: int) -> float:
+    """µs per control-inversion step: one client, ``n`` sequential requests."""
+    if system == "floor":
+        return rtt("floor", n)
+    if system == "stdlib":
+        return _glue_clients(1, n)
+    if system not in ("ours", "ta14"):
+        raise NotImplementedError
+    with _server(system, 1) as server:
+        client = server.create_client()
+
+        async def agent() -> None:
+            for i in range(n):
+                await client.execute(_inc, i)
+
+        task = server.create_background_task(agent())
+        t0 = time.perf_counter()
+        answered = 0
+        while answered < n:
+            if server.process():
+                answered += 1
+        dt = time.perf_counter() - t0
+        task.wait(None)
+        return dt / n * 1e6
+
+
+def _glue_clients(clients: int, per: int) -> float:
+    """Stdlib glue: coroutines post (request, asyncio future) to a queue.Queue, host answers."""
+    lt = _LoopThread()
+    loop = lt.loop
+    requests: queue.Queue[Any] = queue.Queue()
+
+    async def client() -> None:
+        for i in range(per):
+            fut = loop.create_future()
+            requests.put((i, fut))
+            await fut
+
+    async def spawn() -> list[concurrent.futures.Future[Any]]:
+        return [asyncio.run_coroutine_threadsafe(client(), loop) for _ in range(clients)]
+
+    try:
+        futs: list[concurrent.futures.Future[Any]] = lt.run(spawn())
+        total = clients * per
+        t0 = time.perf_counter()
+        for _ in range(total):
+            i, fut = requests.get()
+            loop.call_soon_threadsafe(fut.set_result, i + 1)
+        dt = time.perf_counter() - t0
+        for f in futs:
+            f.result()
+        return dt / total * 1e6
+    finally:
+        lt.close()
+
+
+def clients(system: str, n: int) -> float:
+    """µs per request: ``n`` clients each issue 10 requests; the host drains them."""
+    per = 10
+    if system == "stdlib":
+        return _glue_clients(n, per)
+    if system not in ("ours", "ta14"):
+        raise NotImplementedError
+    with _server(system, n) as server:
+
+        async def agent(client: Any) -> None:
+            for i in range(per):
+                await client.execute(_inc, i)
+
+        tasks = [server.create_background_task(agent(server.create_client())) for _ in range(n)]
+        total = n * per
+        t0 = time.perf_counter()
+        answered = 0
+        while answered < total:
+            if server.process():
+                answered += 1
+        dt = time.perf_counter() - t0
+        for t in tasks:
+            t.wait(None)
+        return dt / total * 1e6
+
+
+def mem_item(system: str, n: int) -> float:
+    """Bytes per item sitting in a queue (tracemalloc)."""
+    p = _Pair(system) if system != "floor" else None
+    try:
+        q_put: Callable[[Any], Any]
+        if p is None:
+            fq: queue.Queue[Any] = queue.Queue()
+            q_put = fq.put
+        else:
+            q_put = p.put
+        items = list(range(10_000, 10_000 + n))  # preallocated: count only the queue
+        if p is not None and p.runner is not None and system == "ours":
+            q_put(-1)  # bind lazily before measuring
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for it in items:
+            q_put(it)
+        time.sleep(0.05)  # let cross-thread puts (stdlib glue) land
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        return (after - before) / n
+    finally:
+        if p is not None:
+            p.close()
+
+
+def mem_request(system: str, n: int) -> float:
+    """Bytes per pending control-inversion request (client coroutine included)."""
+    if system not in ("ours", "ta14"):
+        raise NotImplementedError
+    with _server(system, n) as server:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+
+        async def agent(client: Any) -> None:
+            await client.execute(_inc, 1)
+
+        tasks = [server.create_background_task(agent(server.create_client())) for _ in range(n)]
+        time.sleep(0.3)  # not a synchronisation: lets every client park on its request
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        answered = 0
+        while answered < n:
+            if server.process():
+                answered += 1
+        for t in tasks:
+            t.wait(None)
+        return (after - before) / n
+
+
+SCENARIOS: dict[str, Callable[[str, int], float]] = {
+    "rtt": rtt,
+    "oneway": oneway,
+    "producers8": producers8,
+    "run": run,
+    "step": step,
+    "clients": clients,
+    "mem_item": mem_item,
+    "mem_request": mem_request,
+}
+
+
+def main() -> None:
+    system, scenario, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    try:
+        value: float | None = SCENARIOS[scenario](system, n)
+    except NotImplementedError:
+        value = None
+    print(json.dumps({"value": value}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Smoke test: the benchmark suite runs end to end with tiny N (no peers, no timings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.__main__ import SCENARIOS, main
+
+
+def test_benchmark_quick_run_writes_table(tmp_path: Path) -> None:
+    out = tmp_path / "RESULTS.md"
+    results = main(
+        [
+            "--quick",
+            "--rounds",
+            "1",
+            "--no-warmup",
+            "--no-peers",
+            "--only",
+            "rtt,producers8,run,step,clients10,mem_item",
+            "--output",
+            str(out),
+        ]
+    )
+    text = out.read_text()
+    assert "| scenario | system |" in text
+    assert "target met?" in text
+    for key in ("rtt", "producers8", "run", "step", "clients10", "mem_item"):
+        assert results[key]["ours"], key
+        assert all(v > 0 for v in results[key]["ours"]), key
+    assert results["rtt"]["floor"]
+    assert results["run"]["stdlib"]
+    assert {s.key for s in SCENARIOS} >= {"oneway", "clients1000", "clients10000", "mem_request"}
