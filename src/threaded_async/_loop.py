@@ -4,7 +4,12 @@ Every time the loop is about to block in ``select`` it calls :meth:`SteppingEven
 That single hook serves four features:
 
 * **lazy wake-ups**: ``_polling`` says the loop may be asleep, so ``call_soon_threadsafe``
-  writes to the self-pipe only then (one write per sleep, none while the loop is busy);
+  wakes it only then (one wake-up per sleep, none while the loop is busy);
+* **lock parking**: when the self-pipe is the only file the selector watches (no sockets,
+  no signal handlers: the common case for a loop that only serves threads), the loop
+  sleeps on a lock instead of in ``select``, and a wake-up releases that lock. That is one
+  futex hand-off, like two threads sharing a ``queue.Queue``, instead of a ``send`` to the
+  self-pipe, an ``epoll_wait`` return and a ``recv``;
 * **quiescence**: a ``select`` entered with nothing ready and no timer due is the exact
   moment the loop is *idle*; waiters for idleness are released there;
 * **iteration counting**, for bounded "let the loop catch up" waits;
@@ -15,8 +20,12 @@ That single hook serves four features:
 Why the lazy wake-up is safe: a thread calling ``call_soon_threadsafe`` first appends to
 ``_ready`` and then reads ``_polling``; the loop first sets ``_polling`` and then reads
 ``_ready``. Each step is atomic under the GIL, so either the loop sees the new handle
-(and does not block) or the thread sees ``_polling`` (and writes to the self-pipe). In
-asyncio debug mode the plain path (always write) is used.
+(and does not block) or the thread sees ``_polling`` (and wakes it). The loop chooses how
+it will sleep (``_park_on_lock``) *before* it sets ``_polling``, so a thread that sees
+``_polling`` also sees the current choice, or a later one: then the loop's next look at
+``_ready`` finds the handle and the wake-up is merely spare (one empty iteration). Files
+are only registered by the loop's own thread, so the choice cannot go stale while the loop
+sleeps. In asyncio debug mode the plain path (always write to the self-pipe) is used.
 """
 
 from __future__ import annotations
@@ -80,6 +89,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         hooked = _HookedSelector(selector or selectors.DefaultSelector())
         super().__init__(hooked)
         self._polling = False
+        self._park_on_lock = False
+        # Released (unlocked) = a wake-up is pending; the sleeping loop acquires it.
+        self._wake_lock = threading.Lock()
+        self._wake_lock.acquire()
+        # The unix loop's live dict of signal handlers (Windows has none): signals wake the
+        # loop through the self-pipe, so a loop that handles them must sleep in select.
+        self._signal_map: dict[int, Any] = getattr(self, "_signal_handlers", {})
         self._idle_now = False
         self._iteration = 0
         self._hook_lock = threading.Lock()
@@ -109,9 +125,17 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         return clock._now  # pyright: ignore[reportPrivateUsage]
 
     def _write_to_self(self) -> None:
-        # Skipping the write is safe only while the loop is not (about to be) blocked in
-        # select; see the module docstring for the ordering argument.
-        if self._polling or self._debug:
+        # Skipping the wake-up is safe only while the loop is not (about to be) asleep;
+        # see the module docstring for the ordering argument.
+        if self._polling:
+            if self._park_on_lock:
+                try:
+                    self._wake_lock.release()
+                except RuntimeError:  # a wake-up is already pending
+                    pass
+            else:
+                super()._write_to_self()  # type: ignore[misc]
+        elif self._debug:
             super()._write_to_self()  # type: ignore[misc]
 
     # -- the hook (runs on the loop thread) --------------------------------------------
@@ -119,6 +143,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self, inner: selectors.BaseSelector, timeout: float | None
     ) -> list[tuple[selectors.SelectorKey, int]]:
         self._iteration += 1
+        # Only the self-pipe is watched (signals write to it too, hence the second test).
+        park_on_lock = len(inner.get_map()) == 1 and not self._signal_map and not self._debug
+        self._park_on_lock = park_on_lock
         self._polling = True
         if timeout != 0 and self._ready:
             timeout = 0
@@ -127,7 +154,17 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         if self._iteration_waiters:
             self._release_iteration_waiters()
         try:
-            return inner.select(timeout)
+            if not park_on_lock:
+                return inner.select(timeout)
+            if timeout == 0:
+                # Nothing but the self-pipe to poll, and nobody writes to it in this mode:
+                # save the epoll_wait syscall of every busy iteration.
+                return []
+            if timeout is None:
+                self._wake_lock.acquire()
+            else:
+                self._wake_lock.acquire(True, min(timeout, _TIMEOUT_MAX))
+            return []
         finally:
             self._polling = False
             self._idle_now = False
@@ -211,6 +248,31 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 (t, w) for t, w in self._iteration_waiters if w is not waiter
             ]
 
+    def resolve_threadsafe(self, fut: asyncio.Future[None]) -> None:
+        """Set ``fut`` (a future of this loop) to ``None`` from any thread; a no-op if it is
+        already done. Never blocks; RuntimeError if the loop is closed.
+
+        Unlike ``call_soon_threadsafe(fut.set_result, None)`` this resolves the future at
+        once, so its awaiting task runs in the loop's next iteration, not the one after.
+        Why that is safe on this loop (and not in general): outside debug mode
+        ``call_soon`` only appends a handle to ``_ready`` (a deque: atomic under the GIL)
+        and checks no thread, and ``Future.set_result`` sets the state before it schedules
+        the callbacks through ``call_soon``. If the loop cancels the future meanwhile,
+        ``set_result`` raises InvalidStateError and the wake-up is moot. The callbacks are
+        appended to ``_ready`` before ``_write_to_self`` reads ``_polling``, which is the
+        order the lazy wake-up needs. In debug mode the plain path is used.
+        """
+        if self._debug:
+            self.call_soon_threadsafe(_resolve, fut)
+            return
+        if fut.done():
+            return
+        try:
+            fut.set_result(None)
+        except asyncio.InvalidStateError:  # cancelled by the loop in the meantime
+            return
+        self._write_to_self()
+
     def wake(self) -> None:
         """Make the loop run one more iteration soon (any thread)."""
         self.call_soon_threadsafe(_noop)
@@ -227,8 +289,16 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             self.wake()
 
 
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+
 def _noop() -> None:
     pass
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def is_stepping_loop(loop: asyncio.AbstractEventLoop) -> bool:

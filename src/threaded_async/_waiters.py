@@ -81,55 +81,65 @@ class AsyncWaiter:
         self.thread_id = _get_ident()
 
     def wake(self) -> None:
+        """Resolve the future so the coroutine resumes (idempotent). Any thread; never
+        blocks; a no-op once the waiter's loop is closed."""
         if _get_ident() == self.thread_id:
             if not self.fut.done():
                 self.fut.set_result(None)
             return
+        loop = self.loop
+        # Our own loop can resolve the future from this thread, saving the loop the
+        # iteration that would run a _resolve callback (see resolve_threadsafe).
+        resolve = getattr(loop, "resolve_threadsafe", None)
         try:
-            self.loop.call_soon_threadsafe(_resolve, self.fut)
+            if resolve is not None:
+                resolve(self.fut)
+            else:
+                loop.call_soon_threadsafe(_resolve, self.fut)
         except RuntimeError:  # the waiter's loop is closed: nobody is left to wake
             pass
 
 
-class WaiterList:
-    """FIFO list of parked waiters, guarded by a lock (the slow path only)."""
+class WaiterList(deque[Waiter]):
+    """FIFO list of parked waiters; changes take a lock (the slow path only).
 
-    __slots__ = ("_items", "_lock")
+    A deque subclass so that the hot paths' "is anybody waiting?" test (``if waiters:``)
+    is a C-level length check, not a Python ``__bool__`` call.
+    """
+
+    __slots__ = ("_lock",)
 
     def __init__(self) -> None:
-        self._items: deque[Waiter] = deque()
+        super().__init__()
         self._lock = _allocate_lock()
 
-    def __bool__(self) -> bool:
-        return bool(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
     def add(self, waiter: Waiter) -> None:
+        """Register ``waiter`` at the end of the list (any thread)."""
         with self._lock:
-            self._items.append(waiter)
+            self.append(waiter)
 
     def discard(self, waiter: Waiter) -> bool:
         """Remove ``waiter``; False if it was already taken by a waker."""
         with self._lock:
             try:
-                self._items.remove(waiter)
+                self.remove(waiter)
             except ValueError:
                 return False
             return True
 
     def wake_one(self) -> None:
+        """Wake the oldest waiter, if any (any thread; never blocks)."""
         with self._lock:
-            if not self._items:
+            if not self:
                 return
-            waiter = self._items.popleft()
+            waiter = self.popleft()
         waiter.wake()
 
     def wake_all(self) -> None:
+        """Wake every waiter (any thread; never blocks)."""
         with self._lock:
-            waiters = list(self._items)
-            self._items.clear()
+            waiters = list(self)
+            self.clear()
         for waiter in waiters:
             waiter.wake()
 
