@@ -273,11 +273,16 @@ class Server:
             stepping._jump_holds.add(future)  # pyright: ignore[reportPrivateUsage]
             future.add_done_callback(stepping.release_jump_hold)
         self._pending.append(pending)
+        outcome = future._outcome  # pyright: ignore[reportPrivateUsage]
         try:
-            return await future.result()
+            # One await on one loop future: no Future.result()/wait_async() frames per request.
+            waiter = outcome.async_waiter()
+            if waiter is not None:
+                await waiter
         except asyncio.CancelledError:
-            future.cancel()
+            future.cancel()  # completes the outcome, which drops our waiter
             raise
+        return outcome.outcome()
 
     # -- the host side -------------------------------------------------------------------
     def _pop(self) -> _Pending | None:

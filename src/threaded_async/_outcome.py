@@ -175,3 +175,12 @@ class Outcome(Generic[T]):
                     if self._state == _PENDING:
                         self._remove_waiter(waiter)
         return self.outcome()
+
+    def async_waiter(self) -> asyncio.Future[None] | None:
+        """For a hot path that owns the outcome: a future of the running loop that is
+        resolved once this is done, or None if it is done already. The caller must
+        complete (e.g. cancel) the outcome if it stops awaiting, or the waiter stays."""
+        if self._state != _PENDING:
+            return None
+        waiter = AsyncWaiter()
+        return waiter.fut if self._add_waiter(waiter) else None

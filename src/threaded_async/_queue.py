@@ -171,14 +171,24 @@ class Queue(Generic[T]):
     def put_nowait(self, item: T) -> None:
         """Put ``item`` without waiting; QueueFull (also ``queue.Full`` and
         ``asyncio.QueueFull``) if the queue is full, QueueShutDown after shutdown."""
-        self._check_runner()
-        if not self._try_put(item):
-            raise QueueFull()
+        # The hot path, inlined: one attribute test per condition, no helper calls.
+        runner = self._runner
+        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            self._check_runner()
+        if self._maxsize or self._shutdown:
+            if not self._try_put(item):
+                raise QueueFull()
+            return
+        self._push(item)
+        if self._getters:
+            self._getters.wake_one()
 
     def get_nowait(self) -> T:
         """Remove and return an item without waiting; QueueEmpty (also ``queue.Empty`` and
         ``asyncio.QueueEmpty``) if there is none, QueueShutDown once shut down and drained."""
-        self._check_runner()
+        runner = self._runner
+        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            self._check_runner()
         try:
             item = self._pop()
         except IndexError:
@@ -228,6 +238,13 @@ class Queue(Generic[T]):
             except BaseException:
                 self._leave(getters, waiter)
                 raise
+            # Woken: the waker removed us from the list. Most often the item is there.
+            try:
+                item = self._pop()
+            except IndexError:
+                continue
+            self._after_get()
+            return item
 
     def _leave(self, waiters: WaiterList, waiter: Any) -> None:
         """Unregister; if a waker already picked us, hand its wake-up to the next waiter."""
