@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 import types
 from typing import TypeVar
 
@@ -137,3 +139,17 @@ def test_1_4_module_level_import_style() -> None:
     assert timers.TimeoutTimer is threaded_async.TimeoutTimer
     assert async_utils.run_or_raise is threaded_async.run_or_raise
     assert threaded_async.ExceptionGroup is threaded_async.TAExceptionGroup
+
+
+def test_a_plain_import_reaches_the_1_4_modules_as_attributes() -> None:
+    """1.4 code writes ``import threaded_async`` then ``threaded_async.control_inversion.X``;
+    checked in a fresh interpreter, where no test has imported the submodules yet."""
+    code = (
+        "import threaded_async as t\n"
+        "assert t.threaded_async.AsyncRunner is t.AsyncRunner\n"
+        "assert t.control_inversion.Server is t.Server\n"
+        "assert t.async_utils.run_or_raise is t.run_or_raise\n"
+        "assert t.timers.TimeoutTimer is t.TimeoutTimer\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -41,6 +41,13 @@ from .timers import TimeoutTimer
 #: 1.4's name for :class:`TAExceptionGroup`.
 ExceptionGroup = TAExceptionGroup
 
+# The 1.4 module paths are attributes of the package after a plain ``import threaded_async``
+# (``threaded_async.control_inversion.Server``), as they were in 1.4.
+from . import async_utils as async_utils  # noqa: E402
+from . import control_inversion as control_inversion  # noqa: E402
+from . import threaded_async as threaded_async  # noqa: E402
+from . import timers as timers  # noqa: E402
+
 __version__ = "2.0.0.dev0"
 
 __all__ = [
