@@ -103,7 +103,8 @@ def test_cancel_before_the_task_ever_ran(runner: ta.AsyncRunner) -> None:
     async def never_runs() -> None:
         ran.append("ran")
 
-    task = runner.create_task(never_runs())
+    # None: do not wait for the held loop to create it (the fixture sets a default timeout)
+    task = runner.create_task(never_runs(), task_creation_timeout=None)
     task.cancel()
     gate.set()
     with pytest.raises(asyncio.CancelledError):

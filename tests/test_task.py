@@ -42,7 +42,7 @@ def test_done_is_false_while_running(runner: AsyncRunner) -> None:
     release = threading.Event()
 
     async def blocked() -> None:
-        await asyncio.to_thread(release.wait)
+        await asyncio.to_thread(release.wait, 10)
 
     task = runner.create_task(blocked())
     assert not task.done()

@@ -273,6 +273,25 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             return
         self._write_to_self()
 
+    def run_first_step_next(self, task: asyncio.Task[Any]) -> None:
+        """Move the first step of ``task``, just created on this thread, to the front of
+        the ready queue, so it runs before callbacks queued after it was requested.
+
+        The stand-in for ``eager_start`` on Python 3.11 (loop thread only). Other threads
+        only ever append to ``_ready``, and each deque operation is atomic under the GIL,
+        so reading by index from the right and removing the handle by identity is safe.
+        """
+        ready = self._ready
+        for index in range(len(ready) - 1, -1, -1):
+            try:
+                handle = ready[index]
+            except IndexError:  # pragma: no cover - only this thread removes items
+                return
+            if getattr(handle._callback, "__self__", None) is task:
+                ready.remove(handle)
+                ready.appendleft(handle)
+                return
+
     def wake(self) -> None:
         """Make the loop run one more iteration soon (any thread)."""
         self.call_soon_threadsafe(_noop)

@@ -11,6 +11,7 @@ import itertools
 import logging
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -49,6 +50,8 @@ _CLOSED = "closed"
 
 #: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
 CATCH_UP_ITERATIONS = 1000
+#: Seconds cancelled tasks get to finish at exit when ``exit_timeout`` is None.
+CANCEL_GRACE = 5.0
 #: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
 FOREIGN_LOOP_HOPS = 16
 #: Loop factory used when a runner is given neither ``loop_factory`` nor ``clock``.
@@ -131,6 +134,7 @@ class AsyncRunner:
         self._started: Outcome[None] = Outcome()
         self._finished: Outcome[None] = Outcome()
         self._live: set[BackgroundTask[Any]] = set()
+        self._abandoned = False
         self._failed: list[BackgroundTask[Any]] = []
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
@@ -155,6 +159,11 @@ class AsyncRunner:
         if self._loop is None:
             raise RunnerClosedError("the runner has not been started")
         return self._loop
+
+    @property
+    def _event_loop(self) -> asyncio.AbstractEventLoop:
+        # 1.4's private attribute, which some 1.4 code passed to run_coroutine_threadsafe.
+        return self.loop
 
     @property
     def clock(self) -> VirtualClock | None:
@@ -293,6 +302,13 @@ class AsyncRunner:
                 self._loop_stack(),
             )
         _force_thread_stop(thread)
+        # The exception is raised at the thread's next bytecode: wake a loop that sleeps.
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(_noop)
+            except RuntimeError:  # closed meanwhile
+                pass
         thread.join(self.exit_timeout)
         if thread.is_alive():
             self._shutdown_type = ShutdownType.FAILED_FORCE_STOPPED
@@ -411,16 +427,35 @@ class AsyncRunner:
     async def _shutdown_main(self, loop: asyncio.AbstractEventLoop) -> None:
         self._release_clock()
         current = asyncio.current_task()
-        for _ in range(10):
-            tasks = [t for t in asyncio.all_tasks(loop) if t is not current]
-            if not tasks:
-                break
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        # Cancelled tasks get a grace period to finish their cleanup; one that swallows
+        # the cancellation must not hold the exit hostage (1.4 stopped the loop anyway).
+        grace = self._cancel_grace()
+        with _RealTimeAlarm(loop, grace) as alarm:
+            for _ in range(10):
+                tasks = {t for t in asyncio.all_tasks(loop) if t is not current}
+                if not tasks:
+                    break
+                for task in tasks:
+                    task.cancel()
+                pending = await alarm.wait_all(tasks)
+                if pending:
+                    self._abandoned = True  # their "destroyed but pending" note is expected
+                    logger.warning(
+                        "%d task(s) did not finish within %.2g s of being cancelled at exit "
+                        "(do they swallow CancelledError?); stopping the loop anyway: %s",
+                        len(pending),
+                        grace,
+                        ", ".join(sorted(t.get_name() for t in pending)),
+                    )
+                    break
         await loop.shutdown_asyncgens()
         await loop.shutdown_default_executor()
         loop.stop()
+
+    def _cancel_grace(self) -> float:
+        """Seconds that cancelled tasks get to finish at exit: half the exit timeout."""
+        exit_timeout = self.exit_timeout
+        return CANCEL_GRACE if exit_timeout is None else exit_timeout / 2
 
     def _release_clock(self) -> None:
         """Let virtual timers fire freely during teardown."""
@@ -506,7 +541,9 @@ class AsyncRunner:
     def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if isinstance(context.get("exception"), ForcedThreadShutdown):
             return  # consumed: a forced stop is reported by shutdown_type, not as a task error
-        if self._forced and "destroyed but it is pending" in str(context.get("message", "")):
+        if (self._forced or self._abandoned) and "destroyed but it is pending" in str(
+            context.get("message", "")
+        ):
             return
         loop.default_exception_handler(context)
 
@@ -572,6 +609,11 @@ class AsyncRunner:
         def run() -> None:
             try:
                 result = fun()
+            except asyncio.CancelledError as exc:  # the caller's to see, not the loop's
+                outcome.try_set_exception(exc)
+            except ForcedThreadShutdown:
+                outcome.cancel("the event loop was force-stopped")
+                raise
             except BaseException as exc:
                 outcome.try_set_exception(exc)
                 if not isinstance(exc, Exception):
@@ -585,7 +627,9 @@ class AsyncRunner:
             raise RunnerClosedError("cannot call a function in the loop: it is closed") from None
         return outcome.wait(wait, self, describe_callable(fun))
 
-    def _spawn(self, awaitable: Awaitable[T], register: bool) -> BackgroundTask[T]:
+    def _spawn(
+        self, awaitable: Awaitable[T], register: bool, started: Outcome[None] | None = None
+    ) -> BackgroundTask[T]:
         if not inspect.isawaitable(awaitable):
             raise TypeError(
                 f"expected a coroutine or other awaitable, got {type(awaitable).__name__}"
@@ -609,7 +653,7 @@ class AsyncRunner:
             task._start(loop, context, False)  # pyright: ignore[reportPrivateUsage]
         else:
             try:
-                loop.call_soon_threadsafe(task._start, loop, context, True)  # pyright: ignore[reportPrivateUsage]
+                loop.call_soon_threadsafe(task._start, loop, context, True, started)  # pyright: ignore[reportPrivateUsage]
             except RuntimeError:  # the loop closed since the check above
                 self._live.discard(task)
                 if inspect.iscoroutine(awaitable):
@@ -624,14 +668,24 @@ class AsyncRunner:
     ) -> BackgroundTask[T]:
         """Run ``awaitable`` as a task on the loop and return its :class:`BackgroundTask`.
 
-        Never blocks: the task is created in order with other requests from this thread
-        (``task_creation_timeout`` is validated and kept for 1.4 compatibility). The
-        caller's contextvars are visible in the task. Raises TypeError for a non-awaitable
-        and RunnerClosedError if the runner is not running. If the task fails and nobody
+        The task's first step runs before anything this thread asks of the loop afterwards.
+        ``task_creation_timeout`` (``USE_DEFAULT_TIMEOUT``: the runner's
+        ``call_in_loop_timeout``): with a number, blocks until the loop has created the
+        task, and raises EventLoopTimeoutError (naming what the loop is executing) if it
+        has not within that time, as 1.4 did to detect a stuck loop; the task is still
+        created once the loop gets to it. With ``None`` (the default configuration) it
+        never blocks. On the loop thread the task is created at once. The caller's
+        contextvars are visible in the task. Raises TypeError for a non-awaitable and
+        RunnerClosedError if the runner is not running. If the task fails and nobody
         retrieves its exception, the runner's exit raises it in a TAExceptionGroup.
         """
-        self._timeout(task_creation_timeout)
-        return self._spawn(awaitable, register=True)
+        wait = self._timeout(task_creation_timeout)
+        if wait is None or _get_ident() == self._thread_id:
+            return self._spawn(awaitable, register=True)
+        started: Outcome[None] = Outcome()
+        task = self._spawn(awaitable, register=True, started=started)
+        started.wait(wait, self, f"the creation of task {task.name}")
+        return task
 
     def run(self, awaitable: Awaitable[T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Run ``awaitable`` on the loop, block until it finishes, return its result.
@@ -731,6 +785,54 @@ class AsyncRunner:
 
 def _noop() -> None:
     pass
+
+
+class _RealTimeAlarm:
+    """A deadline in real (monotonic) time that a coroutine can wait against, also on a
+    loop whose clock is virtual. Its timer thread starts only if a wait needs it, and is
+    joined on exit."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        self._loop = loop
+        self._seconds = seconds
+        self._end = time.monotonic() + seconds
+        self._rung: asyncio.Future[None] = loop.create_future()
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _RealTimeAlarm:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer.join()
+        if not self._rung.done():
+            self._rung.cancel()
+
+    def _ring(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(_resolve_pending, self._rung)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+    async def wait_all(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+        """Wait until every task is done or the deadline passes; return those pending."""
+        pending: set[asyncio.Task[Any]] = {t for t in tasks if not t.done()}
+        if pending and self._timer is None:
+            left = max(0.0, self._end - time.monotonic())
+            self._timer = threading.Timer(left, self._ring)
+            self._timer.daemon = True
+            self._timer.start()
+        while pending and not self._rung.done():
+            waited: set[asyncio.Future[Any]] = {*pending, self._rung}
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+            pending = {t for t in pending if not t.done()}
+        return pending
+
+
+def _resolve_pending(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._errors import ForcedThreadShutdown
 from ._outcome import Outcome
 from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
 from ._waiters import check_may_block
@@ -35,6 +36,11 @@ async def _drive(awaitable: Awaitable[T], outcome: Outcome[T]) -> None:
         result = await awaitable
     except asyncio.CancelledError:
         outcome.cancel()
+        raise
+    except ForcedThreadShutdown:
+        # The loop was force-stopped while this task ran: to its waiters the task was
+        # cancelled (as in 1.4), never a SystemExit that would end their thread silently.
+        outcome.cancel("the event loop was force-stopped")
         raise
     except BaseException as exc:
         outcome.try_set_exception(exc)
@@ -72,13 +78,28 @@ class BackgroundTask(Generic[T]):
 
     # -- loop side -----------------------------------------------------------------------
     def _start(
-        self, loop: asyncio.AbstractEventLoop, context: contextvars.Context, eager: bool
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        eager: bool,
+        started: Outcome[None] | None = None,
     ) -> None:
         """Create the asyncio task (on the loop thread).
 
-        ``eager``: run the first step right away (used for tasks requested from another
-        thread, where nobody on the loop can observe the difference; saves an iteration).
+        ``started`` is completed first: a creator waiting to know that the loop got to its
+        request (``task_creation_timeout``) must not also wait for an eager first step,
+        which may block. ``eager``: run the first step right away (used for tasks
+        requested from another thread, where nobody on the loop can observe the
+        difference; saves an iteration). Either way, the first step runs before anything
+        the requesting thread asks of the loop after this request (1.4 code relies on it).
         """
+        if started is not None:
+            started.try_set_result(None)
+        self._create(loop, context, eager)
+
+    def _create(
+        self, loop: asyncio.AbstractEventLoop, context: contextvars.Context, eager: bool
+    ) -> None:
         awaitable = self._awaitable  # kept until done: see _on_task_done
         assert awaitable is not None
         coro = _drive(awaitable, self._outcome)
@@ -95,6 +116,11 @@ class BackgroundTask(Generic[T]):
             task = asyncio.Task(coro, loop=loop, name=name, context=context, eager_start=True)  # pyright: ignore[reportCallIssue,reportUnknownVariableType]
         else:
             task = loop.create_task(coro, name=name, context=context)
+            if eager:
+                # Python 3.11 has no eager start: on our loop, run the first step next.
+                run_first = getattr(loop, "run_first_step_next", None)
+                if run_first is not None:
+                    run_first(task)
         self._task = task
         if not task.done():
             task.add_done_callback(self._on_task_done)

@@ -37,7 +37,7 @@ def test_timeout_raises_and_task_keeps_running_then_wait_returns() -> None:
     with AsyncRunner() as runner:
 
         async def slow() -> str:
-            await asyncio.to_thread(release.wait)
+            await asyncio.to_thread(release.wait, 10)
             return "done"
 
         task = runner.create_task(slow())
@@ -53,10 +53,11 @@ def test_use_default_timeout_means_call_in_loop_timeout() -> None:
     with AsyncRunner(call_in_loop_timeout=0.01) as runner:
 
         async def slow() -> int:
-            await asyncio.to_thread(release.wait)
+            await asyncio.to_thread(release.wait, 10)
             return 1
 
-        task = runner.create_task(slow())
+        # create_task would wait (up to call_in_loop_timeout) for the loop to create it
+        task = runner.create_task(slow(), task_creation_timeout=None)
         with pytest.raises(EventLoopTimeoutError):
             task.wait()  # USE_DEFAULT_TIMEOUT -> 0.01 s
         with pytest.raises(EventLoopTimeoutError):
@@ -70,10 +71,10 @@ def test_none_timeout_waits_until_done() -> None:
     with AsyncRunner(call_in_loop_timeout=0.0) as runner:
 
         async def slow() -> int:
-            await asyncio.to_thread(release.wait)
+            await asyncio.to_thread(release.wait, 10)
             return 7
 
-        task = runner.create_task(slow())
+        task = runner.create_task(slow(), task_creation_timeout=None)
         threading.Timer(0.02, release.set).start()
         assert task.wait(None) == 7
 
@@ -84,7 +85,7 @@ def test_run_timeout_keeps_the_task_running() -> None:
     with AsyncRunner() as runner:
 
         async def slow() -> None:
-            await asyncio.to_thread(release.wait)
+            await asyncio.to_thread(release.wait, 10)
             finished.set()
 
         with pytest.raises(EventLoopTimeoutError):
