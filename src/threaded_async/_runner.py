@@ -51,7 +51,7 @@ _CLOSED = "closed"
 #: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
 CATCH_UP_ITERATIONS = 1000
 #: Seconds cancelled tasks get to finish at exit when ``exit_timeout`` is None.
-CANCEL_GRACE = 5.0
+CANCEL_GRACE = 1.0
 #: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
 FOREIGN_LOOP_HOPS = 16
 #: Loop factory used when a runner is given neither ``loop_factory`` nor ``clock``.
@@ -161,9 +161,9 @@ class AsyncRunner:
         return self._loop
 
     @property
-    def _event_loop(self) -> asyncio.AbstractEventLoop:
+    def _event_loop(self) -> asyncio.AbstractEventLoop | None:
         # 1.4's private attribute, which some 1.4 code passed to run_coroutine_threadsafe.
-        return self.loop
+        return self._loop
 
     @property
     def clock(self) -> VirtualClock | None:

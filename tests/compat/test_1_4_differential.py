@@ -205,3 +205,14 @@ def test_call_in_loop_passes_cancelled_error_back_without_a_loop_error(
             runner.call_in_loop(cancelled, BOUND)
         runner.wait_for_next_eventloop_iteration(BOUND)
     assert "Exception in callback" not in caplog.text
+
+
+def test_the_private_event_loop_attribute_1_4_code_used_still_works() -> None:
+    """Some 1.4 code reached for ``runner._event_loop`` (run_coroutine_threadsafe)."""
+    runner = AsyncRunner()
+    assert runner._event_loop is None  # pyright: ignore[reportPrivateUsage]
+    with runner:
+        loop = runner._event_loop  # pyright: ignore[reportPrivateUsage]
+        assert loop is not None
+        future = asyncio.run_coroutine_threadsafe(asyncio.sleep(0, "via the loop"), loop)
+        assert future.result(BOUND) == "via the loop"
