@@ -74,3 +74,26 @@ def test_wait_none_blocks_until_set(runner: AsyncRunner) -> None:
 def test_timeout_error_type(runner: AsyncRunner) -> None:
     with pytest.raises(EventLoopTimeoutError):
         Event(runner).wait(0)
+
+
+def test_an_event_without_a_runner_answers_is_set_right_after_set() -> None:
+    """Bound to a loop by a waiting coroutine but given no runner: set() from a thread
+    must not leave is_set() answering False (there is no runner to bound a wait on that
+    loop, so set() applies the flag at once and the coroutine catches up)."""
+    with AsyncRunner() as runner:
+        for _ in range(20):
+            event = Event()  # no runner
+            woke = threading.Event()
+
+            async def waiter(e: Event = event, w: threading.Event = woke) -> None:
+                await e.as_async_event().wait()
+                w.set()
+
+            runner.create_task(waiter())
+            runner.wait_until_idle(10)
+            event.set()
+            assert event.is_set()
+            assert event.is_set_nowait()
+            assert woke.wait(10)
+            event.clear()
+            assert not event.is_set()

@@ -44,7 +44,9 @@ class Event:
     threaded_async 1.4's *synchronising* behaviour: they run on the loop and return once
     the loop has applied them, so a coroutine woken by ``set()`` has run by the time a
     following ``is_set()`` returns. They block the calling thread for one loop round trip;
-    :meth:`set_nowait` and :meth:`is_set_nowait` are the non-blocking variants.
+    :meth:`set_nowait` and :meth:`is_set_nowait` are the non-blocking variants. An event
+    created without a runner has no loop it may wait for: there ``set``/``clear`` change
+    the flag at once and never block, and coroutines catch up when their loop runs.
 
     May be created from any thread, before the runner has started.
     """
@@ -97,7 +99,9 @@ class Event:
         elif self._runner is not None:
             self._runner.call_in_loop(self._aio.set, timeout)
         else:
-            loop.call_soon_threadsafe(self._aio.set)
+            # No runner to bound a wait on the foreign loop (it may stop without notice):
+            # set the flag here, so is_set() is right at once, and let the loop catch up.
+            self.set_nowait()
 
     def set_nowait(self) -> None:
         """Set the event without waiting for the loop (any thread, never blocks).
@@ -125,6 +129,7 @@ class Event:
         elif self._runner is not None:
             self._runner.call_in_loop(self._aio.clear, timeout)
         else:
+            self._flag = False
             loop.call_soon_threadsafe(self._aio.clear)
 
     def is_set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
