@@ -135,3 +135,35 @@ def test_join_on_itself_and_current_outside_are_refused() -> None:
     t = ta.SupervisedThread("self", self_join).start()
     t.join(10)
     assert "cannot join itself" in str(errors[0])
+
+
+def _fail(*, please_stop: ta.Signal) -> None:
+    raise ValueError("worker failed")
+
+
+def _fail_before_ready(*, please_stop: ta.Signal) -> None:
+    raise KeyError("could not start")
+
+
+def test_a_failure_join_already_raised_is_not_raised_again_at_exit() -> None:
+    runner = ta.AsyncRunner().start()
+    thread = runner.start_thread(_fail)
+    with pytest.raises(ValueError, match="worker failed"):
+        thread.join(10)
+    runner.stop()  # delivered once, to the caller of join(): no group at exit
+
+
+def test_a_startup_failure_wait_started_raised_is_not_raised_again_at_exit() -> None:
+    runner = ta.AsyncRunner().start()
+    with pytest.raises(KeyError, match="could not start"):
+        runner.start_thread(_fail_before_ready, wait_started=True)
+    runner.stop()
+
+
+def test_a_failure_nobody_retrieved_is_still_raised_at_exit() -> None:
+    runner = ta.AsyncRunner().start()
+    thread = runner.start_thread(_fail)
+    assert thread.stopped.wait(10)
+    with pytest.raises(ta.TAExceptionGroup) as info:
+        runner.stop()
+    assert [type(e) for e in info.value.exceptions] == [ValueError]

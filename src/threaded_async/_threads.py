@@ -149,6 +149,11 @@ class SupervisedThread(Generic[T]):
         self.stopped.then(waiter.set)
         return waiter.wait(timeout)
 
+    def _failure_delivered(self) -> bool:
+        """Whether join() or wait_started() already raised the thread's exception to a
+        caller (then the group does not raise it again at exit)."""
+        return self._outcome.retrieved or self._ready.retrieved
+
     def release(self) -> None:
         """Stop caring about the result: a later failure is logged instead of raised."""
         with self._release_lock:
@@ -218,13 +223,14 @@ class ThreadGroup:
         errors: list[Exception] = []
         for thread in reversed(threads):
             thread.stop()
+            delivered = thread._failure_delivered()  # pyright: ignore[reportPrivateUsage]
             try:
                 thread._join(wait)  # pyright: ignore[reportPrivateUsage]
             except ThreadJoinTimeoutError as exc:
                 logger.error("%s", exc)
                 errors.append(exc)
             except Exception as exc:
-                if not thread._released:  # pyright: ignore[reportPrivateUsage]
+                if not thread._released and not delivered:  # pyright: ignore[reportPrivateUsage]
                     errors.append(exc)
         if errors:
             raise TAExceptionGroup("supervised threads failed", errors)
