@@ -4,6 +4,7 @@ a runner used outside its life."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -262,3 +263,24 @@ def test_server_arguments_are_checked() -> None:
         ta.Server(runner="loop")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="clock must be a VirtualClock"):
         ta.Server(clock=1.0)  # type: ignore[arg-type]
+
+
+def test_a_refused_run_closes_its_coroutine(recwarn: pytest.WarningsRecorder) -> None:
+    """run() refused on the loop thread (or with a bad timeout) closes the coroutine, so no
+    'coroutine was never awaited' warning follows the clear error."""
+
+    async def work() -> int:
+        return 1
+
+    refused = [work(), work(), work()]
+    with ta.AsyncRunner() as runner:
+        with pytest.raises(RuntimeError, match="await"):
+            runner.call_in_loop(lambda: runner.run(refused[0], 1))
+        with pytest.raises(ValueError, match="timeout"):
+            runner.run(refused[1], -5)
+        with pytest.raises(ValueError, match="timeout"):
+            runner.create_task(refused[2], -5)
+    assert [coro.cr_frame for coro in refused] == [None, None, None]  # all closed
+    refused.clear()
+    gc.collect()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

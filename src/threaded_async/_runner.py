@@ -679,7 +679,11 @@ class AsyncRunner:
         RunnerClosedError if the runner is not running. If the task fails and nobody
         retrieves its exception, the runner's exit raises it in a TAExceptionGroup.
         """
-        wait = self._timeout(task_creation_timeout)
+        try:
+            wait = self._timeout(task_creation_timeout)
+        except (TypeError, ValueError):
+            _close_coroutine(awaitable)
+            raise
         if wait is None or _get_ident() == self._thread_id:
             return self._spawn(awaitable, register=True)
         started: Outcome[None] = Outcome()
@@ -693,8 +697,12 @@ class AsyncRunner:
         Raises what the awaitable raised; EventLoopTimeoutError on timeout (the task keeps
         running); RuntimeError on the loop thread (await it there instead).
         """
-        check_may_block(self, "AsyncRunner.run()", "`await awaitable`")
-        wait = self._timeout(timeout)
+        try:
+            check_may_block(self, "AsyncRunner.run()", "`await awaitable`")
+            wait = self._timeout(timeout)
+        except (RuntimeError, TypeError, ValueError):
+            _close_coroutine(awaitable)  # refused: no "never awaited" warning on top
+            raise
         task = self._spawn(awaitable, register=False)
         return task._outcome.wait(wait, self, task.name)  # pyright: ignore[reportPrivateUsage]
 
@@ -785,6 +793,12 @@ class AsyncRunner:
 
 def _noop() -> None:
     pass
+
+
+def _close_coroutine(awaitable: object) -> None:
+    """Close a coroutine we refuse to run, so Python does not warn it was never awaited."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
 
 
 class _RealTimeAlarm:
