@@ -24,7 +24,7 @@ from ._outcome import Outcome
 from ._runner import AsyncRunner
 from ._signal import Signal
 from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import check_may_block
+from ._waiters import check_may_block, resolve_future
 
 __all__ = ["Actor", "ActorProxy", "ActorStoppedError", "Cadence", "Reply"]
 
@@ -364,7 +364,7 @@ class Actor:
         if fut is None or loop is None:
             return
         try:
-            loop.call_soon_threadsafe(_resolve, fut)
+            loop.call_soon_threadsafe(resolve_future, fut)
         except RuntimeError:  # the loop is closed; _runner_closed fails what is queued
             pass
 
@@ -452,7 +452,7 @@ class Actor:
                 with self._lock:
                     self._sleeping = False
                 continue
-            timer = loop.call_at(next_tick, _resolve, fut) if next_tick is not None else None
+            timer = loop.call_at(next_tick, resolve_future, fut) if next_tick is not None else None
             try:
                 await fut
             finally:
@@ -512,11 +512,6 @@ _RESERVED = frozenset(
     {"start", "stop", "request_stop", "call", "tell", "proxy", "release", "stopped"}
     | {"on_start", "on_stop", "on_tick"}
 )
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def _fail(messages: list[_Message]) -> None:

@@ -278,7 +278,7 @@ class Server:
             # One await on one loop future: no Future.result()/wait_async() frames per request.
             waiter = outcome.async_waiter()
             if waiter is not None:
-                await waiter
+                await waiter.fut
         except asyncio.CancelledError:
             future.cancel()  # completes the outcome, which drops our waiter
             raise
@@ -314,20 +314,17 @@ class Server:
         runner = self._runner
         check_may_block(runner, "Server.process()", "a host thread")
         wait = runner._timeout(timeout)  # pyright: ignore[reportPrivateUsage]
-        item = self._pop()
-        if item is not None:  # the hot path of a busy host: no deadline, no loop round trip
-            self._answer(item)
-            if not self._pending and runner.is_running:
-                runner._catch_up(wait)  # pyright: ignore[reportPrivateUsage]
-            return True
-        deadline = Deadline(wait)
-        runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
-        item = self._pop()
+        item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
+        deadline: Deadline | None = None
         if item is None:
-            return False
+            deadline = Deadline(wait)
+            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            item = self._pop()
+            if item is None:
+                return False
         self._answer(item)
         if not self._pending and runner.is_running:
-            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            runner._catch_up(wait if deadline is None else deadline.remaining())  # pyright: ignore[reportPrivateUsage]
         return True
 
     def process_all(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:

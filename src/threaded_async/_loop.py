@@ -37,7 +37,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._waiters import ThreadWaiter
+from ._waiters import ThreadWaiter, resolve_future
 
 if TYPE_CHECKING:
     from ._clock import VirtualClock
@@ -258,14 +258,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         ``call_soon`` only appends a handle to ``_ready`` (a deque: atomic under the GIL)
         and checks no thread, and ``Future.set_result`` sets the state before it schedules
         the callbacks through ``call_soon``. If the loop cancels the future meanwhile,
-        ``set_result`` raises InvalidStateError and the wake-up is moot. The callbacks are
+        (or it was already done) ``set_result`` raises InvalidStateError and the wake-up
+        is moot. The callbacks are
         appended to ``_ready`` before ``_write_to_self`` reads ``_polling``, which is the
         order the lazy wake-up needs. In debug mode the plain path is used.
         """
         if self._debug:
-            self.call_soon_threadsafe(_resolve, fut)
-            return
-        if fut.done():
+            self.call_soon_threadsafe(resolve_future, fut)
             return
         try:
             fut.set_result(None)
@@ -283,10 +282,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         """
         ready = self._ready
         for index in range(len(ready) - 1, -1, -1):
-            try:
-                handle = ready[index]
-            except IndexError:  # pragma: no cover - only this thread removes items
-                return
+            handle = ready[index]
             if getattr(handle._callback, "__self__", None) is task:
                 ready.remove(handle)
                 ready.appendleft(handle)
@@ -313,11 +309,6 @@ _TIMEOUT_MAX = threading.TIMEOUT_MAX
 
 def _noop() -> None:
     pass
-
-
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def is_stepping_loop(loop: asyncio.AbstractEventLoop) -> bool:

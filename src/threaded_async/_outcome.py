@@ -166,21 +166,20 @@ class Outcome(Generic[T]):
 
     async def wait_async(self) -> T:
         """Await completion from a coroutine on any loop; cancelling the awaiter leaves it."""
-        if self._state == _PENDING:
-            waiter = AsyncWaiter()
-            if self._add_waiter(waiter):
-                try:
-                    await waiter.fut
-                finally:
-                    if self._state == _PENDING:
-                        self._remove_waiter(waiter)
+        waiter = self.async_waiter()
+        if waiter is not None:
+            try:
+                await waiter.fut
+            finally:
+                if self._state == _PENDING:
+                    self._remove_waiter(waiter)
         return self.outcome()
 
-    def async_waiter(self) -> asyncio.Future[None] | None:
-        """For a hot path that owns the outcome: a future of the running loop that is
-        resolved once this is done, or None if it is done already. The caller must
-        complete (e.g. cancel) the outcome if it stops awaiting, or the waiter stays."""
+    def async_waiter(self) -> AsyncWaiter | None:
+        """A waiter for a coroutine of the running loop, registered to be woken once this
+        is done; None if it is done already. Await its ``fut``; a caller that stops
+        awaiting must remove it (or complete the outcome, which drops every waiter)."""
         if self._state != _PENDING:
             return None
         waiter = AsyncWaiter()
-        return waiter.fut if self._add_waiter(waiter) else None
+        return waiter if self._add_waiter(waiter) else None

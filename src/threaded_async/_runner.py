@@ -31,7 +31,7 @@ from ._outcome import Outcome
 from ._task import BackgroundTask
 from ._threads import SupervisedThread, runner_thread_group, stop_runner_threads
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, check_timeout, resolve_timeout
-from ._waiters import ThreadWaiter, block, check_may_block
+from ._waiters import ThreadWaiter, block, check_may_block, resolve_future
 
 T = TypeVar("T")
 
@@ -513,11 +513,7 @@ class AsyncRunner:
                 continue
             owner = getattr(callback, "__self__", None)
             if isinstance(owner, BackgroundTask) and owner._task is None:  # pyright: ignore[reportUnknownMemberType]
-                awaitable = owner._awaitable  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
-                owner._awaitable = None
-                close = getattr(awaitable, "close", None)  # pyright: ignore[reportUnknownArgumentType]
-                if callable(close):
-                    close()
+                owner._close_unawaited()  # pyright: ignore[reportUnknownMemberType]
                 owner._outcome.cancel("the runner closed before the task started")  # pyright: ignore[reportUnknownMemberType]
 
     def _mark_closed(self, cause: BaseException | None) -> None:
@@ -642,8 +638,7 @@ class AsyncRunner:
         try:
             loop = self._require_running("create a task")
         except RunnerClosedError:
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()
+            _close_coroutine(awaitable)
             raise
         task = BackgroundTask(self, awaitable)
         if register:
@@ -656,8 +651,7 @@ class AsyncRunner:
                 loop.call_soon_threadsafe(task._start, loop, context, True, started)  # pyright: ignore[reportPrivateUsage]
             except RuntimeError:  # the loop closed since the check above
                 self._live.discard(task)
-                if inspect.iscoroutine(awaitable):
-                    awaitable.close()
+                _close_coroutine(awaitable)
                 raise RunnerClosedError("cannot create a task: the runner is closed") from None
         return task
 
@@ -808,7 +802,6 @@ class _RealTimeAlarm:
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         self._loop = loop
-        self._seconds = seconds
         self._end = time.monotonic() + seconds
         self._rung: asyncio.Future[None] = loop.create_future()
         self._timer: threading.Timer | None = None
@@ -825,7 +818,7 @@ class _RealTimeAlarm:
 
     def _ring(self) -> None:
         try:
-            self._loop.call_soon_threadsafe(_resolve_pending, self._rung)
+            self._loop.call_soon_threadsafe(resolve_future, self._rung)
         except RuntimeError:  # the loop closed meanwhile
             pass
 
@@ -842,11 +835,6 @@ class _RealTimeAlarm:
             await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
             pending = {t for t in pending if not t.done()}
         return pending
-
-
-def _resolve_pending(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:

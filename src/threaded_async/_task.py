@@ -105,10 +105,8 @@ class BackgroundTask(Generic[T]):
         coro = _drive(awaitable, self._outcome)
         name = repr(awaitable)
         if self._cancel_requested:
-            self._awaitable = None
             coro.close()
-            if hasattr(awaitable, "close"):
-                awaitable.close()  # type: ignore[union-attr]
+            self._close_unawaited()
             self._outcome.cancel()
             return
         task: asyncio.Task[None]
@@ -130,15 +128,20 @@ class BackgroundTask(Generic[T]):
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         # Backstop for a task cancelled before it ever ran (so _drive never started):
         # close the awaitable it never awaited (no "coroutine was never awaited" warning).
-        awaitable = self._awaitable
-        self._awaitable = None
         if task.cancelled():
             if not self._outcome.done():
-                close = getattr(awaitable, "close", None)
-                if callable(close):
-                    close()
+                self._close_unawaited()
             self._outcome.cancel()
+        self._awaitable = None
         self._runner._task_finished(self)  # pyright: ignore[reportPrivateUsage]
+
+    def _close_unawaited(self) -> None:
+        """Drop the awaitable, closing it if it can be (a coroutine nobody will await)."""
+        awaitable = self._awaitable
+        self._awaitable = None
+        close = getattr(awaitable, "close", None)
+        if callable(close):
+            close()
 
     # -- any thread ----------------------------------------------------------------------
     def done(self) -> bool:

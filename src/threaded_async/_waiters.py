@@ -30,6 +30,7 @@ __all__ = [
     "WaiterList",
     "block",
     "check_may_block",
+    "resolve_future",
 ]
 
 _get_ident = threading.get_ident
@@ -64,7 +65,8 @@ class ThreadWaiter:
         return self._lock.acquire(True, timeout)
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
+def resolve_future(fut: asyncio.Future[None]) -> None:
+    """Set ``fut`` to None unless it is done (a callback for the future's own loop)."""
     if not fut.done():
         fut.set_result(None)
 
@@ -89,13 +91,13 @@ class AsyncWaiter:
             return
         loop = self.loop
         # Our own loop can resolve the future from this thread, saving the loop the
-        # iteration that would run a _resolve callback (see resolve_threadsafe).
+        # iteration that would run a resolve_future callback (see resolve_threadsafe).
         resolve = getattr(loop, "resolve_threadsafe", None)
         try:
             if resolve is not None:
                 resolve(self.fut)
             else:
-                loop.call_soon_threadsafe(_resolve, self.fut)
+                loop.call_soon_threadsafe(resolve_future, self.fut)
         except RuntimeError:  # the waiter's loop is closed: nobody is left to wake
             pass
 
