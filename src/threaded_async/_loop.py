@@ -31,9 +31,11 @@ sleeps. In asyncio debug mode the plain path (always write to the self-pipe) is 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import selectors
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -50,22 +52,31 @@ class _HookedSelector(selectors.BaseSelector):
 
     def __init__(self, inner: selectors.BaseSelector) -> None:
         self._inner = inner
-        self._hook: Callable[[selectors.BaseSelector, float | None], Any] | None = None
+        #: How many files are registered (kept here so the hook need not ask the selector).
+        self.file_count = len(inner.get_map())
+
+    def install_hook(
+        self, hook: Callable[[float | None], list[tuple[selectors.SelectorKey, int]]]
+    ) -> None:
+        """Make ``select`` call ``hook`` directly (an instance attribute shadowing the
+        method: no delegating frame on the loop's busiest path)."""
+        self.select = hook  # pyright: ignore[reportAttributeAccessIssue]
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.register(fileobj, events, data)
+        key = self._inner.register(fileobj, events, data)
+        self.file_count += 1
+        return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.unregister(fileobj)
+        key = self._inner.unregister(fileobj)
+        self.file_count -= 1
+        return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
         return self._inner.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        hook = self._hook
-        if hook is None:
-            return self._inner.select(timeout)
-        return hook(self._inner, timeout)
+        return self._inner.select(timeout)
 
     def close(self) -> None:
         self._inner.close()
@@ -88,6 +99,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     ) -> None:
         hooked = _HookedSelector(selector or selectors.DefaultSelector())
         super().__init__(hooked)
+        self._hooked = hooked
         self._polling = False
         self._park_on_lock = False
         # Released (unlocked) = a wake-up is pending; the sleeping loop acquires it.
@@ -106,12 +118,14 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._virtual_clock = clock
         if clock is not None:
             clock._attach(self)  # pyright: ignore[reportPrivateUsage]
-        hooked._hook = self._select  # pyright: ignore[reportPrivateUsage]
+        self._inner_selector = hooked._inner  # pyright: ignore[reportPrivateUsage]
+        hooked.install_hook(self._select)
 
     # asyncio internals we rely on, typed here once.
     _ready: Any
     _scheduled: Any
     _debug: bool
+    _closed: bool
     _thread_id: int | None
 
     def time(self) -> float:
@@ -121,8 +135,26 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         """
         clock = self._virtual_clock
         if clock is None:
-            return super().time()
+            return _monotonic()
         return clock._now  # pyright: ignore[reportPrivateUsage]
+
+    def call_soon(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        """As ``BaseEventLoop.call_soon``, without its two helper calls outside debug mode
+        (every task wake-up goes through here). Loop thread only, as asyncio's; the lazy
+        wake-up and ``resolve_threadsafe`` rely on it doing nothing but append to ``_ready``
+        outside debug mode, exactly as asyncio's does."""
+        if self._debug:
+            return super().call_soon(callback, *args, context=context)
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
 
     def _write_to_self(self) -> None:
         # Skipping the wake-up is safe only while the loop is not (about to be) asleep;
@@ -139,23 +171,28 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             super()._write_to_self()  # type: ignore[misc]
 
     # -- the hook (runs on the loop thread) --------------------------------------------
-    def _select(
-        self, inner: selectors.BaseSelector, timeout: float | None
-    ) -> list[tuple[selectors.SelectorKey, int]]:
+    def _select(self, timeout: float | None) -> list[tuple[selectors.SelectorKey, int]]:
         self._iteration += 1
         # Only the self-pipe is watched (signals write to it too, hence the second test).
-        park_on_lock = len(inner.get_map()) == 1 and not self._signal_map and not self._debug
+        park_on_lock = self._hooked.file_count == 1 and not self._signal_map and not self._debug
         self._park_on_lock = park_on_lock
         self._polling = True
         if timeout != 0 and self._ready:
             timeout = 0
         if timeout != 0:
-            timeout = self._on_idle(timeout)
+            if self._virtual_clock is None:
+                # Set the flag before reading the waiters (add_idle_waiter does the
+                # reverse), so a waiter registering meanwhile is seen by one side.
+                self._idle_now = True
+                if self._idle_waiters:
+                    timeout = self._on_idle(timeout)
+            else:
+                timeout = self._on_idle(timeout)
         if self._iteration_waiters:
             self._release_iteration_waiters()
         try:
             if not park_on_lock:
-                return inner.select(timeout)
+                return self._inner_selector.select(timeout)
             if timeout == 0:
                 # Nothing but the self-pipe to poll, and nobody writes to it in this mode:
                 # save the epoll_wait syscall of every busy iteration.
@@ -305,6 +342,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
+_monotonic = time.monotonic
 
 
 def _noop() -> None:

@@ -204,32 +204,34 @@ class Queue(Generic[T]):
         Raises QueueShutDown once the queue is shut down and drained (at once after
         ``shutdown(immediate=True)``). Cancel-safe: a cancelled get takes no item.
         """
-        try:
-            item = self._pop()
-        except IndexError:
-            pass  # waiting happens outside the except block: no IndexError as context
-        else:
-            if self._putters:
-                self._putters.wake_one()
-            return item
-        return await self._get_slow()
-
-    async def _get_slow(self) -> T:
-        getters = self._getters
-        while True:
-            self._check_runner()
-            if self._shutdown and not self._items:
-                raise QueueShutDown("the queue is shut down and empty")
-            waiter = AsyncWaiter()
-            getters.add(waiter)
+        if self._items:  # a C-level length test: no exception raised on an empty queue
             try:
                 item = self._pop()
-            except IndexError:
+            except IndexError:  # another consumer was faster
                 pass
             else:
-                self._leave(getters, waiter)
-                self._after_get()
+                if self._putters:
+                    self._putters.wake_one()
                 return item
+        # The slow path stays in this frame: one coroutine less to create and resume.
+        getters = self._getters
+        runner = self._runner
+        while True:
+            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+                self._check_runner()
+            if self._shutdown and not self._items:
+                raise QueueShutDown("the queue is shut down and empty")
+            waiter = AsyncWaiter(runner)
+            getters.add(waiter)
+            if self._items:
+                try:
+                    item = self._pop()
+                except IndexError:
+                    pass
+                else:
+                    self._leave(getters, waiter)
+                    self._after_get()
+                    return item
             if self._shutdown:
                 self._leave(getters, waiter)
                 continue
@@ -243,7 +245,8 @@ class Queue(Generic[T]):
                 item = self._pop()
             except IndexError:
                 continue
-            self._after_get()
+            if self._putters:
+                self._putters.wake_one()
             return item
 
     def _leave(self, waiters: WaiterList, waiter: Any) -> None:
@@ -262,7 +265,7 @@ class Queue(Generic[T]):
         putters = self._putters
         while True:
             self._check_runner()
-            waiter = AsyncWaiter()
+            waiter = AsyncWaiter(self._runner)
             putters.add(waiter)
             try:
                 if self._try_put(item):
@@ -296,34 +299,37 @@ class Queue(Generic[T]):
         check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
         if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
             self._check_runner()
-        try:
-            item = self._pop()
-        except IndexError:
-            pass  # waiting happens outside the except block: no IndexError as context
-        else:
-            if self._putters:
-                self._putters.wake_one()
-            return item
+        if self._items:  # a C-level length test: no exception raised on an empty queue
+            try:
+                item = self._pop()
+            except IndexError:  # another consumer was faster
+                pass
+            else:
+                if self._putters:
+                    self._putters.wake_one()
+                return item
         return self._get_wait_slow(self._deadline(timeout))
 
     def _get_wait_slow(self, deadline: Deadline) -> T:
         getters = self._getters
         runner = self._runner
+        items = self._items
         waited = False
         while True:
             self._check_runner(waited)
-            if self._shutdown and not self._items:
+            if self._shutdown and not items:
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = ThreadWaiter()
             getters.add(waiter)
-            try:
-                item = self._pop()
-            except IndexError:
-                pass
-            else:
-                self._leave(getters, waiter)
-                self._after_get()
-                return item
+            if items:
+                try:
+                    item = self._pop()
+                except IndexError:
+                    pass
+                else:
+                    self._leave(getters, waiter)
+                    self._after_get()
+                    return item
             if self._shutdown:
                 self._leave(getters, waiter)
                 continue
@@ -340,6 +346,17 @@ class Queue(Generic[T]):
                 except IndexError:
                     self._check_runner(waited=True)
                     raise self._timeout_error("Queue.get_wait()", deadline) from None
+                self._after_get()
+                return item
+            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+                self._leave(getters, waiter)
+                self._check_runner(waited=True)
+            # Woken by a put, which took us off the list: most often the item is there.
+            if items:
+                try:
+                    item = self._pop()
+                except IndexError:
+                    continue
                 self._after_get()
                 return item
 

@@ -36,6 +36,7 @@ __all__ = [
 _get_ident = threading.get_ident
 _allocate_lock = threading.Lock
 _get_running_loop = asyncio._get_running_loop  # pyright: ignore[reportPrivateUsage]
+_Future = asyncio.Future
 
 
 class Waiter(Protocol):
@@ -72,15 +73,27 @@ def resolve_future(fut: asyncio.Future[None]) -> None:
 
 
 class AsyncWaiter:
-    """A coroutine parked on a future of its own loop."""
+    """A coroutine parked on a future of its own loop.
+
+    Create it in the coroutine that will await ``fut``. Passing the runner the primitive
+    belongs to lets a coroutine on that runner's own loop skip the running-loop lookup
+    (a ``getpid`` system call on Python 3.11).
+    """
 
     __slots__ = ("fut", "loop", "thread_id")
 
-    def __init__(self) -> None:
+    def __init__(self, runner: AsyncRunner | None = None) -> None:
+        ident = _get_ident()
+        self.thread_id = ident
+        stepping = runner._stepping if runner is not None else None  # pyright: ignore[reportPrivateUsage]
+        if stepping is not None and ident == runner._thread_id:  # pyright: ignore[reportOptionalMemberAccess, reportPrivateUsage]
+            # What BaseEventLoop.create_future does, minus the method call.
+            self.loop: asyncio.AbstractEventLoop = stepping
+            self.fut: asyncio.Future[None] = _Future(loop=stepping)
+            return
         loop = asyncio.get_running_loop()
         self.loop = loop
-        self.fut: asyncio.Future[None] = loop.create_future()
-        self.thread_id = _get_ident()
+        self.fut = loop.create_future()
 
     def wake(self) -> None:
         """Resolve the future so the coroutine resumes (idempotent). Any thread; never
@@ -103,10 +116,16 @@ class AsyncWaiter:
 
 
 class WaiterList(deque[Waiter]):
-    """FIFO list of parked waiters; changes take a lock (the slow path only).
+    """FIFO list of parked waiters; removals take a lock (the slow path only).
 
     A deque subclass so that the hot paths' "is anybody waiting?" test (``if waiters:``)
     is a C-level length check, not a Python ``__bool__`` call.
+
+    Adding takes no lock: ``deque.append`` is atomic under the GIL, and every removal
+    below pops or removes exactly the waiters it handles, so a waiter appended meanwhile
+    stays in the list. A removal racing with an append therefore either handles the new
+    waiter or leaves it registered, and the waiter's re-check (the protocol above) covers
+    a change made before the removal.
     """
 
     __slots__ = ("_lock",)
@@ -115,10 +134,13 @@ class WaiterList(deque[Waiter]):
         super().__init__()
         self._lock = _allocate_lock()
 
-    def add(self, waiter: Waiter) -> None:
-        """Register ``waiter`` at the end of the list (any thread)."""
-        with self._lock:
-            self.append(waiter)
+    if TYPE_CHECKING:
+
+        def add(self, waiter: Waiter) -> None:
+            """Register ``waiter`` at the end of the list (any thread; no lock)."""
+
+    else:
+        add = deque.append  # a C method: no Python frame on the hot path
 
     def discard(self, waiter: Waiter) -> bool:
         """Remove ``waiter``; False if it was already taken by a waker."""
@@ -140,8 +162,10 @@ class WaiterList(deque[Waiter]):
     def wake_all(self) -> None:
         """Wake every waiter (any thread; never blocks)."""
         with self._lock:
-            waiters = list(self)
-            self.clear()
+            # Pop exactly the waiters counted now (not clear()): one appended between the
+            # count and the pops must stay registered, not vanish unwoken.
+            popleft = self.popleft
+            waiters = [popleft() for _ in range(len(self))]
         for waiter in waiters:
             waiter.wake()
 
