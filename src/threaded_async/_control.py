@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
@@ -13,10 +14,13 @@ from typing import Any, Generic, Self, TypeVar, overload
 from ._clock import VirtualClock
 from ._errors import RunnerClosedError
 from ._future import Future
+from ._outcome import PENDING
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline
 from ._waiters import check_may_block
+
+_get_ident = threading.get_ident
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +58,22 @@ class TraceEntry:
     time: float | None = None
 
 
+_new_object: Callable[[type[Any]], Any] = object.__new__
+
+
+def _new_request(
+    fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> ExecutionRequest[Any]:
+    """``ExecutionRequest(fun, args, kwargs)`` without the frozen dataclass's ``__init__``
+    (three ``object.__setattr__`` calls): the same instance, built for the per-request path."""
+    request: ExecutionRequest[Any] = _new_object(ExecutionRequest)
+    fields = request.__dict__
+    fields["fun"] = fun
+    fields["args"] = args
+    fields["kw_args"] = kwargs
+    return request
+
+
 class UnknownRequestError(LookupError):
     """A request reached a server that has no handler for it."""
 
@@ -85,18 +105,24 @@ class Client:
         return self._server
 
     @overload
-    async def execute(
+    def execute(
         self, fun: Callable[..., Coroutine[Any, Any, R]], *args: Any, **kwargs: Any
-    ) -> R: ...
+    ) -> Coroutine[Any, Any, R]: ...
     @overload
-    async def execute(self, fun: Callable[..., R], *args: Any, **kwargs: Any) -> R: ...
-    async def execute(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Queue a request for the host and wait (asynchronously) for its answer.
+    def execute(
+        self, fun: Callable[..., R], *args: Any, **kwargs: Any
+    ) -> Coroutine[Any, Any, R]: ...
+    def execute(
+        self, fun: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Coroutine[Any, Any, Any]:
+        """Queue a request for the host and wait (asynchronously) for its answer:
+        ``await client.execute(fun, *args, **kwargs)``.
 
-        Must be awaited on the server's loop. Raises what the host's handler raised,
-        CancelledError if the server exits before answering.
+        Returns the request's coroutine (no wrapper coroutine per request); nothing is
+        queued until it is awaited. Must be awaited on the server's loop. Raises what the
+        host's handler raised, CancelledError if the server exits before answering.
         """
-        return await self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+        return self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
 
 
 class Server:
@@ -263,9 +289,9 @@ class Server:
         self, fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         runner = self._runner
-        request = ExecutionRequest(fun, args, kwargs)
-        future = self.create_future()
-        clock = runner.clock
+        request = _new_request(fun, args, kwargs)
+        future: Future[Any] = Future(runner)
+        clock = runner._clock  # pyright: ignore[reportPrivateUsage]
         pending = _Pending(request, future, clock.time() if clock is not None else None)
         stepping = runner._stepping  # pyright: ignore[reportPrivateUsage]
         if stepping is not None and clock is not None:
@@ -276,7 +302,7 @@ class Server:
         outcome = future._outcome  # pyright: ignore[reportPrivateUsage]
         try:
             # One await on one loop future: no Future.result()/wait_async() frames per request.
-            waiter = outcome.async_waiter()
+            waiter = outcome.async_waiter(runner)
             if waiter is not None:
                 await waiter.fut
         except asyncio.CancelledError:
@@ -312,9 +338,23 @@ class Server:
         ``_handle_request`` propagate to the caller.
         """
         runner = self._runner
-        check_may_block(runner, "Server.process()", "a host thread")
-        wait = runner._timeout(timeout)  # pyright: ignore[reportPrivateUsage]
-        item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
+        if _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
+            check_may_block(runner, "Server.process()", "a host thread")  # raises
+        if timeout is USE_DEFAULT_TIMEOUT:  # the default argument itself: no validation
+            wait = runner.call_in_loop_timeout
+        else:
+            wait = runner._timeout(timeout)  # pyright: ignore[reportPrivateUsage]
+        # A busy host's hot path: take a queued request, no deadline, no loop round trip.
+        pending = self._pending
+        item: _Pending | None = None
+        while pending:
+            try:
+                item = pending.popleft()
+            except IndexError:  # another host thread was faster
+                break
+            if item.future._outcome._state == PENDING:  # pyright: ignore[reportPrivateUsage]
+                break  # not cancelled by its client meanwhile
+            item = None
         deadline: Deadline | None = None
         if item is None:
             deadline = Deadline(wait)
@@ -323,7 +363,7 @@ class Server:
             if item is None:
                 return False
         self._answer(item)
-        if not self._pending and runner.is_running:
+        if not pending and runner.is_running:
             runner._catch_up(wait if deadline is None else deadline.remaining())  # pyright: ignore[reportPrivateUsage]
         return True
 

@@ -246,6 +246,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     def _release_iteration_waiters(self) -> None:
         idle = self._idle_now
         iteration = self._iteration
+        if idle:  # every waiter goes: no per-entry test
+            with self._hook_lock:
+                entries = self._iteration_waiters
+                self._iteration_waiters = []
+            for entry in entries:
+                entry[1].wake()
+            return
         with self._hook_lock:
             keep: list[tuple[int, ThreadWaiter]] = []
             wake: list[ThreadWaiter] = []

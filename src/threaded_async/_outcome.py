@@ -25,6 +25,8 @@ _PENDING = 0
 _RESULT = 1
 _EXCEPTION = 2
 _CANCELLED = 3
+#: The state of an outcome not yet set, for hot paths elsewhere that read ``_state``.
+PENDING = _PENDING
 
 
 class Outcome(Generic[T]):
@@ -40,8 +42,10 @@ class Outcome(Generic[T]):
         self._lock = threading.Lock()
         self._state = _PENDING
         self._value: Any = None
-        self._waiters: list[Waiter] = []
-        self._callbacks: list[Callable[[Outcome[T]], object]] = []
+        # Created on first use: most outcomes (one per request, task, future) get one
+        # waiter or none, and fewer container objects means less work for the cyclic GC.
+        self._waiters: list[Waiter] | None = None
+        self._callbacks: list[Callable[[Outcome[T]], object]] | None = None
         self.retrieved = False
 
     # -- setting -----------------------------------------------------------------------
@@ -53,12 +57,14 @@ class Outcome(Generic[T]):
             self._value = value
             waiters = self._waiters
             callbacks = self._callbacks
-            self._waiters = []
-            self._callbacks = []
-        for waiter in waiters:
-            waiter.wake()
-        for callback in callbacks:
-            callback(self)
+            self._waiters = None
+            self._callbacks = None
+        if waiters is not None:
+            for waiter in waiters:
+                waiter.wake()
+        if callbacks is not None:
+            for callback in callbacks:
+                callback(self)
         return True
 
     def set_result(self, value: T) -> None:
@@ -117,7 +123,10 @@ class Outcome(Generic[T]):
         """Call ``callback(self)`` once done: in the setting thread, or now if already done."""
         with self._lock:
             if self._state == _PENDING:
-                self._callbacks.append(callback)
+                if self._callbacks is None:
+                    self._callbacks = [callback]
+                else:
+                    self._callbacks.append(callback)
                 return
         callback(self)
 
@@ -125,15 +134,17 @@ class Outcome(Generic[T]):
         with self._lock:
             if self._state != _PENDING:
                 return False
-            self._waiters.append(waiter)
+            if self._waiters is None:
+                self._waiters = [waiter]
+            else:
+                self._waiters.append(waiter)
             return True
 
     def _remove_waiter(self, waiter: Waiter) -> None:
         with self._lock:
-            try:
-                self._waiters.remove(waiter)
-            except ValueError:
-                pass
+            waiters = self._waiters
+            if waiters is not None and waiter in waiters:
+                waiters.remove(waiter)
 
     # -- waiting -----------------------------------------------------------------------
     def wait(
@@ -175,11 +186,12 @@ class Outcome(Generic[T]):
                     self._remove_waiter(waiter)
         return self.outcome()
 
-    def async_waiter(self) -> AsyncWaiter | None:
+    def async_waiter(self, runner: AsyncRunner | None = None) -> AsyncWaiter | None:
         """A waiter for a coroutine of the running loop, registered to be woken once this
         is done; None if it is done already. Await its ``fut``; a caller that stops
-        awaiting must remove it (or complete the outcome, which drops every waiter)."""
+        awaiting must remove it (or complete the outcome, which drops every waiter).
+        ``runner``: the runner the caller probably runs on (a hint that saves a lookup)."""
         if self._state != _PENDING:
             return None
-        waiter = AsyncWaiter()
+        waiter = AsyncWaiter(runner)
         return waiter if self._add_waiter(waiter) else None

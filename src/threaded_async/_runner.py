@@ -756,12 +756,14 @@ class AsyncRunner:
         self._wait_idle(timeout, CATCH_UP_ITERATIONS)
 
     def _wait_idle(self, timeout: float | None, max_iterations: int | None) -> None:
-        loop = self._require_running("wait for the event loop")
+        loop = self._loop
+        if loop is None or self._closed or self._state is not _RUNNING or self._loop_closing:
+            loop = self._require_running("wait for the event loop")  # raises unless stopping
         if self._tearing_down:
             raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
         stepping = self._stepping
-        if stepping is not None and stepping.is_idle_now():
-            return
+        if stepping is not None and stepping._idle_now and not stepping._ready:  # pyright: ignore[reportPrivateUsage]
+            return  # is_idle_now(), inlined: this is every control-inversion step's path
         waiter = ThreadWaiter()
         if stepping is not None:
             stepping.add_idle_waiter(waiter, max_iterations)
