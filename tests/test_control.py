@@ -158,3 +158,31 @@ def test_plain_server_fails_unknown_requests_clearly() -> None:
         assert server.process()
         with pytest.raises(UnknownRequestError, match="no handler for request"):
             task.wait()
+
+
+def test_execute_queues_nothing_until_awaited_and_hands_a_real_execution_request() -> None:
+    seen: list[ExecutionRequest[Any]] = []
+
+    class Recording(Server):
+        def _handle_request(self, request: ExecutionRequest[Any], future: Future[Any]) -> None:
+            seen.append(request)
+            future.set_result(request.args[0] + request.kw_args["b"])
+
+    with Recording() as server:
+        client = server.create_client()
+
+        async def go() -> int:
+            request = client.execute(Calc.add, 1, b=2)
+            await asyncio.sleep(0)
+            assert server.pending == []  # created, not awaited: nothing queued yet
+            return await request
+
+        task = server.create_background_task(go())
+        assert server.process()
+        assert task.wait(5) == 3
+    (request,) = seen
+    assert type(request) is ExecutionRequest
+    assert request == ExecutionRequest(Calc.add, (1,), {"b": 2})
+    assert repr(request) == repr(ExecutionRequest(Calc.add, (1,), {"b": 2}))
+    with pytest.raises(AttributeError):
+        request.args = ()  # type: ignore[misc]

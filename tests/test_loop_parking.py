@@ -156,3 +156,35 @@ def test_resolve_threadsafe_ignores_a_future_that_is_already_done() -> None:
         fut = runner.call_in_loop(make)
         loop.resolve_threadsafe(fut)  # from this thread: no InvalidStateError
         assert fut.cancelled()
+
+
+def test_iterations_with_and_without_timers_run_callbacks_timers_and_io_in_order() -> None:
+    # The loop's iteration has a lean path when no timer is scheduled and asyncio's own
+    # otherwise; a run that switches between them must keep FIFO order, fire timers and
+    # deliver socket readiness.
+    async def scenario() -> list[str]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        for i in range(3):
+            loop.call_soon(order.append, f"soon{i}")
+        await asyncio.sleep(0)
+        fired = asyncio.Event()
+        loop.call_later(0.01, lambda: (order.append("timer"), fired.set()))
+        loop.call_soon(order.append, "after-timer-scheduled")
+        await asyncio.wait_for(fired.wait(), BOUND)
+        a, b = socket.socketpair()
+        try:
+            readable = asyncio.Event()
+            loop.add_reader(a, readable.set)
+            b.send(b"x")
+            await asyncio.wait_for(readable.wait(), BOUND)
+            loop.remove_reader(a)
+            order.append("io")
+        finally:
+            a.close()
+            b.close()
+        return order
+
+    with ta.AsyncRunner() as runner:
+        order = runner.run(scenario(), BOUND)
+    assert order == ["soon0", "soon1", "soon2", "after-timer-scheduled", "timer", "io"]

@@ -126,6 +126,8 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     _scheduled: Any
     _debug: bool
     _closed: bool
+    _stopping: bool
+    _selector: Any
     _thread_id: int | None
 
     def time(self) -> float:
@@ -137,6 +139,30 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         if clock is None:
             return _monotonic()
         return clock._now  # pyright: ignore[reportPrivateUsage]
+
+    def _run_once(self) -> None:
+        """One loop iteration. With no timer scheduled (and outside debug mode) asyncio's
+        iteration reduces to "poll (sleep if nothing is ready), then run what is ready";
+        this does exactly that without its timer bookkeeping, two clock reads and an
+        event-processing call on an empty list. Otherwise asyncio's own iteration runs.
+
+        Only the loop thread adds timers, and polling runs no callback, so no timer can
+        appear between the test and the poll.
+        """
+        ready = self._ready
+        if self._scheduled or self._debug:
+            super()._run_once()  # type: ignore[misc]
+            return
+        event_list = self._selector.select(0 if ready or self._stopping else None)
+        if event_list:
+            self._process_events(event_list)  # type: ignore[attr-defined]
+            event_list = None  # as asyncio: no reference cycle through a traceback
+        popleft = ready.popleft
+        for _ in range(len(ready)):
+            handle = popleft()
+            if not handle._cancelled:
+                handle._run()
+        handle = None
 
     def call_soon(
         self,

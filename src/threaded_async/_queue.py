@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_get_ident = threading.get_ident
+_NO_DEADLINE = Deadline(None)
+
 __all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueStatistics"]
 
 
@@ -285,9 +288,10 @@ class Queue(Generic[T]):
     # -- threads -------------------------------------------------------------------------
     def _deadline(self, timeout: float | None) -> Deadline:
         runner = self._runner
-        return Deadline(
-            resolve_timeout(timeout, runner.call_in_loop_timeout if runner is not None else None)
-        )
+        default = runner.call_in_loop_timeout if runner is not None else None
+        if timeout is USE_DEFAULT_TIMEOUT and default is None:
+            return _NO_DEADLINE  # the common case, without validating or reading the clock
+        return Deadline(resolve_timeout(timeout, default))
 
     def get_wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Block the calling thread until an item is available; remove and return it.
@@ -296,8 +300,9 @@ class Queue(Generic[T]):
         ``call_in_loop_timeout``). See the class docstring for what it raises.
         """
         runner = self._runner
-        check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+        if runner is None or _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
+            check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
+        elif runner._closed:  # pyright: ignore[reportPrivateUsage]
             self._check_runner()
         if self._items:  # a C-level length test: no exception raised on an empty queue
             try:
@@ -316,7 +321,8 @@ class Queue(Generic[T]):
         items = self._items
         waited = False
         while True:
-            self._check_runner(waited)
+            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+                self._check_runner(waited)
             if self._shutdown and not items:
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = ThreadWaiter()

@@ -196,6 +196,7 @@ def block(waiter: ThreadWaiter, timeout: float | None, runner: AsyncRunner | Non
     try:
         if runner._closed:  # pyright: ignore[reportPrivateUsage]
             return True
-        return waiter.park(timeout)
+        lock = waiter._lock  # pyright: ignore[reportPrivateUsage]
+        return lock.acquire() if timeout is None else lock.acquire(True, timeout)  # = park()
     finally:
         blocked.discard(waiter)
