@@ -18,7 +18,7 @@ from ._outcome import PENDING
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline
-from ._waiters import check_may_block
+from ._waiters import AsyncWaiter, check_may_block
 
 _get_ident = threading.get_ident
 
@@ -298,13 +298,15 @@ class Server:
             # A request in flight freezes virtual-time autojumps until it is answered.
             stepping._jump_holds.add(future)  # pyright: ignore[reportPrivateUsage]
             future.add_done_callback(stepping.release_jump_hold)
-        self._pending.append(pending)
         outcome = future._outcome  # pyright: ignore[reportPrivateUsage]
+        # One await on one loop future: no Future.result()/wait_async() frames per request.
+        # The outcome is not published yet (the host finds it only once appended below),
+        # so the waiter is registered without Outcome's lock.
+        waiter = AsyncWaiter(runner)
+        outcome._waiters = [waiter]  # pyright: ignore[reportPrivateUsage]
+        self._pending.append(pending)
         try:
-            # One await on one loop future: no Future.result()/wait_async() frames per request.
-            waiter = outcome.async_waiter(runner)
-            if waiter is not None:
-                await waiter.fut
+            await waiter.fut
         except asyncio.CancelledError:
             future.cancel()  # completes the outcome, which drops our waiter
             raise

@@ -36,7 +36,7 @@ import math
 import selectors
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._waiters import ThreadWaiter, resolve_future
@@ -86,6 +86,29 @@ class _HookedSelector(selectors.BaseSelector):
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
+
+
+class Handle(asyncio.Handle):
+    """An ``asyncio.Handle`` for a loop outside debug mode: its ``__init__`` skips asking the
+    loop whether it is in debug mode (which only decides whether to record a traceback).
+    Named like its base so that handles look the same in asyncio's log messages."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        callback: Callable[..., object],
+        args: Sequence[Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
 
 
 class SteppingEventLoop(asyncio.SelectorEventLoop):
@@ -178,7 +201,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             return super().call_soon(callback, *args, context=context)
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        handle = asyncio.Handle(callback, args, self, context)
+        handle = Handle(callback, args, self, context)
         self._ready.append(handle)
         return handle
 
@@ -306,7 +329,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 self._iteration_waiters.append((self._iteration + max_iterations, waiter))
         # Re-check after registering: the loop may have gone idle just before. Otherwise it
         # is running (it will reach the hook) or blocked with its self-pipe armed.
-        if self.is_idle_now():
+        if self._idle_now and not self._ready:  # is_idle_now()
             waiter.wake()
 
     def remove_idle_waiter(self, waiter: ThreadWaiter) -> None:

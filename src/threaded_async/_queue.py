@@ -77,6 +77,7 @@ class Queue(Generic[T]):
         "_putters",
         "_runner",
         "_shutdown",
+        "_slow_put",
     )
 
     def __init__(self, runner: AsyncRunner | None = None, maxsize: int = 0) -> None:
@@ -94,6 +95,8 @@ class Queue(Generic[T]):
         self._getters = WaiterList()
         self._putters = WaiterList()
         self._shutdown = False
+        #: ``maxsize or shutdown``: one test on put_nowait's hot path instead of two.
+        self._slow_put = maxsize > 0
         self._immediate = False
         self._init_storage()
 
@@ -178,7 +181,7 @@ class Queue(Generic[T]):
         runner = self._runner
         if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
             self._check_runner()
-        if self._maxsize or self._shutdown:
+        if self._slow_put:
             if not self._try_put(item):
                 raise QueueFull()
             return
@@ -415,6 +418,7 @@ class Queue(Generic[T]):
         """
         with self._lock:
             self._shutdown = True
+            self._slow_put = True
             if immediate:
                 self._immediate = True
                 self._clear()
