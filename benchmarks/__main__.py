@@ -238,6 +238,11 @@ def _ratio(results: dict[str, list[float]], a: str, b: str) -> float | None:
     return statistics.median(pairs) if pairs else None
 
 
+def _fmt(ratio: float | None, digits: int) -> str:
+    """A ratio for the target column, or "not measured" when a system was not run."""
+    return "not measured" if ratio is None else f"{ratio:.{digits}f}x"
+
+
 def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, bool | None]]:
     """Target text and verdict per scenario key."""
     out: dict[str, tuple[str, bool | None]] = {}
@@ -249,17 +254,17 @@ def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, 
     a, b = _ratio(r, "ours", "floor"), _ratio(r, "ours", "aiologic")
     check(
         "rtt",
-        f"≤1.25x floor ({a and f'{a:.2f}'}x), ≤ aiologic ({b and f'{b:.2f}'}x)",
+        f"≤1.25x floor ({_fmt(a, 2)}), ≤ aiologic ({_fmt(b, 2)})",
         [a, b],
         [a is not None and a <= 1.25, b is not None and b <= 1.0],
     )
     for key in ("oneway", "producers8"):
         x = _ratio(results.get(key, {}), "ours", "aiologic")
-        check(key, f"≥3x aiologic ({x and f'{x:.2f}'}x)", [x], [x is not None and x >= 3])
+        check(key, f"≥3x aiologic ({_fmt(x, 2)})", [x], [x is not None and x >= 3])
     x = _ratio(results.get("run", {}), "ours", "stdlib")
     check(
         "run",
-        f"≤0.7x run_coroutine_threadsafe ({x and f'{x:.2f}'}x)",
+        f"≤0.7x run_coroutine_threadsafe ({_fmt(x, 2)})",
         [x],
         [x is not None and x <= 0.7],
     )
@@ -267,14 +272,14 @@ def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, 
     a, b = _ratio(s, "ours", "floor"), _ratio(s, "ta14", "ours")
     check(
         "step",
-        f"≤1.25x floor ({a and f'{a:.2f}'}x), ≥4x faster than 1.4 ({b and f'{b:.1f}'}x)",
+        f"≤1.25x floor ({_fmt(a, 2)}), ≥4x faster than 1.4 ({_fmt(b, 1)})",
         [a, b],
         [a is not None and a <= 1.25, b is not None and b >= 4],
     )
     x = _ratio(results.get("clients1000", {}), "ours", "stdlib")
     check(
         "clients1000",
-        f"≤0.75x stdlib glue ({x and f'{x:.2f}'}x)",
+        f"≤0.75x stdlib glue ({_fmt(x, 2)})",
         [x],
         [x is not None and x <= 0.75],
     )
