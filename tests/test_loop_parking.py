@@ -188,3 +188,23 @@ def test_iterations_with_and_without_timers_run_callbacks_timers_and_io_in_order
     with ta.AsyncRunner() as runner:
         order = runner.run(scenario(), BOUND)
     assert order == ["soon0", "soon1", "soon2", "after-timer-scheduled", "timer", "io"]
+
+
+def test_a_catch_up_registered_after_queueing_work_is_not_released_before_that_work_runs() -> None:
+    # The race: the loop looks at _ready (empty) and decides it is idle; a host thread then
+    # queues an answer and registers its catch-up; the loop, still in the same hook, must
+    # not release that catch-up, since the answer has not run yet. Replayed step by step on
+    # a loop that is not running, in the order the two threads would interleave.
+    loop = ta.SteppingEventLoop()
+    try:
+        loop._idle_now = True  # the loop's hook found nothing ready  # pyright: ignore[reportPrivateUsage]
+        loop.call_soon(lambda: None)  # the host queues work (an answer's wake-up)
+        waiter = ThreadWaiter()
+        loop.add_idle_waiter(waiter, 1000)  # ...and registers its bounded catch-up
+        loop._release_iteration_waiters()  # the hook goes on  # pyright: ignore[reportPrivateUsage]
+        assert not waiter.park(0), "released while the queued work had not run"
+        loop._ready.clear()  # the work ran; the next idle point releases it  # pyright: ignore[reportPrivateUsage]
+        loop._release_iteration_waiters()  # pyright: ignore[reportPrivateUsage]
+        assert waiter.park(0)
+    finally:
+        loop.close()

@@ -293,26 +293,23 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         return timeout
 
     def _release_iteration_waiters(self) -> None:
-        idle = self._idle_now
         iteration = self._iteration
-        if idle:  # every waiter goes: no per-entry test
-            with self._hook_lock:
-                entries = self._iteration_waiters
-                self._iteration_waiters = []
-            for entry in entries:
-                entry[1].wake()
-            return
         with self._hook_lock:
-            keep: list[tuple[int, ThreadWaiter]] = []
-            wake: list[ThreadWaiter] = []
-            for entry in self._iteration_waiters:
-                if idle or iteration >= entry[0]:
-                    wake.append(entry[1])
-                else:
-                    keep.append(entry)
-            self._iteration_waiters = keep
-        for waiter in wake:
-            waiter.wake()
+            entries = self._iteration_waiters
+            self._iteration_waiters = []
+        # Look at _ready only now: a thread queues its work (an answer) before it
+        # registers, so an entry taken above comes with that work either still in _ready
+        # (not idle after all) or already run. _select's earlier look may predate both.
+        idle = self._idle_now and not self._ready
+        keep: list[tuple[int, ThreadWaiter]] = []
+        for entry in entries:
+            if idle or iteration >= entry[0]:
+                entry[1].wake()
+            else:
+                keep.append(entry)
+        if keep:
+            with self._hook_lock:
+                self._iteration_waiters[:0] = keep
 
     # -- thread-side API -----------------------------------------------------------------
     def is_idle_now(self) -> bool:
