@@ -306,7 +306,7 @@ def render(
         f"- Python: {platform.python_implementation()} {platform.python_version()}",
         f"- Rounds: {args.rounds} measured{'' if args.no_warmup else ' after 1 warm-up'}, "
         f"systems interleaved per round{'; QUICK sizes' if args.quick else ''}",
-        "- Command: `uv run python -m benchmarks`",
+        f"- Command: `{' '.join(['uv run python -m benchmarks', *sys.argv[1:]])}`",
         "",
         "Figures: median (min-max) over rounds; *x floor* is the median of per-round ratios "
         "to the floor (for throughput, >1 is faster than the floor).",
