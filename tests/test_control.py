@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+import threading
+import unittest.mock
 from typing import Any
 
 import pytest
@@ -186,3 +189,80 @@ def test_execute_queues_nothing_until_awaited_and_hands_a_real_execution_request
     assert repr(request) == repr(ExecutionRequest(Calc.add, (1,), {"b": 2}))
     with pytest.raises(AttributeError):
         request.args = ()  # type: ignore[misc]
+
+
+def test_execute_is_a_coroutine_function_so_autospec_mocks_can_be_awaited() -> None:
+    # 1.4's execute is `async def`; code checks iscoroutinefunction, and mocks made with
+    # autospec are AsyncMocks only for coroutine functions.
+    assert inspect.iscoroutinefunction(Client.execute)
+    assert asyncio.iscoroutinefunction(Client.execute)  # pyright: ignore[reportDeprecated]
+    mock = unittest.mock.create_autospec(Client, instance=True)
+    mock.execute.return_value = 7
+
+    async def use() -> Any:
+        return await mock.execute(print, 1)
+
+    assert asyncio.run(use()) == 7
+
+
+def test_requests_use_an_overridden_create_future() -> None:
+    class Tagged(Future[Any]):
+        __slots__ = ()
+
+    seen: list[type[Any]] = []
+
+    class TaggingServer(Server):
+        def create_future(self) -> Future[Any]:
+            return Tagged(self.runner)
+
+        def _handle_request(self, request: ExecutionRequest[Any], future: Future[Any]) -> None:
+            seen.append(type(future))
+            future.set_result(request.args[0] * 2)
+
+    with TaggingServer() as server:
+        client = server.create_client()
+        task = server.create_background_task(client.execute(print, 21))
+        assert server.process()
+        assert task.wait(5) == 42
+    assert seen == [Tagged]
+
+
+def test_a_client_that_gave_up_does_not_make_process_raise() -> None:
+    # The client's wait_for times out while the host's handler runs: the handler's answer
+    # then has nobody to go to, and process() must not raise InvalidStateError for it.
+    release = threading.Event()
+
+    def slow(n: int) -> int:
+        release.wait(5)
+        return n
+
+    class Stub(Client):
+        async def slow(self, n: int) -> int:
+            return await self.execute(Stub.slow, n)
+
+    with Server(handlers={Stub.slow: slow}) as server:
+        stub = Stub(server)
+        outcome: list[str] = []
+
+        async def impatient() -> None:
+            try:
+                await asyncio.wait_for(stub.slow(1), 0.01)
+            except TimeoutError:
+                outcome.append("gave up")
+
+        task = server.create_background_task(impatient())
+        results: list[object] = []
+
+        def answer() -> None:
+            try:
+                results.append(server.process(5))
+            except BaseException as exc:
+                results.append(exc)
+
+        answerer = threading.Thread(target=answer)
+        answerer.start()
+        task.wait(5)  # the client has given up; the handler is still blocked
+        release.set()
+        answerer.join(5)
+        assert results == [True]
+        assert outcome == ["gave up"]

@@ -12,7 +12,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
 from ._clock import VirtualClock
-from ._errors import RunnerClosedError
+from ._errors import InvalidStateError, RunnerClosedError
 from ._future import Future
 from ._outcome import PENDING
 from ._runner import AsyncRunner
@@ -105,24 +105,19 @@ class Client:
         return self._server
 
     @overload
-    def execute(
+    async def execute(
         self, fun: Callable[..., Coroutine[Any, Any, R]], *args: Any, **kwargs: Any
-    ) -> Coroutine[Any, Any, R]: ...
+    ) -> R: ...
     @overload
-    def execute(
-        self, fun: Callable[..., R], *args: Any, **kwargs: Any
-    ) -> Coroutine[Any, Any, R]: ...
-    def execute(
-        self, fun: Callable[..., Any], *args: Any, **kwargs: Any
-    ) -> Coroutine[Any, Any, Any]:
-        """Queue a request for the host and wait (asynchronously) for its answer:
-        ``await client.execute(fun, *args, **kwargs)``.
+    async def execute(self, fun: Callable[..., R], *args: Any, **kwargs: Any) -> R: ...
+    async def execute(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Queue a request for the host and wait (asynchronously) for its answer.
 
-        Returns the request's coroutine (no wrapper coroutine per request); nothing is
-        queued until it is awaited. Must be awaited on the server's loop. Raises what the
-        host's handler raised, CancelledError if the server exits before answering.
+        Must be awaited on the server's loop. Raises what the host's handler raised,
+        CancelledError if the server exits before answering. A coroutine function, as in
+        1.4 (mocks and ``iscoroutinefunction`` checks rely on that).
         """
-        return self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+        return await self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
 
 
 class Server:
@@ -191,6 +186,8 @@ class Server:
         self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = dict(handlers or {})
         self._trace: list[TraceEntry] | None = [] if record_trace else None
         self._host_loop: asyncio.Runner | None = None
+        #: Requests make their own Future unless a subclass overrides create_future (1.4).
+        self._default_futures = type(self).create_future is Server.create_future
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -290,7 +287,17 @@ class Server:
     ) -> Any:
         runner = self._runner
         request = _new_request(fun, args, kwargs)
-        future: Future[Any] = Future(runner)
+        waiter: AsyncWaiter | None
+        if self._default_futures:
+            future: Future[Any] = Future(runner)
+            # One await on one loop future: no Future.result()/wait_async() frames. The
+            # future is not published yet (the host finds it only once it is appended
+            # below), so the waiter is registered without Outcome's lock.
+            waiter = AsyncWaiter(runner)
+            future._outcome._waiters = [waiter]  # pyright: ignore[reportPrivateUsage]
+        else:
+            future = self.create_future()  # a subclass's 1.4 hook: it may publish it
+            waiter = future._outcome.async_waiter(runner)  # pyright: ignore[reportPrivateUsage]
         clock = runner._clock  # pyright: ignore[reportPrivateUsage]
         pending = _Pending(request, future, clock.time() if clock is not None else None)
         stepping = runner._stepping  # pyright: ignore[reportPrivateUsage]
@@ -299,14 +306,10 @@ class Server:
             stepping._jump_holds.add(future)  # pyright: ignore[reportPrivateUsage]
             future.add_done_callback(stepping.release_jump_hold)
         outcome = future._outcome  # pyright: ignore[reportPrivateUsage]
-        # One await on one loop future: no Future.result()/wait_async() frames per request.
-        # The outcome is not published yet (the host finds it only once appended below),
-        # so the waiter is registered without Outcome's lock.
-        waiter = AsyncWaiter(runner)
-        outcome._waiters = [waiter]  # pyright: ignore[reportPrivateUsage]
         self._pending.append(pending)
         try:
-            await waiter.fut
+            if waiter is not None:
+                await waiter.fut
         except asyncio.CancelledError:
             future.cancel()  # completes the outcome, which drops our waiter
             raise
@@ -436,13 +439,19 @@ class Server:
             )
             return
         try:
-            result = handler(*request.args, **request.kw_args)
-            if inspect.isawaitable(result):
-                result = self._run_on_host_loop(result)
-        except Exception as exc:
-            future.set_exception(exc)
-        else:
-            future.set_result(result)
+            try:
+                result = handler(*request.args, **request.kw_args)
+                if inspect.isawaitable(result):
+                    result = self._run_on_host_loop(result)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+        except InvalidStateError:
+            if not future.cancelled():
+                raise
+            # The client stopped waiting (it was cancelled) while the handler ran: the
+            # answer has nobody to go to, which is not the host's error.
 
     def _run_on_host_loop(self, awaitable: Awaitable[Any]) -> Any:
         if self._host_loop is None:
