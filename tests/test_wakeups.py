@@ -562,3 +562,27 @@ def test_create_task_that_loses_the_race_with_close_closes_its_coroutine() -> No
     finally:
         runner._closed = True
         runner._state = "closed"
+
+
+def test_stopping_a_runner_that_never_started_wakes_threads_blocked_on_its_queue() -> None:
+    runner = ta.AsyncRunner()
+    queue: ta.Queue[int] = ta.Queue(runner)
+    errors: list[BaseException] = []
+    parked = threading.Event()
+
+    def consume() -> None:
+        parked.set()
+        try:
+            queue.get_wait(None)
+        except BaseException as exc:
+            errors.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    parked.wait(PARK_BOUND)
+    _wait_for(lambda: queue.statistics().waiting_getters == 1, "the consumer to park")
+    runner.stop()
+    consumer.join(WAKE_BOUND)
+    assert not consumer.is_alive()
+    assert len(errors) == 1
+    assert isinstance(errors[0], ta.RunnerClosedError)

@@ -279,37 +279,36 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._idle_now = True
         if self._idle_waiters:
             with self._hook_lock:
+                if self._ready:
+                    # Work was queued (e.g. an answer's wake-up) before these waiters
+                    # registered, after _select looked: not idle yet, keep them for later.
+                    self._idle_now = False
+                    return 0
                 waiters = self._idle_waiters
                 self._idle_waiters = []
-            if self._ready:
-                # Work was queued (e.g. an answer's wake-up) before these waiters
-                # registered, after _select looked: not idle yet, keep them for later.
-                with self._hook_lock:
-                    self._idle_waiters[:0] = waiters
-                self._idle_now = False
-                return 0
             for waiter in waiters:
                 waiter.wake()
         return timeout
 
     def _release_iteration_waiters(self) -> None:
         iteration = self._iteration
+        wake: list[ThreadWaiter] = []
         with self._hook_lock:
-            entries = self._iteration_waiters
-            self._iteration_waiters = []
-        # Look at _ready only now: a thread queues its work (an answer) before it
-        # registers, so an entry taken above comes with that work either still in _ready
-        # (not idle after all) or already run. _select's earlier look may predate both.
-        idle = self._idle_now and not self._ready
-        keep: list[tuple[int, ThreadWaiter]] = []
-        for entry in entries:
-            if idle or iteration >= entry[0]:
-                entry[1].wake()
-            else:
-                keep.append(entry)
-        if keep:
-            with self._hook_lock:
-                self._iteration_waiters[:0] = keep
+            # Look at _ready again, under the lock: a thread queues its work (an answer)
+            # before it registers, so every entry seen here comes with that work either
+            # still in _ready (not idle after all) or already run. _select's earlier look
+            # may predate both. Deciding under the lock also keeps a concurrent
+            # remove_idle_waiter from being undone.
+            idle = self._idle_now and not self._ready
+            keep: list[tuple[int, ThreadWaiter]] = []
+            for entry in self._iteration_waiters:
+                if idle or iteration >= entry[0]:
+                    wake.append(entry[1])
+                else:
+                    keep.append(entry)
+            self._iteration_waiters = keep
+        for waiter in wake:
+            waiter.wake()
 
     # -- thread-side API -----------------------------------------------------------------
     def is_idle_now(self) -> bool:

@@ -258,6 +258,8 @@ class AsyncRunner:
                 self._closed = True
         if state == _NEW:
             self._shutdown_type = ShutdownType.STOPPED
+            for waiter in list(self._blocked):  # threads already waiting on its primitives
+                waiter.wake()
             self._finished.try_set_result(None)
             return
         if state in (_RUNNING, _STARTING):

@@ -161,13 +161,17 @@ class WaiterList(deque[Waiter]):
 
     def wake_all(self) -> None:
         """Wake every waiter (any thread; never blocks)."""
-        with self._lock:
-            # Pop exactly the waiters counted now (not clear()): one appended between the
-            # count and the pops must stay registered, not vanish unwoken.
-            popleft = self.popleft
-            waiters = [popleft() for _ in range(len(self))]
-        for waiter in waiters:
-            waiter.wake()
+        waiters: list[Waiter] = []
+        try:
+            with self._lock:
+                # Pop exactly the waiters counted now (not clear()): one appended between
+                # the count and the pops must stay registered, not vanish unwoken.
+                popleft = self.popleft
+                for _ in range(len(self)):
+                    waiters.append(popleft())
+        finally:  # even if interrupted (Ctrl-C), wake every waiter already popped
+            for waiter in waiters:
+                waiter.wake()
 
 
 def check_may_block(runner: AsyncRunner | None, what: str, instead: str) -> None:
