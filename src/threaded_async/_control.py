@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
@@ -19,8 +18,6 @@ from ._runner import AsyncRunner
 from ._task import BackgroundTask
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline
 from ._waiters import AsyncWaiter, check_may_block
-
-_get_ident = threading.get_ident
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -323,8 +320,8 @@ class Server:
                 item = pending.popleft()
             except IndexError:
                 return None
-            if not item.future.done():
-                return item
+            if item.future._outcome._state == PENDING:  # pyright: ignore[reportPrivateUsage]
+                return item  # (else its client cancelled it meanwhile)
 
     def process(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
         """Answer the oldest queued request; return False if there is none.
@@ -343,23 +340,12 @@ class Server:
         ``_handle_request`` propagate to the caller.
         """
         runner = self._runner
-        if _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
-            check_may_block(runner, "Server.process()", "a host thread")  # raises
+        check_may_block(runner, "Server.process()", "a host thread")
         if timeout is USE_DEFAULT_TIMEOUT:  # the default argument itself: no validation
             wait = runner.call_in_loop_timeout
         else:
             wait = runner._timeout(timeout)  # pyright: ignore[reportPrivateUsage]
-        # A busy host's hot path: take a queued request, no deadline, no loop round trip.
-        pending = self._pending
-        item: _Pending | None = None
-        while pending:
-            try:
-                item = pending.popleft()
-            except IndexError:  # another host thread was faster
-                break
-            if item.future._outcome._state == PENDING:  # pyright: ignore[reportPrivateUsage]
-                break  # not cancelled by its client meanwhile
-            item = None
+        item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
         deadline: Deadline | None = None
         if item is None:
             deadline = Deadline(wait)
@@ -368,7 +354,7 @@ class Server:
             if item is None:
                 return False
         self._answer(item)
-        if not pending and runner.is_running:
+        if not self._pending and runner.is_running:
             runner._catch_up(wait if deadline is None else deadline.remaining())  # pyright: ignore[reportPrivateUsage]
         return True
 

@@ -47,9 +47,7 @@ class Future(Generic[T]):
 
         Raises InvalidStateError if already done, RunnerClosedError if the runner is closed.
         """
-        runner = self._runner
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-            self._check_runner()
+        self._check_runner()
         self._outcome.set_result(result)
 
     def set_exception(self, exception: BaseException) -> None:

@@ -325,7 +325,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 self._iteration_waiters.append((self._iteration + max_iterations, waiter))
         # Re-check after registering: the loop may have gone idle just before. Otherwise it
         # is running (it will reach the hook) or blocked with its self-pipe armed.
-        if self._idle_now and not self._ready:  # is_idle_now()
+        if self.is_idle_now():
             waiter.wake()
 
     def remove_idle_waiter(self, waiter: ThreadWaiter) -> None:

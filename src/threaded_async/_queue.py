@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-_get_ident = threading.get_ident
 _NO_DEADLINE = Deadline(None)
 
 __all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueStatistics"]
@@ -251,8 +250,7 @@ class Queue(Generic[T]):
                 item = self._pop()
             except IndexError:
                 continue
-            if self._putters:
-                self._putters.wake_one()
+            self._after_get()
             return item
 
     def _leave(self, waiters: WaiterList, waiter: Any) -> None:
@@ -303,9 +301,8 @@ class Queue(Generic[T]):
         ``call_in_loop_timeout``). See the class docstring for what it raises.
         """
         runner = self._runner
-        if runner is None or _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
-            check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
-        elif runner._closed:  # pyright: ignore[reportPrivateUsage]
+        check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
+        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
             self._check_runner()
         if self._items:  # a C-level length test: no exception raised on an empty queue
             try:

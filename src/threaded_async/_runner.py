@@ -258,9 +258,7 @@ class AsyncRunner:
                 self._closed = True
         if state == _NEW:
             self._shutdown_type = ShutdownType.STOPPED
-            for waiter in list(self._blocked):  # threads already waiting on its primitives
-                waiter.wake()
-            self._finished.try_set_result(None)
+            self._release_waiters()  # threads may already wait on its primitives
             return
         if state in (_RUNNING, _STARTING):
             try:
@@ -530,6 +528,10 @@ class AsyncRunner:
             # The loop ended without stop() (it died): 1.4 reports that as UNKNOWN. A stop()
             # in progress overwrites this with STOPPED or FORCE_STOPPED.
             self._shutdown_type = ShutdownType.UNKNOWN
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        """The runner is closed: cancel its tasks and wake every thread waiting on it."""
         for task in list(self._live):
             task._outcome.cancel("the runner closed")  # pyright: ignore[reportPrivateUsage]
         for waiter in list(self._blocked):
@@ -758,14 +760,12 @@ class AsyncRunner:
         self._wait_idle(timeout, CATCH_UP_ITERATIONS)
 
     def _wait_idle(self, timeout: float | None, max_iterations: int | None) -> None:
-        loop = self._loop
-        if loop is None or self._closed or self._state is not _RUNNING or self._loop_closing:
-            loop = self._require_running("wait for the event loop")  # raises unless stopping
+        loop = self._require_running("wait for the event loop")
         if self._tearing_down:
             raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
         stepping = self._stepping
-        if stepping is not None and stepping._idle_now and not stepping._ready:  # pyright: ignore[reportPrivateUsage]
-            return  # is_idle_now(), inlined: this is every control-inversion step's path
+        if stepping is not None and stepping.is_idle_now():
+            return
         waiter = ThreadWaiter()
         if stepping is not None:
             stepping.add_idle_waiter(waiter, max_iterations)

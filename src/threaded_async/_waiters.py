@@ -200,7 +200,6 @@ def block(waiter: ThreadWaiter, timeout: float | None, runner: AsyncRunner | Non
     try:
         if runner._closed:  # pyright: ignore[reportPrivateUsage]
             return True
-        lock = waiter._lock  # pyright: ignore[reportPrivateUsage]
-        return lock.acquire() if timeout is None else lock.acquire(True, timeout)  # = park()
+        return waiter.park(timeout)
     finally:
         blocked.discard(waiter)
