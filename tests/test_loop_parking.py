@@ -13,7 +13,7 @@ import threading
 import pytest
 
 import threaded_async as ta
-from threaded_async._waiters import ThreadWaiter
+from threaded_async._core import ThreadWaiter
 
 BOUND = 10.0
 

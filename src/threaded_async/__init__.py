@@ -9,9 +9,9 @@ keep working.
 from ._actor import Actor, ActorProxy, ActorStoppedError, Cadence, Reply
 from ._async_utils import run_or_raise, wait_for_or_cancel
 from ._cancel import CancelScope, ScopeGroup, checkpoint, fail_after, move_on_after
-from ._clock import VirtualClock
 from ._control import Client, ExecutionRequest, Server, TraceEntry, UnknownRequestError
-from ._errors import (
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
     ExceptionDetails,
@@ -22,11 +22,12 @@ from ._errors import (
     QueueShutDown,
     RunnerClosedError,
     ShutdownType,
+    SteppingEventLoop,
     TAExceptionGroup,
+    VirtualClock,
 )
 from ._event import Event
 from ._future import Future
-from ._loop import SteppingEventLoop
 from ._queue import LifoQueue, PriorityQueue, Queue, QueueStatistics
 from ._registry import PendingRequest, RegistryClosedError, RequestRegistry
 from ._runner import AsyncRunner
@@ -34,7 +35,6 @@ from ._signal import Signal, Till
 from ._task import BackgroundTask
 from ._taskgroup import TASK_STATUS_IGNORED, TaskGroup, TaskStatus
 from ._threads import SupervisedThread, ThreadGroup, ThreadJoinTimeoutError
-from ._timeouts import USE_DEFAULT_TIMEOUT
 from ._work import WorkTracker
 from .timers import TimeoutTimer
 

@@ -19,12 +19,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Final, Generic, ParamSpec, Self, TypeVar, overload
 
-from ._errors import RunnerClosedError
-from ._outcome import Outcome
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    Outcome,
+    RunnerClosedError,
+    check_may_block,
+    resolve_future,
+    resolve_timeout,
+)
 from ._runner import AsyncRunner
 from ._signal import Signal
-from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import check_may_block, resolve_future
 
 __all__ = ["Actor", "ActorProxy", "ActorStoppedError", "Cadence", "Reply"]
 

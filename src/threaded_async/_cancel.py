@@ -25,7 +25,7 @@ import threading
 from types import TracebackType
 from typing import Any, Self
 
-from ._timeouts import check_timeout
+from ._core import check_timeout
 
 __all__ = ["CancelScope", "ScopeGroup", "checkpoint", "fail_after", "move_on_after"]
 

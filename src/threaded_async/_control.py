@@ -10,14 +10,19 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
-from ._clock import VirtualClock
-from ._errors import InvalidStateError, RunnerClosedError
+from ._core import (
+    PENDING,
+    USE_DEFAULT_TIMEOUT,
+    AsyncWaiter,
+    Deadline,
+    InvalidStateError,
+    RunnerClosedError,
+    VirtualClock,
+    check_may_block,
+)
 from ._future import Future
-from ._outcome import PENDING
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
-from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline
-from ._waiters import AsyncWaiter, check_may_block
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])

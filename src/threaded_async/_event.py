@@ -6,9 +6,18 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING
 
-from ._errors import ClosedWhileWaitingError, EventLoopTimeoutError, RunnerClosedError
-from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, block, check_may_block
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    AsyncWaiter,
+    ClosedWhileWaitingError,
+    EventLoopTimeoutError,
+    RunnerClosedError,
+    ThreadWaiter,
+    WaiterList,
+    block,
+    check_may_block,
+    resolve_timeout,
+)
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import RunnerClosedError
-from ._outcome import Outcome
-from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import check_may_block
+from ._core import USE_DEFAULT_TIMEOUT, Outcome, RunnerClosedError, check_may_block, resolve_timeout
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner

@@ -15,16 +15,22 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import (
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    AsyncWaiter,
     ClosedWhileWaitingError,
+    Deadline,
     EventLoopTimeoutError,
     QueueEmpty,
     QueueFull,
     QueueShutDown,
     RunnerClosedError,
+    ThreadWaiter,
+    WaiterList,
+    block,
+    check_may_block,
+    resolve_timeout,
 )
-from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, resolve_timeout
-from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, block, check_may_block
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner

@@ -14,10 +14,7 @@ import threading
 from collections.abc import Callable, Generator, Hashable
 from typing import Any, Generic, TypeVar
 
-from ._errors import EventLoopTimeoutError
-from ._outcome import Outcome
-from ._timeouts import check_timeout
-from ._waiters import check_may_block
+from ._core import EventLoopTimeoutError, Outcome, check_may_block, check_timeout
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

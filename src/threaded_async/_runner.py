@@ -17,21 +17,27 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from ._clock import VirtualClock
-from ._errors import (
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    Deadline,
     EventLoopTimeoutError,
     ForcedThreadShutdown,
+    Outcome,
     RunnerClosedError,
     ShutdownType,
+    SteppingEventLoop,
     TAExceptionGroup,
+    ThreadWaiter,
+    VirtualClock,
+    block,
+    check_may_block,
+    check_timeout,
     describe_callable,
+    resolve_future,
+    resolve_timeout,
 )
-from ._loop import SteppingEventLoop
-from ._outcome import Outcome
 from ._task import BackgroundTask
 from ._threads import SupervisedThread, runner_thread_group, stop_runner_threads
-from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, check_timeout, resolve_timeout
-from ._waiters import ThreadWaiter, block, check_may_block, resolve_future
 
 T = TypeVar("T")
 

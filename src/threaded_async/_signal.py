@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from ._waiters import AsyncWaiter, ThreadWaiter, Waiter, check_may_block
+from ._core import AsyncWaiter, ThreadWaiter, Waiter, check_may_block
 
 __all__ = ["Signal", "Till"]
 

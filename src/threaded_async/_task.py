@@ -9,10 +9,13 @@ import threading
 from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._errors import ForcedThreadShutdown
-from ._outcome import Outcome
-from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import check_may_block
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    ForcedThreadShutdown,
+    Outcome,
+    check_may_block,
+    resolve_timeout,
+)
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner

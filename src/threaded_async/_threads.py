@@ -15,10 +15,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-from ._errors import TAExceptionGroup
-from ._outcome import Outcome
+from ._core import Outcome, TAExceptionGroup, check_may_block
 from ._signal import Signal
-from ._waiters import check_may_block
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner

@@ -6,9 +6,14 @@ import threading
 from types import TracebackType
 from typing import Self
 
-from ._errors import EventLoopTimeoutError
-from ._timeouts import check_timeout
-from ._waiters import AsyncWaiter, ThreadWaiter, WaiterList, check_may_block
+from ._core import (
+    AsyncWaiter,
+    EventLoopTimeoutError,
+    ThreadWaiter,
+    WaiterList,
+    check_may_block,
+    check_timeout,
+)
 
 __all__ = ["WorkTracker"]
 

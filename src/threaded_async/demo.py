@@ -20,8 +20,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ._clock import VirtualClock
 from ._control import Client, Server
+from ._core import VirtualClock
 
 __all__ = [
     "DEFAULT_FRAMES",

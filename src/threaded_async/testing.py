@@ -34,8 +34,8 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from ._clock import VirtualClock
 from ._control import Server, TraceEntry
+from ._core import VirtualClock
 from ._runner import AsyncRunner
 
 T = TypeVar("T")

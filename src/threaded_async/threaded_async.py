@@ -1,6 +1,7 @@
 """threaded_async 1.4 import path: ``threaded_async.threaded_async``."""
 
-from ._errors import (
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
     EventLoopTimeoutError,
     ExceptionDetails,
     ForcedThreadShutdown,
@@ -12,7 +13,6 @@ from ._future import Future
 from ._queue import Queue
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
-from ._timeouts import USE_DEFAULT_TIMEOUT
 
 #: 1.4's name for :class:`TAExceptionGroup` (shadows the builtin only in this module).
 ExceptionGroup = TAExceptionGroup

@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from ._runner import AsyncRunner
+    from .._runner import AsyncRunner
 
 __all__ = [
     "AsyncWaiter",

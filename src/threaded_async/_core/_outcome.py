@@ -15,7 +15,7 @@ from ._errors import (
 from ._waiters import AsyncWaiter, ThreadWaiter, Waiter, block
 
 if TYPE_CHECKING:
-    from ._runner import AsyncRunner
+    from .._runner import AsyncRunner
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
 from ._waiters import ThreadWaiter, block, check_may_block
 
 if TYPE_CHECKING:
+    from .._runner import AsyncRunner
     from ._loop import SteppingEventLoop
-    from ._runner import AsyncRunner
 
 __all__ = ["VirtualClock"]
 
