@@ -55,7 +55,7 @@ PROGRAM = textwrap.dedent(
         }
         def announce():
             # Say "ready" only once the main thread is parked in the wait.
-            while not runner._blocked:
+            while not runner.statistics().parked_threads:
                 time.sleep(0.001)
             print("ready", flush=True)
 

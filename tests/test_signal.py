@@ -123,6 +123,6 @@ def test_till_in_the_past_is_already_set_and_arguments_checked() -> None:
 
 def _assert_timer_thread_gone() -> None:
     for t in threading.enumerate():
-        if t.name == "threaded_async-till-timer":
+        if t.name == "threaded_async-timer":
             t.join(10)
             assert not t.is_alive()

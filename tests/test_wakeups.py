@@ -156,7 +156,7 @@ PATH_IDS = [p.name for p in PATHS]
 
 
 def _parked(runner: ta.AsyncRunner, count: int) -> bool:
-    return len(runner._blocked) >= count
+    return runner.statistics().parked_threads >= count
 
 
 def _check(errors: list[BaseException | None], path: WaitPath) -> None:
@@ -548,8 +548,9 @@ def test_create_task_that_loses_the_race_with_close_closes_its_coroutine() -> No
     runner = ta.AsyncRunner()
     runner.start()
     runner.stop()
-    runner._closed = False
-    runner._state = "running"
+    token = runner._token  # pyright: ignore[reportPrivateUsage]  # white box: reopen the window
+    token.closed = False
+    token.running = True
     try:
         coro = _forever()
         with pytest.raises(ta.RunnerClosedError):
@@ -560,8 +561,8 @@ def test_create_task_that_loses_the_race_with_close_closes_its_coroutine() -> No
         with pytest.raises(ta.RunnerClosedError):
             runner.call_soon(lambda: None)
     finally:
-        runner._closed = True
-        runner._state = "closed"
+        token.closed = True
+        token.running = False
 
 
 def test_stopping_a_runner_that_never_started_wakes_threads_blocked_on_its_queue() -> None:

@@ -29,13 +29,13 @@ from ._core import (
 from ._event import Event
 from ._future import Future
 from ._queue import LifoQueue, PriorityQueue, Queue, QueueStatistics
-from ._registry import PendingRequest, RegistryClosedError, RequestRegistry
-from ._runner import AsyncRunner
+from ._request_registry import PendingRequest, RegistryClosedError, RequestRegistry
+from ._runner import AsyncRunner, RunnerStatistics
 from ._signal import Signal, Till
 from ._task import BackgroundTask
 from ._taskgroup import TASK_STATUS_IGNORED, TaskGroup, TaskStatus
 from ._threads import SupervisedThread, ThreadGroup, ThreadJoinTimeoutError
-from ._work import WorkTracker
+from ._work_tracker import WorkTracker
 from .timers import TimeoutTimer
 
 #: 1.4's name for :class:`TAExceptionGroup`.
@@ -82,6 +82,7 @@ __all__ = [
     "Reply",
     "RequestRegistry",
     "RunnerClosedError",
+    "RunnerStatistics",
     "ScopeGroup",
     "Server",
     "ShutdownType",

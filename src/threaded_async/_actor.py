@@ -16,16 +16,18 @@ import inspect
 import logging
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Generic, ParamSpec, Self, TypeVar, overload
 
 from ._core import (
     USE_DEFAULT_TIMEOUT,
+    AsyncWaiter,
+    LoopToken,
     Outcome,
+    ResultView,
     RunnerClosedError,
-    check_may_block,
     resolve_future,
-    resolve_timeout,
+    token_of,
 )
 from ._runner import AsyncRunner
 from ._signal import Signal
@@ -74,24 +76,19 @@ class Cadence:
         return float(seconds)
 
 
-class Reply(Generic[T]):
+class Reply(ResultView[T]):
     """The answer to one :meth:`Actor.call`: wait on it from a thread, await it, or add a
     callback. ``None`` is a reply like any other value.
     """
 
-    __slots__ = ("_outcome", "_runner", "_what")
+    __slots__ = ("_what",)
 
-    def __init__(self, runner: AsyncRunner | None, what: str) -> None:
-        self._outcome: Outcome[T] = Outcome()
-        self._runner = runner
+    def __init__(self, outcome: Outcome[T], token: LoopToken | None, what: str) -> None:
+        super().__init__(outcome, token)
         self._what = what
 
     def __repr__(self) -> str:
         return f"<Reply to {self._what} {'done' if self.done() else 'pending'}>"
-
-    def done(self) -> bool:
-        """True once the handler finished (any thread, never blocks)."""
-        return self._outcome.done()
 
     def wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Block the calling thread until the handler finished; return what it returned.
@@ -102,25 +99,15 @@ class Reply(Generic[T]):
         ``USE_DEFAULT_TIMEOUT`` uses the runner's ``call_in_loop_timeout``. Raises
         ``RuntimeError`` on the actor's own loop thread: ``await`` the reply there.
         """
-        runner = self._runner
-        check_may_block(runner, "Reply.wait()", "`await reply`")
-        default = runner.call_in_loop_timeout if runner is not None else None
-        return self._outcome.wait(resolve_timeout(timeout, default), runner, self._what)
+        return self._blocking_wait(timeout, "Reply.wait()", "`await reply`")
 
     async def wait_async(self) -> T:
         """Await the result in a coroutine on any loop (same outcomes as :meth:`wait`)."""
-        return await self._outcome.wait_async()
-
-    def __await__(self) -> Generator[Any, None, T]:
-        return self._outcome.wait_async().__await__()
+        return await self._outcome.wait_async(self._token)
 
     def result(self) -> T:
         """The result now: returns it, re-raises the failure, or InvalidStateError if pending."""
-        return self._outcome.outcome()
-
-    def exception(self) -> BaseException | None:
-        """The handler's exception if it failed, else ``None`` (does not block)."""
-        return self._outcome.exception()
+        return self._outcome.unwrap()
 
     def then(self, callback: Callable[[Reply[T]], object]) -> Reply[T]:
         """Call ``callback(reply)`` once the reply is ready (now, if it is).
@@ -133,19 +120,21 @@ class Reply(Generic[T]):
 
 
 class _Message:
-    __slots__ = ("args", "fn", "kwargs", "reply")
+    """One queued call: what to run, and the outcome its Reply views (None for tell)."""
+
+    __slots__ = ("args", "fn", "kwargs", "outcome")
 
     def __init__(
         self,
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        reply: Reply[Any] | None,
+        outcome: Outcome[Any] | None,
     ) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
-        self.reply = reply
+        self.outcome = outcome
 
 
 class ActorProxy(Generic[A]):
@@ -158,7 +147,7 @@ class ActorProxy(Generic[A]):
 
     def __getattr__(self, name: str) -> Callable[..., Reply[Any]]:
         actor = self._actor
-        actor._lookup(name)  # pyright: ignore[reportPrivateUsage]  # fail fast on typos
+        _lookup(actor, name)  # fail fast on typos
 
         def send(*args: Any, **kwargs: Any) -> Reply[Any]:
             return actor.call(name, *args, **kwargs)
@@ -186,10 +175,10 @@ class Actor:
         self._mailbox: deque[_Message] = deque()
         self._lock = threading.Lock()
         self._accepting = False
-        self._sleeping = False
-        self._wake_fut: asyncio.Future[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The actor's task parks here while its mailbox is empty (woken by a send).
+        self._waiter: AsyncWaiter | None = None
         self._runner: AsyncRunner | None = None
+        self._token: LoopToken | None = None
         self._owns_runner = False
         self._started: Outcome[None] = Outcome()
         self._stop_requested = False
@@ -231,13 +220,15 @@ class Actor:
                 runner = AsyncRunner(name=f"threaded_async-actor-{type(self).__name__}")
                 self._owns_runner = True
             self._runner = runner
-        check_may_block(runner, "Actor.start()", "a start from another thread")
+            self._token = token = token_of(runner)
+        assert token is not None
+        token.check_may_block("Actor.start()", "a start from another thread")
         if self._owns_runner:
             runner.start()
         runner.add_stop_callback(self._runner_closed)
         runner.create_task(self._main(), task_creation_timeout=None)
         try:
-            self._started.wait(timeout, runner, f"{type(self).__name__}.on_start()")
+            self._started.wait(timeout, token, f"{type(self).__name__}.on_start()")
         except BaseException:
             if self._owns_runner:
                 runner.stop()
@@ -269,7 +260,8 @@ class Actor:
         if runner is None:  # never started: nothing to clean up, but refuse a later start
             self.stopped.go()
             return
-        check_may_block(runner, "Actor.stop()", "request_stop() and `await actor.stopped`")
+        if self._token is not None:
+            self._token.check_may_block("Actor.stop()", "request_stop() and `await actor.stopped`")
         self.request_stop()
         if runner.is_running and not self.stopped.wait(timeout):
             raise TimeoutError(f"{self!r} did not stop within {timeout} s")
@@ -285,17 +277,9 @@ class Actor:
         self.stop()
 
     # -- sending -------------------------------------------------------------------------
-    def _lookup(self, name: str) -> Callable[..., Any]:
-        if name.startswith("_") or name in _RESERVED:
-            raise AttributeError(f"{name!r} is not a message {type(self).__name__} accepts")
-        fn = getattr(self, name, None)
-        if not callable(fn):
-            raise AttributeError(f"{type(self).__name__} has no method {name!r}")
-        return fn
-
     def _resolve(self, method: Callable[..., Any] | str) -> Callable[..., Any]:
         if isinstance(method, str):
-            return self._lookup(method)
+            return _lookup(self, method)
         if getattr(method, "__self__", None) is not self:
             raise TypeError(
                 f"call()/tell() take a method of this actor (e.g. actor.add) or its name, "
@@ -310,10 +294,10 @@ class Actor:
                     raise ActorStoppedError(f"{self!r} has not been started; call start()")
                 raise ActorStoppedError(f"{self!r} is stopped; the message was refused")
             self._mailbox.append(msg)
-            wake = self._sleeping
-            self._sleeping = False
-        if wake:
-            self._wake()
+            waiter = self._waiter
+            self._waiter = None
+        if waiter is not None:
+            waiter.wake()
 
     @overload
     def call(
@@ -332,8 +316,9 @@ class Actor:
         for something that is not a method of this actor.
         """
         fn = self._resolve(method)
-        reply: Reply[Any] = Reply(self._runner, f"{type(self).__name__}.{fn.__name__}()")
-        self._send(_Message(fn, args, kwargs, reply))
+        outcome: Outcome[Any] = Outcome()
+        reply: Reply[Any] = Reply(outcome, self._token, f"{type(self).__name__}.{fn.__name__}()")
+        self._send(_Message(fn, args, kwargs, outcome))
         return reply
 
     def tell(self, method: Callable[..., Any] | str, /, *args: Any, **kwargs: Any) -> None:
@@ -363,14 +348,11 @@ class Actor:
 
     # -- the loop side -------------------------------------------------------------------
     def _wake(self) -> None:
-        fut = self._wake_fut
-        loop = self._loop
-        if fut is None or loop is None:
-            return
-        try:
-            loop.call_soon_threadsafe(resolve_future, fut)
-        except RuntimeError:  # the loop is closed; _runner_closed fails what is queued
-            pass
+        with self._lock:
+            waiter = self._waiter
+            self._waiter = None
+        if waiter is not None:
+            waiter.wake()
 
     def _runner_closed(self) -> None:
         with self._lock:
@@ -383,7 +365,6 @@ class Actor:
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
-        self._loop = loop
         try:
             await self.on_start()
         except BaseException as exc:
@@ -437,16 +418,14 @@ class Actor:
                     next_tick = loop.time() + cadence
                     if cadence == 0:
                         await asyncio.sleep(0)  # let senders and other tasks in
-            fut: asyncio.Future[None] | None = None
+            waiter: AsyncWaiter | None = None
             with self._lock:
                 if self._stop_requested:
                     return
                 msg = self._mailbox.popleft() if self._mailbox else None
                 if msg is None:
-                    fut = loop.create_future()
-                    self._wake_fut = fut
-                    self._sleeping = True
-            if fut is None:
+                    waiter = self._waiter = AsyncWaiter(self._token)
+            if waiter is None:
                 assert msg is not None
                 await self._handle(msg)
                 if tick_after_message:
@@ -454,8 +433,9 @@ class Actor:
                 continue
             if next_tick is not None and next_tick <= loop.time():
                 with self._lock:
-                    self._sleeping = False
+                    self._waiter = None
                 continue
+            fut = waiter.fut
             timer = loop.call_at(next_tick, resolve_future, fut) if next_tick is not None else None
             try:
                 await fut
@@ -463,12 +443,12 @@ class Actor:
                 if timer is not None:
                     timer.cancel()
                 with self._lock:
-                    self._sleeping = False
-                    self._wake_fut = None
+                    if self._waiter is waiter:
+                        self._waiter = None
 
     async def _handle(self, msg: _Message) -> None:
         fn = msg.fn
-        reply = msg.reply
+        reply = msg.outcome
         try:
             result = fn(*msg.args, **msg.kwargs)
         except Exception as exc:
@@ -476,7 +456,7 @@ class Actor:
             return
         if not inspect.isawaitable(result):
             if reply is not None:
-                reply._outcome.try_set_result(result)  # pyright: ignore[reportPrivateUsage]
+                reply.try_set_result(result)
             return
         released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -490,7 +470,7 @@ class Actor:
                 value = await awaitable
             except asyncio.CancelledError:
                 if reply is not None:
-                    reply._outcome.try_set_exception(  # pyright: ignore[reportPrivateUsage]
+                    reply.try_set_exception(
                         ActorStoppedError("the actor stopped while handling the message")
                     )
                 raise
@@ -498,7 +478,7 @@ class Actor:
                 _deliver_error(reply, exc, fn)
             else:
                 if reply is not None:
-                    reply._outcome.try_set_result(value)  # pyright: ignore[reportPrivateUsage]
+                    reply.try_set_result(value)
             finally:
                 release()
 
@@ -518,16 +498,26 @@ _RESERVED = frozenset(
 )
 
 
+def _lookup(actor: Actor, name: str) -> Callable[..., Any]:
+    """The handler for a message sent by name (AttributeError if there is none)."""
+    if name.startswith("_") or name in _RESERVED:
+        raise AttributeError(f"{name!r} is not a message {type(actor).__name__} accepts")
+    fn = getattr(actor, name, None)
+    if not callable(fn):
+        raise AttributeError(f"{type(actor).__name__} has no method {name!r}")
+    return fn
+
+
 def _fail(messages: list[_Message]) -> None:
     for msg in messages:
-        if msg.reply is not None:
-            msg.reply._outcome.try_set_exception(  # pyright: ignore[reportPrivateUsage]
+        if msg.outcome is not None:
+            msg.outcome.try_set_exception(
                 ActorStoppedError("the actor stopped before handling this message")
             )
 
 
-def _deliver_error(reply: Reply[Any] | None, exc: Exception, fn: Callable[..., Any]) -> None:
+def _deliver_error(reply: Outcome[Any] | None, exc: Exception, fn: Callable[..., Any]) -> None:
     if reply is not None:
-        reply._outcome.try_set_exception(exc)  # pyright: ignore[reportPrivateUsage]
+        reply.try_set_exception(exc)
     else:
         logger.error("actor handler %s failed (sent with tell)", fn.__qualname__, exc_info=exc)

@@ -8,7 +8,7 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, cast, overload
 
 from ._core import (
     PENDING,
@@ -16,9 +16,12 @@ from ._core import (
     AsyncWaiter,
     Deadline,
     InvalidStateError,
+    Outcome,
     RunnerClosedError,
     VirtualClock,
-    check_may_block,
+    catch_up,
+    make_view,
+    token_of,
 )
 from ._future import Future
 from ._runner import AsyncRunner
@@ -80,13 +83,29 @@ class UnknownRequestError(LookupError):
     """A request reached a server that has no handler for it."""
 
 
-class _Pending:
-    __slots__ = ("future", "request", "time")
+class QueuedRequest:
+    """A request waiting in a server's queue: the request, the future its answer goes to
+    (the view handed to the handler), the outcome behind it when the server made the future
+    itself (else None), and the virtual time it was issued at. Internal."""
 
-    def __init__(self, request: ExecutionRequest[Any], future: Future[Any], time: float | None):
+    __slots__ = ("future", "outcome", "request", "time")
+
+    def __init__(
+        self,
+        request: ExecutionRequest[Any],
+        future: Future[Any],
+        outcome: Outcome[Any] | None,
+        time: float | None,
+    ) -> None:
         self.request = request
         self.future = future
+        self.outcome = outcome
         self.time = time
+
+    def done(self) -> bool:
+        """Whether the request was answered or its client gave up."""
+        outcome = self.outcome
+        return outcome.state != PENDING if outcome is not None else self.future.done()
 
 
 class Client:
@@ -119,7 +138,7 @@ class Client:
         CancelledError if the server exits before answering. A coroutine function, as in
         1.4 (mocks and ``iscoroutinefunction`` checks rely on that).
         """
-        return await self._server._request(fun, args, kwargs)  # pyright: ignore[reportPrivateUsage]
+        return await self._server.issue(fun, args, kwargs)
 
 
 class Server:
@@ -183,8 +202,10 @@ class Server:
         elif clock is not None and runner.clock is not clock:
             raise ValueError("pass the clock to the runner, or let the server create the runner")
         self._runner = runner
-        self._queue_size = queue_size
-        self._pending: deque[_Pending] = deque()
+        token = token_of(runner)
+        assert token is not None
+        self._token = token
+        self._pending: deque[QueuedRequest] = deque()
         self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = dict(handlers or {})
         self._trace: list[TraceEntry] | None = [] if record_trace else None
         self._host_loop: asyncio.Runner | None = None
@@ -239,7 +260,7 @@ class Server:
     @property
     def pending(self) -> list[ExecutionRequest[Any]]:
         """The requests waiting for an answer, oldest first (any thread, never blocks)."""
-        return [p.request for p in tuple(self._pending) if not p.future.done()]
+        return [p.request for p in tuple(self._pending) if not p.done()]
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -277,56 +298,66 @@ class Server:
         for the class: never-idle and foreign loops). Raises EventLoopTimeoutError if the
         loop does not respond within ``timeout``."""
         runner = self._runner
-        deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
+        deadline = Deadline(self._token.resolve(timeout))
         task = runner.create_task(awaitable)
         if not runner.in_runner_loop:
-            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            catch_up(self._token, deadline.remaining())
         return task
 
     # -- the client side (loop thread) ---------------------------------------------------
-    async def _request(
+    async def issue(
         self, fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        runner = self._runner
+        """Queue a request and wait for its answer: what :meth:`Client.execute` does.
+
+        A coroutine for the server's loop. Raises what the handler raised, CancelledError
+        if the server exits before answering.
+        """
+        token = self._token
         request = _new_request(fun, args, kwargs)
-        waiter: AsyncWaiter | None
+        clock = self._runner.clock
+        stepping = token.stepping
         if self._default_futures:
-            future: Future[Any] = Future(runner)
             # One await on one loop future: no Future.result()/wait_async() frames. The
-            # future is not published yet (the host finds it only once it is appended
-            # below), so the waiter is registered without Outcome's lock.
-            waiter = AsyncWaiter(runner)
-            future._outcome._waiters = [waiter]  # pyright: ignore[reportPrivateUsage]
-        else:
-            future = self.create_future()  # a subclass's 1.4 hook: it may publish it
-            waiter = future._outcome.async_waiter(runner)  # pyright: ignore[reportPrivateUsage]
-        clock = runner._clock  # pyright: ignore[reportPrivateUsage]
-        pending = _Pending(request, future, clock.time() if clock is not None else None)
-        stepping = runner._stepping  # pyright: ignore[reportPrivateUsage]
-        if stepping is not None and clock is not None:
-            # A request in flight freezes virtual-time autojumps until it is answered.
-            stepping._jump_holds.add(future)  # pyright: ignore[reportPrivateUsage]
-            future.add_done_callback(stepping.release_jump_hold)
-        outcome = future._outcome  # pyright: ignore[reportPrivateUsage]
-        self._pending.append(pending)
-        try:
-            if waiter is not None:
+            # outcome is not published yet, so its waiter is registered without a lock.
+            waiter = AsyncWaiter(token)
+            outcome: Outcome[Any] = Outcome(waiter)
+            future = cast("Future[Any]", make_view(Future, outcome, token))
+            if stepping is not None and clock is not None:
+                # A request in flight freezes virtual-time autojumps until it is answered.
+                stepping.add_jump_hold(outcome)
+                outcome.add_done_callback(stepping.release_jump_hold)
+            self._pending.append(
+                QueuedRequest(request, future, outcome, clock.time() if clock else None)
+            )
+            try:
                 await waiter.fut
+            except asyncio.CancelledError:
+                outcome.cancel()  # drops our waiter; the host sees the request is gone
+                raise
+            return outcome.unwrap()
+        future = self.create_future()  # a subclass's 1.4 hook: it may publish it
+        if stepping is not None and clock is not None:
+            stepping.add_jump_hold(future)
+            future.add_done_callback(stepping.release_jump_hold)
+        self._pending.append(QueuedRequest(request, future, None, clock.time() if clock else None))
+        try:
+            return await future
         except asyncio.CancelledError:
-            future.cancel()  # completes the outcome, which drops our waiter
+            future.cancel()
             raise
-        return outcome.outcome()
 
     # -- the host side -------------------------------------------------------------------
-    def _pop(self) -> _Pending | None:
+    def _pop(self) -> QueuedRequest | None:
         pending = self._pending
-        while True:
+        while pending:
             try:
                 item = pending.popleft()
             except IndexError:
                 return None
-            if item.future._outcome._state == PENDING:  # pyright: ignore[reportPrivateUsage]
+            if not item.done():
                 return item  # (else its client cancelled it meanwhile)
+        return None
 
     def process(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
         """Answer the oldest queued request; return False if there is none.
@@ -344,33 +375,30 @@ class Server:
         RunnerClosedError if the server is not running. Exceptions from an overridden
         ``_handle_request`` propagate to the caller.
         """
-        runner = self._runner
-        check_may_block(runner, "Server.process()", "a host thread")
-        if timeout is USE_DEFAULT_TIMEOUT:  # the default argument itself: no validation
-            wait = runner.call_in_loop_timeout
-        else:
-            wait = runner._timeout(timeout)  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        token.check_may_block("Server.process()", "a host thread")
+        wait = token.resolve(timeout)
         item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
         deadline: Deadline | None = None
         if item is None:
             deadline = Deadline(wait)
-            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            catch_up(token, deadline.remaining())
             item = self._pop()
             if item is None:
                 return False
         self._answer(item)
-        if not self._pending and runner.is_running:
-            runner._catch_up(wait if deadline is None else deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        if not self._pending and self._runner.is_running:
+            catch_up(token, wait if deadline is None else deadline.remaining())
         return True
 
     def process_all(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
         """Answer every request queued now (after letting the loop catch up); return how
         many. Requests issued in reaction are left for the next call."""
-        runner = self._runner
-        check_may_block(runner, "Server.process_all()", "a host thread")
-        deadline = Deadline(runner._timeout(timeout))  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        token.check_may_block("Server.process_all()", "a host thread")
+        deadline = Deadline(token.resolve(timeout))
         if not self._pending:
-            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+            catch_up(token, deadline.remaining())
         count = 0
         for _ in range(len(self._pending)):
             item = self._pop()
@@ -378,18 +406,18 @@ class Server:
                 break
             self._answer(item)
             count += 1
-        if count and runner.is_running:
-            runner._catch_up(deadline.remaining())  # pyright: ignore[reportPrivateUsage]
+        if count and self._runner.is_running:
+            catch_up(token, deadline.remaining())
         return count
 
-    def _answer(self, item: _Pending) -> None:
+    def _answer(self, item: QueuedRequest) -> None:
         if not self._runner.is_running:
             raise RunnerClosedError("the server is not running")
         if self._trace is not None:
             item.future.add_done_callback(lambda f: self._record(item, f))
         self._handle_request(item.request, item.future)
 
-    def _record(self, item: _Pending, future: Future[Any]) -> None:
+    def _record(self, item: QueuedRequest, future: Future[Any]) -> None:
         assert self._trace is not None
         request = item.request
         exc = future.exception()
@@ -401,7 +429,7 @@ class Server:
             error = f"{type(exc).__name__}: {exc}"
             entry = TraceEntry(request.name, request.args, request.kw_args, None, error, item.time)
         else:
-            result = future._outcome.outcome()  # pyright: ignore[reportPrivateUsage]
+            result = future.result_nowait()
             entry = TraceEntry(request.name, request.args, request.kw_args, result, None, item.time)
         self._trace.append(entry)
 

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING
 from ._core import (
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
-    ClosedWhileWaitingError,
     EventLoopTimeoutError,
-    RunnerClosedError,
     ThreadWaiter,
     WaiterList,
-    block,
     check_may_block,
     resolve_timeout,
+    token_of,
 )
 
 if TYPE_CHECKING:
@@ -60,13 +58,13 @@ class Event:
     May be created from any thread, before the runner has started.
     """
 
-    __slots__ = ("__weakref__", "_aio", "_flag", "_runner", "_waiters")
+    __slots__ = ("__weakref__", "_aio", "_flag", "_token", "_waiters")
 
     def __init__(
         self, runner: AsyncRunner | None = None, timeout: float | None = USE_DEFAULT_TIMEOUT
     ) -> None:
         resolve_timeout(timeout, None)
-        self._runner = runner
+        self._token = token_of(runner)
         self._flag = False
         self._waiters = WaiterList()
         self._aio = _BridgedEvent(self)
@@ -76,13 +74,12 @@ class Event:
 
     def _loop_for_sync(self) -> asyncio.AbstractEventLoop | None:
         """The loop to apply changes on, or None to apply them directly here."""
-        runner = self._runner
-        if runner is not None:
-            if runner._closed:  # pyright: ignore[reportPrivateUsage]
-                raise RunnerClosedError("the event's runner is closed")
-            if not runner.is_running or _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        if token is not None:
+            token.raise_if_closed("the event's runner")
+            if not token.running or _get_ident() == token.thread_id:
                 return None
-            return runner._loop  # pyright: ignore[reportPrivateUsage]
+            return token.loop
         loop: asyncio.AbstractEventLoop | None = getattr(self._aio, "_loop", None)
         if loop is None or loop.is_closed():
             return None
@@ -105,8 +102,8 @@ class Event:
         loop = self._loop_for_sync()
         if loop is None:
             self._aio.set()
-        elif self._runner is not None:
-            self._runner.call_in_loop(self._aio.set, timeout)
+        elif self._token is not None:
+            self._token.call(self._aio.set, timeout)
         else:
             # No runner to bound a wait on the foreign loop (it may stop without notice):
             # set the flag here, so is_set() is right at once, and let the loop catch up.
@@ -135,8 +132,8 @@ class Event:
         loop = self._loop_for_sync()
         if loop is None:
             self._aio.clear()
-        elif self._runner is not None:
-            self._runner.call_in_loop(self._aio.clear, timeout)
+        elif self._token is not None:
+            self._token.call(self._aio.clear, timeout)
         else:
             self._flag = False
             loop.call_soon_threadsafe(self._aio.clear)
@@ -149,9 +146,9 @@ class Event:
         RunnerClosedError if the runner is closed.
         """
         loop = self._loop_for_sync()
-        if loop is None or self._runner is None:
+        if loop is None or self._token is None:
             return self._flag
-        return self._runner.call_in_loop(self._aio.is_set, timeout)
+        return self._token.call(self._aio.is_set, timeout)
 
     def is_set_nowait(self) -> bool:
         """Whether the event is set, read without waiting for the loop (any thread).
@@ -167,24 +164,29 @@ class Event:
         :meth:`wait_async` there), EventLoopTimeoutError on timeout, RunnerClosedError if
         the runner closes meanwhile.
         """
-        runner = self._runner
-        check_may_block(runner, "Event.wait()", "`await event.wait_async()`")
+        token = self._token
+        if token is None:
+            check_may_block("Event.wait()", "`await event.wait_async()`")
+            wait = resolve_timeout(timeout, None)
+        else:
+            token.check_may_block("Event.wait()", "`await event.wait_async()`")
+            wait = token.resolve(timeout)
         if self._flag:
             return True
-        wait = resolve_timeout(timeout, runner.call_in_loop_timeout if runner else None)
         waiter = ThreadWaiter()
         self._waiters.add(waiter)
         if not self._flag:
-            woken = block(waiter, wait, runner)
+            woken = waiter.park(wait) if token is None else token.park(waiter, wait)
             if not self._flag:
                 self._waiters.discard(waiter)
-                if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-                    raise ClosedWhileWaitingError(
-                        "the runner closed while waiting for an Event"
-                    ) from runner._death_cause  # pyright: ignore[reportPrivateUsage]
-                if not woken:
-                    stack = runner._loop_stack() if runner is not None else ""  # pyright: ignore[reportPrivateUsage]
-                    raise EventLoopTimeoutError("Event.wait()", wait, stack)
+                if token is not None:
+                    closed = token.closed_error("waiting for an Event")
+                    if closed is not None:
+                        raise closed
+                    if not woken:
+                        raise token.timeout_error("Event.wait()", wait)
+                elif not woken:
+                    raise EventLoopTimeoutError("Event.wait()", wait)
         self._waiters.discard(waiter)
         return True
 
@@ -196,13 +198,13 @@ class Event:
         """
         if self._flag:
             return True
-        waiter = AsyncWaiter()
+        waiter = AsyncWaiter(self._token)
         self._waiters.add(waiter)
         try:
             while not self._flag:
                 await waiter.fut
                 if not self._flag:
-                    waiter = AsyncWaiter()
+                    waiter = AsyncWaiter(self._token)
                     self._waiters.add(waiter)
         finally:
             self._waiters.discard(waiter)

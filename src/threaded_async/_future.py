@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-from ._core import USE_DEFAULT_TIMEOUT, Outcome, RunnerClosedError, check_may_block, resolve_timeout
+from ._core import USE_DEFAULT_TIMEOUT, Outcome, ResultView, token_of
 
 if TYPE_CHECKING:
     from ._runner import AsyncRunner
@@ -15,7 +15,7 @@ T = TypeVar("T")
 __all__ = ["Future"]
 
 
-class Future(Generic[T]):
+class Future(ResultView[T]):
     """A one-shot result crossing the thread/loop boundary.
 
     ``set_result`` / ``set_exception`` may be called from any thread and never wait for
@@ -25,26 +25,25 @@ class Future(Generic[T]):
     thread, before the runner has started.
     """
 
-    __slots__ = ("__weakref__", "_outcome", "_runner")
+    __slots__ = ()
 
     def __init__(self, runner: AsyncRunner | None = None) -> None:
-        self._runner = runner
-        self._outcome: Outcome[T] = Outcome()
+        super().__init__(Outcome(), token_of(runner))
 
     def __repr__(self) -> str:
-        return f"<Future {'done' if self._outcome.done() else 'pending'}>"
-
-    def _check_runner(self) -> None:
-        runner = self._runner
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-            raise RunnerClosedError("the future's runner is closed")
+        return f"<Future {'done' if self.done() else 'pending'}>"
 
     def set_result(self, result: T) -> None:
         """Set the result and wake every waiter (any thread, never blocks).
 
         Raises InvalidStateError if already done, RunnerClosedError if the runner is closed.
+        Done callbacks run in this thread; one that raises is reported (the loop's
+        exception handler on a loop thread, else the ``threaded_async`` logger), never
+        raised from here.
         """
-        self._check_runner()
+        token = self._token
+        if token is not None and token.closed:
+            token.raise_if_closed("the future's runner")
         self._outcome.set_result(result)
 
     def set_exception(self, exception: BaseException) -> None:
@@ -52,7 +51,9 @@ class Future(Generic[T]):
 
         Raises InvalidStateError if already done, RunnerClosedError if the runner is closed.
         """
-        self._check_runner()
+        token = self._token
+        if token is not None and token.closed:
+            token.raise_if_closed("the future's runner")
         self._outcome.set_exception(exception)
 
     def cancel(self) -> bool:
@@ -62,22 +63,11 @@ class Future(Generic[T]):
         """
         return self._outcome.cancel()
 
-    def done(self) -> bool:
-        """Whether a result, exception or cancellation is set (any thread, never blocks)."""
-        return self._outcome.done()
-
-    def cancelled(self) -> bool:
-        """True if the future was cancelled. Any thread; never blocks, raises nothing."""
-        return self._outcome.cancelled()
-
-    def exception(self) -> BaseException | None:
-        """The exception if one was set, else None (any thread, never blocks)."""
-        return self._outcome.exception()
-
     def add_done_callback(self, callback: Callable[[Future[T]], object]) -> None:
         """Call ``callback(future)`` when done, in the thread that completes it (or now).
 
-        Any thread; never blocks. The callback must be quick and thread-safe.
+        Any thread; never blocks. The callback must be quick and thread-safe; an exception
+        it raises is reported, and the other callbacks still run.
         """
         self._outcome.add_done_callback(lambda _: callback(self))
 
@@ -90,22 +80,20 @@ class Future(Generic[T]):
         """
         outcome = self._outcome
         if outcome.done():
-            return outcome.outcome()
-        return await outcome.wait_async()
+            return outcome.unwrap()
+        return await outcome.wait_async(self._token)
 
-    def __await__(self) -> Generator[Any, None, T]:
-        return self.result().__await__()
+    def result_nowait(self) -> T:
+        """The result now: returns it, raises the set exception (CancelledError if
+        cancelled), or InvalidStateError if not done yet. Any thread; never blocks."""
+        return self._outcome.unwrap()
 
     def result_wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Block the calling thread until done; return the result or raise the exception.
 
-        RuntimeError on the runner's loop thread (``await future.result()`` there),
-        EventLoopTimeoutError on timeout, RunnerClosedError if the runner closes first.
+        ``timeout``: seconds, ``None`` (no limit) or ``USE_DEFAULT_TIMEOUT`` (the runner's
+        ``call_in_loop_timeout``). RuntimeError on the runner's loop thread (``await
+        future.result()`` there), EventLoopTimeoutError on timeout, RunnerClosedError if
+        the runner closes first.
         """
-        runner = self._runner
-        check_may_block(runner, "Future.result_wait()", "`await future.result()`")
-        outcome = self._outcome
-        if outcome.done():
-            return outcome.outcome()
-        wait = resolve_timeout(timeout, runner.call_in_loop_timeout if runner else None)
-        return outcome.wait(wait, runner, "Future.result_wait()")
+        return self._blocking_wait(timeout, "Future.result_wait()", "`await future.result()`")

@@ -18,18 +18,17 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from ._core import (
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
-    ClosedWhileWaitingError,
     Deadline,
     EventLoopTimeoutError,
+    LoopToken,
     QueueEmpty,
     QueueFull,
     QueueShutDown,
-    RunnerClosedError,
     ThreadWaiter,
     WaiterList,
-    block,
     check_may_block,
     resolve_timeout,
+    token_of,
 )
 
 if TYPE_CHECKING:
@@ -73,16 +72,15 @@ class Queue(Generic[T]):
     __slots__ = (
         "__weakref__",
         "_getters",
-        "_immediate",
         "_items",
         "_lock",
         "_maxsize",
         "_pop",
         "_push",
         "_putters",
-        "_runner",
         "_shutdown",
         "_slow_put",
+        "_token",
     )
 
     def __init__(self, runner: AsyncRunner | None = None, maxsize: int = 0) -> None:
@@ -90,11 +88,7 @@ class Queue(Generic[T]):
             raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
         if maxsize < 0:
             maxsize = 0  # as asyncio.Queue: <= 0 means unbounded
-        from ._runner import AsyncRunner
-
-        if runner is not None and not isinstance(runner, AsyncRunner):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"runner must be an AsyncRunner or None, not {type(runner).__name__}")
-        self._runner = runner
+        self._token: LoopToken | None = token_of(runner)
         self._maxsize = maxsize
         self._lock = threading.Lock()
         self._getters = WaiterList()
@@ -102,7 +96,6 @@ class Queue(Generic[T]):
         self._shutdown = False
         #: ``maxsize or shutdown``: one test on put_nowait's hot path instead of two.
         self._slow_put = maxsize > 0
-        self._immediate = False
         self._init_storage()
 
     # -- storage (overridden by LifoQueue / PriorityQueue) -------------------------------
@@ -149,11 +142,14 @@ class Queue(Generic[T]):
 
     # -- the two atomic steps --------------------------------------------------------------
     def _check_runner(self, waited: bool = False) -> None:
-        runner = self._runner
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        if token is not None and token.closed:
             # A thread that was parked gets the 1.4-compatible CancelledError flavour.
-            error = ClosedWhileWaitingError if waited else RunnerClosedError
-            raise error("the queue's runner is closed") from runner._death_cause  # pyright: ignore[reportPrivateUsage]
+            if waited:
+                closed = token.closed_error("waiting on a queue")
+                assert closed is not None
+                raise closed
+            token.raise_if_closed("the queue's runner")
 
     def _try_put(self, item: T) -> bool:
         if self._shutdown:
@@ -183,8 +179,8 @@ class Queue(Generic[T]):
         """Put ``item`` without waiting; QueueFull (also ``queue.Full`` and
         ``asyncio.QueueFull``) if the queue is full, QueueShutDown after shutdown."""
         # The hot path, inlined: one attribute test per condition, no helper calls.
-        runner = self._runner
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        if token is not None and token.closed:
             self._check_runner()
         if self._slow_put:
             if not self._try_put(item):
@@ -197,8 +193,8 @@ class Queue(Generic[T]):
     def get_nowait(self) -> T:
         """Remove and return an item without waiting; QueueEmpty (also ``queue.Empty`` and
         ``asyncio.QueueEmpty``) if there is none, QueueShutDown once shut down and drained."""
-        runner = self._runner
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+        token = self._token
+        if token is not None and token.closed:
             self._check_runner()
         try:
             item = self._pop()
@@ -226,13 +222,13 @@ class Queue(Generic[T]):
                 return item
         # The slow path stays in this frame: one coroutine less to create and resume.
         getters = self._getters
-        runner = self._runner
+        token = self._token
         while True:
-            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            if token is not None and token.closed:
                 self._check_runner()
             if self._shutdown and not self._items:
                 raise QueueShutDown("the queue is shut down and empty")
-            waiter = AsyncWaiter(runner)
+            waiter = AsyncWaiter(token)
             getters.add(waiter)
             if self._items:
                 try:
@@ -275,7 +271,7 @@ class Queue(Generic[T]):
         putters = self._putters
         while True:
             self._check_runner()
-            waiter = AsyncWaiter(self._runner)
+            waiter = AsyncWaiter(self._token)
             putters.add(waiter)
             try:
                 if self._try_put(item):
@@ -293,12 +289,23 @@ class Queue(Generic[T]):
                 return
 
     # -- threads -------------------------------------------------------------------------
+    def _check_may_block(self, what: str, instead: str) -> None:
+        token = self._token
+        if token is None:
+            check_may_block(what, instead)
+        else:
+            token.check_may_block(what, instead)
+
     def _deadline(self, timeout: float | None) -> Deadline:
-        runner = self._runner
-        default = runner.call_in_loop_timeout if runner is not None else None
+        token = self._token
+        default = token.default_timeout if token is not None else None
         if timeout is USE_DEFAULT_TIMEOUT and default is None:
             return _NO_DEADLINE  # the common case, without validating or reading the clock
         return Deadline(resolve_timeout(timeout, default))
+
+    def _park(self, waiter: ThreadWaiter, timeout: float | None) -> bool:
+        token = self._token
+        return waiter.park(timeout) if token is None else token.park(waiter, timeout)
 
     def get_wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Block the calling thread until an item is available; remove and return it.
@@ -306,9 +313,9 @@ class Queue(Generic[T]):
         ``timeout``: seconds, ``None`` (no limit) or ``USE_DEFAULT_TIMEOUT`` (the runner's
         ``call_in_loop_timeout``). See the class docstring for what it raises.
         """
-        runner = self._runner
-        check_may_block(runner, "Queue.get_wait()", "`await queue.get()`")
-        if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+        self._check_may_block("Queue.get_wait()", "`await queue.get()`")
+        token = self._token
+        if token is not None and token.closed:
             self._check_runner()
         if self._items:  # a C-level length test: no exception raised on an empty queue
             try:
@@ -323,11 +330,11 @@ class Queue(Generic[T]):
 
     def _get_wait_slow(self, deadline: Deadline) -> T:
         getters = self._getters
-        runner = self._runner
+        token = self._token
         items = self._items
         waited = False
         while True:
-            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            if token is not None and token.closed:
                 self._check_runner(waited)
             if self._shutdown and not items:
                 raise QueueShutDown("the queue is shut down and empty")
@@ -346,7 +353,7 @@ class Queue(Generic[T]):
                 self._leave(getters, waiter)
                 continue
             try:
-                woken = block(waiter, deadline.remaining(), runner)
+                woken = self._park(waiter, deadline.remaining())
             except BaseException:
                 self._leave(getters, waiter)
                 raise
@@ -360,7 +367,7 @@ class Queue(Generic[T]):
                     raise self._timeout_error("Queue.get_wait()", deadline) from None
                 self._after_get()
                 return item
-            if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
+            if token is not None and token.closed:
                 self._leave(getters, waiter)
                 self._check_runner(waited=True)
             # Woken by a put, which took us off the list: most often the item is there.
@@ -377,8 +384,7 @@ class Queue(Generic[T]):
 
         ``timeout`` as for :meth:`get_wait`.
         """
-        runner = self._runner
-        check_may_block(runner, "Queue.put_wait()", "`await queue.put(item)`")
+        self._check_may_block("Queue.put_wait()", "`await queue.put(item)`")
         self._check_runner()
         if self._try_put(item):
             return
@@ -393,7 +399,7 @@ class Queue(Generic[T]):
                 if self._try_put(item):
                     self._leave(putters, waiter)
                     return
-                woken = block(waiter, deadline.remaining(), runner)
+                woken = self._park(waiter, deadline.remaining())
             except BaseException:
                 self._leave(putters, waiter)
                 raise
@@ -406,9 +412,10 @@ class Queue(Generic[T]):
                 raise self._timeout_error("Queue.put_wait()", deadline)
 
     def _timeout_error(self, what: str, deadline: Deadline) -> EventLoopTimeoutError:
-        runner = self._runner
-        stack = runner._loop_stack() if runner is not None else ""  # pyright: ignore[reportPrivateUsage]
-        return EventLoopTimeoutError(what, deadline.timeout, stack)
+        token = self._token
+        if token is None:
+            return EventLoopTimeoutError(what, deadline.timeout)
+        return token.timeout_error(what, deadline.timeout)
 
     # -- shutdown ------------------------------------------------------------------------
     def shutdown(self, immediate: bool = False) -> None:
@@ -423,7 +430,6 @@ class Queue(Generic[T]):
             self._shutdown = True
             self._slow_put = True
             if immediate:
-                self._immediate = True
                 self._clear()
         self._getters.wake_all()
         self._putters.wake_all()

@@ -6,42 +6,43 @@ import asyncio
 import concurrent.futures
 import contextvars
 import ctypes
+import dataclasses
 import inspect
 import itertools
 import logging
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ._core import (
+    CANCELLED,
     USE_DEFAULT_TIMEOUT,
     Deadline,
     EventLoopTimeoutError,
     ForcedThreadShutdown,
+    LoopToken,
     Outcome,
     RunnerClosedError,
     ShutdownType,
     SteppingEventLoop,
     TAExceptionGroup,
-    ThreadWaiter,
+    TimerHandle,
     VirtualClock,
-    block,
-    check_may_block,
+    call_later,
+    catch_up,
     check_timeout,
-    describe_callable,
     resolve_future,
     resolve_timeout,
+    wait_idle,
 )
-from ._task import BackgroundTask
-from ._threads import SupervisedThread, runner_thread_group, stop_runner_threads
+from ._task import BackgroundTask, TaskStart
+from ._threads import SupervisedThread, ThreadGroup
 
 T = TypeVar("T")
 
-__all__ = ["AsyncRunner"]
+__all__ = ["AsyncRunner", "RunnerStatistics"]
 
 logger = logging.getLogger("threaded_async")
 
@@ -54,12 +55,8 @@ _RUNNING = "running"
 _STOPPING = "stopping"
 _CLOSED = "closed"
 
-#: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
-CATCH_UP_ITERATIONS = 1000
 #: Seconds cancelled tasks get to finish at exit when ``exit_timeout`` is None.
 CANCEL_GRACE = 1.0
-#: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
-FOREIGN_LOOP_HOPS = 16
 #: Loop factory used when a runner is given neither ``loop_factory`` nor ``clock``.
 #: ``None`` means :class:`SteppingEventLoop`. Private: the test suite patches it to run
 #: every test on uvloop (``pytest --loop=uvloop``).
@@ -110,9 +107,8 @@ class AsyncRunner:
         clock: VirtualClock | None = None,
     ) -> None:
         self.exit_timeout: float | None = check_timeout(exit_timeout, "exit_timeout")
-        self.call_in_loop_timeout: float | None = check_timeout(
-            call_in_loop_timeout, "call_in_loop_timeout"
-        )
+        #: The handle every primitive of this runner uses to reach its loop (see _core).
+        self._token = LoopToken(check_timeout(call_in_loop_timeout, "call_in_loop_timeout"))
         if loop_factory is not None and not callable(loop_factory):
             raise TypeError("loop_factory must be a callable returning an event loop")
         if clock is not None and not isinstance(clock, VirtualClock):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -124,31 +120,23 @@ class AsyncRunner:
         self._loop_factory = loop_factory
         self._clock = clock
         if clock is not None:
-            clock._runner = self  # pyright: ignore[reportPrivateUsage]
+            clock.attach(self._token)
         self._name = name or f"threaded_async-{next(_names)}"
         self._state = _NEW
         self._state_lock = threading.Lock()
-        #: True once the runner is closed; read on hot paths.
-        self._closed = False
-        self._death_cause: BaseException | None = None
-        #: Threads currently parked on something that belongs to this runner.
-        self._blocked: set[ThreadWaiter] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stepping: SteppingEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._thread_id: int | None = None
         self._started: Outcome[None] = Outcome()
         self._finished: Outcome[None] = Outcome()
-        self._live: set[BackgroundTask[Any]] = set()
+        #: Tasks whose result someone may still want (the runner cancels them at close).
+        self._live: set[TaskStart[Any]] = set()
         self._abandoned = False
-        self._failed: list[BackgroundTask[Any]] = []
+        self._failed: list[TaskStart[Any]] = []
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
         self._stop_reported = False
-        #: True once teardown began on the loop thread: idle waits then raise, not return.
-        self._tearing_down = False
-        #: True once run_forever has returned: no new work is accepted from then on.
-        self._loop_closing = False
+        #: The supervised threads of start_thread (created on first use).
+        self._threads: ThreadGroup | None = None
+        self._threads_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<AsyncRunner {self._name!r} {self._state}>"
@@ -160,16 +148,27 @@ class AsyncRunner:
         return self._name
 
     @property
+    def call_in_loop_timeout(self) -> float | None:
+        """Default timeout of the blocking calls: what ``USE_DEFAULT_TIMEOUT`` means
+        (``None``: wait forever). May be changed at any time, from any thread."""
+        return self._token.default_timeout
+
+    @call_in_loop_timeout.setter
+    def call_in_loop_timeout(self, timeout: float | None) -> None:
+        self._token.default_timeout = check_timeout(timeout, "call_in_loop_timeout")
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The runner's event loop (RunnerClosedError before start)."""
-        if self._loop is None:
+        loop = self._token.loop
+        if loop is None:
             raise RunnerClosedError("the runner has not been started")
-        return self._loop
+        return loop
 
     @property
     def _event_loop(self) -> asyncio.AbstractEventLoop | None:
         # 1.4's private attribute, which some 1.4 code passed to run_coroutine_threadsafe.
-        return self._loop
+        return self._token.loop
 
     @property
     def clock(self) -> VirtualClock | None:
@@ -184,12 +183,32 @@ class AsyncRunner:
     @property
     def in_runner_loop(self) -> bool:
         """True when called from the runner's own loop thread."""
-        return _get_ident() == self._thread_id
+        return _get_ident() == self._token.thread_id
 
     @property
     def is_running(self) -> bool:
         """True from a successful start until the loop stops."""
-        return self._state in (_RUNNING, _STOPPING) and not self._closed
+        return self._state in (_RUNNING, _STOPPING) and not self._token.closed
+
+    def statistics(self) -> RunnerStatistics:
+        """A snapshot for debugging and tests (any thread, never blocks).
+
+        See :class:`RunnerStatistics`; nothing in it is read from the loop thread, so
+        counts may be a moment old.
+        """
+        token = self._token
+        stepping = token.stepping
+        clock = self._clock
+        return RunnerStatistics(
+            state=self._state,
+            running=self.is_running,
+            parked_threads=len(token.parked),
+            live_tasks=len(self._live),
+            loop_idle=stepping.is_idle_now() if stepping is not None else None,
+            virtual_time=clock.time() if clock is not None else None,
+            jump_holds=stepping.jump_hold_count() if stepping is not None else 0,
+            supervised_threads=len(self._threads.threads) if self._threads is not None else 0,
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     def _launch(self) -> None:
@@ -230,25 +249,30 @@ class AsyncRunner:
         failure). :meth:`stop` first stops and joins these threads, newest first (each
         join bounded by ``exit_timeout``), and raises their failures and join timeouts.
         """
-        group = runner_thread_group(self, create=True)
-        assert group is not None
+        with self._threads_lock:
+            group = self._threads
+            if group is None:
+                group = self._threads = ThreadGroup(join_timeout=self.exit_timeout)
         return group.start(fn, *args, name=name, wait_started=wait_started, **kwargs)
 
     def stop(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
-        """Stop the threads of :meth:`start_thread` (newest first), then the loop."""
-        try:
-            stop_runner_threads(self)
-        finally:
-            self._stop_loop(timeout)
-
-    def _stop_loop(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
-        """Stop the loop: let it catch up, cancel every task, shut down, join the thread.
+        """Stop the runner: first the threads of :meth:`start_thread` (newest first), then
+        the loop: let it catch up, cancel every task, shut down, join the loop thread.
 
         Blocks the calling thread (RuntimeError on the loop thread itself). ``timeout``
         defaults to ``exit_timeout``; when it passes, a stuck loop thread is force-stopped
         (see :attr:`shutdown_type`). Raises :class:`TAExceptionGroup` with the exceptions
-        of background tasks whose results nobody retrieved. Calling it again is a no-op.
+        of background tasks whose results nobody retrieved, and of supervised threads
+        that failed. Calling it again is a no-op.
         """
+        try:
+            group = self._threads
+            if group is not None and not self.in_runner_loop:
+                group.stop_and_join()
+        finally:
+            self._stop_loop(timeout)
+
+    def _stop_loop(self, timeout: float | None) -> None:
         wait = resolve_timeout(timeout, self.exit_timeout)
         if self.in_runner_loop:
             raise RuntimeError(
@@ -261,10 +285,9 @@ class AsyncRunner:
                 self._state = _STOPPING
             elif state == _NEW:
                 self._state = _CLOSED
-                self._closed = True
         if state == _NEW:
             self._shutdown_type = ShutdownType.STOPPED
-            self._release_waiters()  # threads may already wait on its primitives
+            self._mark_closed(None)  # threads may already wait on its primitives
             return
         if state in (_RUNNING, _STARTING):
             try:
@@ -278,13 +301,14 @@ class AsyncRunner:
         thread = self._thread
         assert thread is not None
         if self._state == _STARTING or not self._started.done():
-            self._started.wait(wait, self, "the event loop to start")
+            self._started.wait(wait, self._token, "the event loop to start")
         deadline = Deadline(wait)
-        loop = self._loop
+        token = self._token
+        loop = token.loop
         try:
-            if loop is not None and not self._closed:
+            if loop is not None and not token.closed:
                 try:
-                    self._catch_up(deadline.remaining())
+                    catch_up(token, deadline.remaining())
                 except (EventLoopTimeoutError, RunnerClosedError):
                     pass
                 try:
@@ -305,16 +329,11 @@ class AsyncRunner:
             logger.warning(
                 "Force-stopping event loop thread %r; it was executing:\n%s",
                 self._name,
-                self._loop_stack(),
+                self._token.loop_stack(),
             )
         _force_thread_stop(thread)
         # The exception is raised at the thread's next bytecode: wake a loop that sleeps.
-        loop = self._loop
-        if loop is not None:
-            try:
-                loop.call_soon_threadsafe(_noop)
-            except RuntimeError:  # closed meanwhile
-                pass
+        self._token.wake()
         thread.join(self.exit_timeout)
         if thread.is_alive():
             self._shutdown_type = ShutdownType.FAILED_FORCE_STOPPED
@@ -325,8 +344,8 @@ class AsyncRunner:
             return
         self._stop_reported = True
         errors: list[Exception] = []
-        for task in self._failed:
-            outcome = task._outcome  # pyright: ignore[reportPrivateUsage]
+        for start in self._failed:
+            outcome = start.outcome
             exc = outcome.exception()
             if not outcome.retrieved and isinstance(exc, Exception):
                 errors.append(exc)
@@ -379,7 +398,7 @@ class AsyncRunner:
 
     def wait_closed(self, timeout: float | None = None) -> None:
         """Block until the runner has closed (EventLoopTimeoutError on timeout)."""
-        check_may_block(self, "AsyncRunner.wait_closed()", "add_stop_callback()")
+        self._token.check_may_block("AsyncRunner.wait_closed()", "add_stop_callback()")
         self._finished.wait(check_timeout(timeout), None, "the runner to close")
 
     # -- the loop thread -----------------------------------------------------------------
@@ -404,16 +423,14 @@ class AsyncRunner:
             self._mark_closed(exc)
             self._started.try_set_exception(exc)
             return
-        self._loop = loop
-        self._stepping = loop if isinstance(loop, SteppingEventLoop) else None
-        self._thread_id = _get_ident()
+        self._token.bind(loop)
         loop.call_soon(self._on_started)
         try:
             loop.run_forever()
         except ForcedThreadShutdown:
             pass
         except BaseException as exc:
-            self._death_cause = exc
+            self._token.cause = exc
             logger.error("Event loop thread %r died", self._name, exc_info=exc)
         finally:
             self._close_loop(loop)
@@ -422,12 +439,13 @@ class AsyncRunner:
         with self._state_lock:
             if self._state == _STARTING:
                 self._state = _RUNNING
+        self._token.open()
         self._started.try_set_result(None)
 
     def _begin_shutdown(self) -> None:
-        loop = self._loop
+        loop = self._token.loop
         assert loop is not None
-        self._tearing_down = True
+        self._token.closing = True
         loop.create_task(self._shutdown_main(loop), name="threaded_async shutdown")
 
     async def _shutdown_main(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -436,7 +454,7 @@ class AsyncRunner:
         # Cancelled tasks get a grace period to finish their cleanup; one that swallows
         # the cancellation must not hold the exit hostage (1.4 stopped the loop anyway).
         grace = self._cancel_grace()
-        with _RealTimeAlarm(loop, grace) as alarm:
+        with _GraceAlarm(loop, grace) as alarm:
             for _ in range(10):
                 tasks = {t for t in asyncio.all_tasks(loop) if t is not current}
                 if not tasks:
@@ -465,18 +483,18 @@ class AsyncRunner:
 
     def _release_clock(self) -> None:
         """Let virtual timers fire freely during teardown."""
-        if self._clock is not None and self._stepping is not None:
+        stepping = self._token.stepping
+        if self._clock is not None and stepping is not None:
             self._clock.autojump = True
-            self._stepping._jump_holds.clear()  # pyright: ignore[reportPrivateUsage]
+            stepping.clear_jump_holds()
 
     def _close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Runs in the loop thread after run_forever returned, however it ended."""
-        self._tearing_down = True
-        self._loop_closing = True
+        self._token.stop_accepting()
         try:
             # Left over if the loop was force-stopped or died.
             self._cancel_stragglers(loop)
-            if not self._forced and self._death_cause is None:
+            if not self._forced and self._token.cause is None:
                 loop.run_until_complete(loop.shutdown_asyncgens())
             # Requested from other threads while the loop was stopping.
             self._cancel_stragglers(loop)
@@ -490,10 +508,8 @@ class AsyncRunner:
                 logger.debug("error while closing the loop", exc_info=exc)
             self._discard_unstarted(loop)  # a hand-off that raced with close()
             asyncio.set_event_loop(None)
-            cause = self._death_cause
-            self._mark_closed(
-                RunnerClosedError("the event loop thread died") if cause is not None else None
-            )
+            died = self._token.cause is not None
+            self._mark_closed(RunnerClosedError("the event loop thread died") if died else None)
 
     def _cancel_stragglers(self, loop: asyncio.AbstractEventLoop) -> None:
         """Cancel every task still on the stopped loop; bounded (a few iterations)."""
@@ -512,36 +528,28 @@ class AsyncRunner:
         """Cancel tasks whose creation is still queued on the closing loop (requested while
         the loop was stuck or stopping), closing their coroutines: waiters see
         CancelledError, and no "coroutine was never awaited" warning follows."""
-        for handle in list(getattr(loop, "_ready", ())):
+        ready: Any = getattr(loop, "_ready", ())  # asyncio's queue of ready handles
+        for handle in list(ready):
             callback = getattr(handle, "_callback", None)
             if callback == self._begin_shutdown:  # queued by a stop that then forced it
                 handle.cancel()
                 continue
             owner = getattr(callback, "__self__", None)
-            if isinstance(owner, BackgroundTask) and owner._task is None:  # pyright: ignore[reportUnknownMemberType]
-                owner._close_unawaited()  # pyright: ignore[reportUnknownMemberType]
-                owner._outcome.cancel("the runner closed before the task started")  # pyright: ignore[reportUnknownMemberType]
+            if isinstance(owner, TaskStart) and owner.task is None:
+                owner.discard("the runner closed before the task started")  # pyright: ignore[reportUnknownMemberType]
 
     def _mark_closed(self, cause: BaseException | None) -> None:
         with self._state_lock:
-            if self._closed and self._state == _CLOSED:
+            if self._token.closed and self._state == _CLOSED:
                 return
             self._state = _CLOSED
-            self._closed = True
-        if cause is not None and self._death_cause is None:
-            self._death_cause = cause
         if self._shutdown_type == ShutdownType.NOT_SHUT_DOWN:
             # The loop ended without stop() (it died): 1.4 reports that as UNKNOWN. A stop()
             # in progress overwrites this with STOPPED or FORCE_STOPPED.
             self._shutdown_type = ShutdownType.UNKNOWN
-        self._release_waiters()
-
-    def _release_waiters(self) -> None:
-        """The runner is closed: cancel its tasks and wake every thread waiting on it."""
-        for task in list(self._live):
-            task._outcome.cancel("the runner closed")  # pyright: ignore[reportPrivateUsage]
-        for waiter in list(self._blocked):
-            waiter.wake()
+        for start in list(self._live):
+            start.outcome.cancel("the runner closed")
+        self._token.mark_closed(cause)
         self._finished.try_set_result(None)
 
     def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -553,51 +561,22 @@ class AsyncRunner:
             return
         loop.default_exception_handler(context)
 
-    def _task_finished(self, task: BackgroundTask[Any]) -> None:
-        self._live.discard(task)
-        if task._outcome.has_exception():  # pyright: ignore[reportPrivateUsage]
-            self._failed.append(task)
-
-    # -- diagnostics ---------------------------------------------------------------------
-    def _loop_stack(self) -> str:
-        """The stack the loop thread is executing right now ('' if it is not running)."""
-        ident = self._thread_id
-        if ident is None or self._closed:
-            return ""
-        frame = sys._current_frames().get(ident)  # pyright: ignore[reportPrivateUsage]
-        if frame is None:
-            return ""
-        return "".join(traceback.format_stack(frame))
+    def _task_finished(self, start: TaskStart[Any]) -> None:
+        self._live.discard(start)
+        if start.outcome.has_exception():
+            self._failed.append(start)
 
     # -- running things ------------------------------------------------------------------
-    def _require_running(self, what: str) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is None or not self.is_running or self._loop_closing:
-            if self._state in (_NEW, _STARTING):
-                raise RunnerClosedError(
-                    f"cannot {what}: the runner has not been started "
-                    "(use `with AsyncRunner() as runner:` or runner.start())"
-                )
-            raise RunnerClosedError(f"cannot {what}: the runner is closed") from self._death_cause
-        return loop
-
-    def _timeout(self, timeout: float | None) -> float | None:
-        return resolve_timeout(timeout, self.call_in_loop_timeout)
-
     def _get_timeout_or_default(self, timeout: float | None) -> float | None:
-        """1.4 name of :meth:`_timeout`, kept for subclasses written against 1.4."""
-        return self._timeout(timeout)
+        """1.4's helper: ``timeout`` in seconds, ``USE_DEFAULT_TIMEOUT`` resolved."""
+        return self._token.resolve(timeout)
 
     def call_soon(self, fn: Callable[..., object], *args: Any) -> None:
         """Schedule ``fn(*args)`` on the loop and return at once (any thread).
 
         Callbacks run in the order scheduled, in the caller's contextvars context.
         """
-        loop = self._require_running("call_soon")
-        try:
-            loop.call_soon_threadsafe(fn, *args, context=contextvars.copy_context())
-        except RuntimeError:  # the loop closed since the check above
-            raise RunnerClosedError("cannot call_soon: the runner is closed") from None
+        self._token.run_sync_soon(fn, *args, context=contextvars.copy_context(), what="call_soon")
 
     def call_in_loop(self, fun: Callable[[], T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Run ``fun()`` on the loop thread and return its result (or raise its exception).
@@ -606,36 +585,11 @@ class AsyncRunner:
         raises EventLoopTimeoutError (naming what the loop is executing) on timeout — ``fun``
         still runs later — and RunnerClosedError if the runner is not running.
         """
-        wait = self._timeout(timeout)
-        loop = self._require_running("call a function in the loop")
-        if _get_ident() == self._thread_id:
-            return fun()
-        outcome: Outcome[T] = Outcome()
-
-        def run() -> None:
-            try:
-                result = fun()
-            except asyncio.CancelledError as exc:  # the caller's to see, not the loop's
-                outcome.try_set_exception(exc)
-            except ForcedThreadShutdown:
-                outcome.cancel("the event loop was force-stopped")
-                raise
-            except BaseException as exc:
-                outcome.try_set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                outcome.try_set_result(result)
-
-        try:
-            loop.call_soon_threadsafe(run, context=contextvars.copy_context())
-        except RuntimeError:  # the loop closed since the check above
-            raise RunnerClosedError("cannot call a function in the loop: it is closed") from None
-        return outcome.wait(wait, self, describe_callable(fun))
+        return self._token.call(fun, timeout)
 
     def _spawn(
         self, awaitable: Awaitable[T], register: bool, started: Outcome[None] | None = None
-    ) -> BackgroundTask[T]:
+    ) -> tuple[BackgroundTask[T], TaskStart[T]]:
         if not inspect.isawaitable(awaitable):
             raise TypeError(
                 f"expected a coroutine or other awaitable, got {type(awaitable).__name__}"
@@ -645,25 +599,27 @@ class AsyncRunner:
                     else ""
                 )
             )
+        token = self._token
         try:
-            loop = self._require_running("create a task")
+            loop = token.require_loop("create a task")
         except RunnerClosedError:
             _close_coroutine(awaitable)
             raise
-        task = BackgroundTask(self, awaitable)
+        start = TaskStart(awaitable, self._task_finished)
+        task = BackgroundTask(start, token)
         if register:
-            self._live.add(task)
+            self._live.add(start)
         context = contextvars.copy_context()
-        if _get_ident() == self._thread_id:
-            task._start(loop, context, False)  # pyright: ignore[reportPrivateUsage]
+        if _get_ident() == token.thread_id:
+            start.start(loop, context, False)
         else:
             try:
-                loop.call_soon_threadsafe(task._start, loop, context, True, started)  # pyright: ignore[reportPrivateUsage]
+                loop.call_soon_threadsafe(start.start, loop, context, True, started)
             except RuntimeError:  # the loop closed since the check above
-                self._live.discard(task)
+                self._live.discard(start)
                 _close_coroutine(awaitable)
-                raise RunnerClosedError("cannot create a task: the runner is closed") from None
-        return task
+                raise token.not_running_error("create a task") from None
+        return task, start
 
     def create_task(
         self,
@@ -683,16 +639,17 @@ class AsyncRunner:
         RunnerClosedError if the runner is not running. If the task fails and nobody
         retrieves its exception, the runner's exit raises it in a TAExceptionGroup.
         """
+        token = self._token
         try:
-            wait = self._timeout(task_creation_timeout)
+            wait = token.resolve(task_creation_timeout)
         except (TypeError, ValueError):
             _close_coroutine(awaitable)
             raise
-        if wait is None or _get_ident() == self._thread_id:
-            return self._spawn(awaitable, register=True)
+        if wait is None or _get_ident() == token.thread_id:
+            return self._spawn(awaitable, register=True)[0]
         started: Outcome[None] = Outcome()
-        task = self._spawn(awaitable, register=True, started=started)
-        started.wait(wait, self, f"the creation of task {task.name}")
+        task = self._spawn(awaitable, register=True, started=started)[0]
+        started.wait(wait, token, f"the creation of task {task.name}")
         return task
 
     def run(self, awaitable: Awaitable[T], timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
@@ -701,49 +658,52 @@ class AsyncRunner:
         Raises what the awaitable raised; EventLoopTimeoutError on timeout (the task keeps
         running); RuntimeError on the loop thread (await it there instead).
         """
+        token = self._token
         try:
-            check_may_block(self, "AsyncRunner.run()", "`await awaitable`")
-            wait = self._timeout(timeout)
+            token.check_may_block("AsyncRunner.run()", "`await awaitable`")
+            wait = token.resolve(timeout)
         except (RuntimeError, TypeError, ValueError):
             _close_coroutine(awaitable)  # refused: no "never awaited" warning on top
             raise
-        task = self._spawn(awaitable, register=False)
-        return task._outcome.wait(wait, self, task.name)  # pyright: ignore[reportPrivateUsage]
+        task, start = self._spawn(awaitable, register=False)
+        return start.outcome.wait(wait, token, task.name)
 
     def submit(self, awaitable: Awaitable[T]) -> concurrent.futures.Future[T]:
         """Run ``awaitable`` on the loop; return a :class:`concurrent.futures.Future`.
 
         Never blocks. Cancelling the future cancels the task.
         """
-        task = self._spawn(awaitable, register=False)
+        task, start = self._spawn(awaitable, register=False)
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def copy(outcome: Outcome[T]) -> None:
             if future.cancelled():
                 return
             exc = outcome.exception()
-            if outcome.cancelled():
+            if outcome.state == CANCELLED:
                 future.cancel()
             elif exc is not None:
                 outcome.retrieved = True
                 future.set_exception(exc)
             else:
-                future.set_result(outcome.outcome())
+                future.set_result(outcome.unwrap())
 
         def cancel_task(f: concurrent.futures.Future[T]) -> None:
             if f.cancelled():
                 task.cancel()
 
         future.add_done_callback(cancel_task)
-        task._outcome.add_done_callback(copy)  # pyright: ignore[reportPrivateUsage]
+        start.outcome.add_done_callback(copy)
         return future
 
     def wait_for_next_eventloop_iteration(
         self, timeout: float | None = USE_DEFAULT_TIMEOUT
     ) -> None:
         """Block until the loop has run everything scheduled before this call (1.4)."""
-        check_may_block(self, "wait_for_next_eventloop_iteration()", "`await asyncio.sleep(0)`")
-        self.call_in_loop(_noop, timeout)
+        self._token.check_may_block(
+            "wait_for_next_eventloop_iteration()", "`await asyncio.sleep(0)`"
+        )
+        self._token.call(_noop, timeout)
 
     # -- quiescence ----------------------------------------------------------------------
     def wait_until_idle(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
@@ -758,41 +718,36 @@ class AsyncRunner:
         On loops without our idle hook (``loop_factory=uvloop.new_event_loop``), idle is
         approximated by letting the loop run a fixed number of scheduling rounds.
         """
-        check_may_block(self, "AsyncRunner.wait_until_idle()", "`await asyncio.sleep(0)`")
-        self._wait_idle(self._timeout(timeout), None)
+        token = self._token
+        token.check_may_block("AsyncRunner.wait_until_idle()", "`await asyncio.sleep(0)`")
+        wait_idle(token, token.resolve(timeout))
 
-    def _catch_up(self, timeout: float | None) -> None:
-        """Wait until idle, but give up after CATCH_UP_ITERATIONS loop iterations."""
-        self._wait_idle(timeout, CATCH_UP_ITERATIONS)
 
-    def _wait_idle(self, timeout: float | None, max_iterations: int | None) -> None:
-        loop = self._require_running("wait for the event loop")
-        if self._tearing_down:
-            raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
-        stepping = self._stepping
-        if stepping is not None and stepping.is_idle_now():
-            return
-        waiter = ThreadWaiter()
-        if stepping is not None:
-            stepping.add_idle_waiter(waiter, max_iterations)
-        else:
-            hops = (
-                FOREIGN_LOOP_HOPS
-                if max_iterations is None
-                else min(max_iterations, FOREIGN_LOOP_HOPS)
-            )
-            loop.call_soon_threadsafe(_hop, loop, hops, waiter)
-        woken = block(waiter, timeout, self)
-        if self._closed or self._tearing_down:
-            raise RunnerClosedError(
-                "the runner closed while waiting for its loop to become idle"
-            ) from self._death_cause
-        if not woken:
-            if stepping is not None:
-                stepping.remove_idle_waiter(waiter)
-            raise EventLoopTimeoutError(
-                "the event loop to become idle", timeout, self._loop_stack()
-            )
+@dataclasses.dataclass(frozen=True)
+class RunnerStatistics:
+    """A snapshot of an :class:`AsyncRunner` (``runner.statistics()``), for debugging.
+
+    Attributes:
+        state: ``"new"``, ``"starting"``, ``"running"``, ``"stopping"`` or ``"closed"``.
+        running: :attr:`AsyncRunner.is_running`.
+        parked_threads: Threads blocked right now on something of this runner (a
+            ``get_wait``, ``wait``, ``process``...); each is woken when the runner closes.
+        live_tasks: Tasks of ``create_task`` not finished yet.
+        loop_idle: Whether the loop is idle right now (None on a loop without our idle
+            hook, e.g. uvloop).
+        virtual_time: The virtual clock's time, or None without one.
+        jump_holds: Control-inversion requests holding virtual-time autojumps.
+        supervised_threads: Threads started with :meth:`AsyncRunner.start_thread`.
+    """
+
+    state: str
+    running: bool
+    parked_threads: int
+    live_tasks: int
+    loop_idle: bool | None
+    virtual_time: float | None
+    jump_holds: int
+    supervised_threads: int
 
 
 def _noop() -> None:
@@ -805,24 +760,23 @@ def _close_coroutine(awaitable: object) -> None:
         awaitable.close()
 
 
-class _RealTimeAlarm:
+class _GraceAlarm:
     """A deadline in real (monotonic) time that a coroutine can wait against, also on a
-    loop whose clock is virtual. Its timer thread starts only if a wait needs it, and is
-    joined on exit."""
+    loop whose clock is virtual. It arms the library's real-time timer only if a wait
+    needs it, and disarms it on exit."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         self._loop = loop
         self._end = time.monotonic() + seconds
         self._rung: asyncio.Future[None] = loop.create_future()
-        self._timer: threading.Timer | None = None
+        self._timer: TimerHandle | None = None
 
-    def __enter__(self) -> _RealTimeAlarm:
+    def __enter__(self) -> _GraceAlarm:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer.join()
         if not self._rung.done():
             self._rung.cancel()
 
@@ -836,19 +790,9 @@ class _RealTimeAlarm:
         """Wait until every task is done or the deadline passes; return those pending."""
         pending: set[asyncio.Task[Any]] = {t for t in tasks if not t.done()}
         if pending and self._timer is None:
-            left = max(0.0, self._end - time.monotonic())
-            self._timer = threading.Timer(left, self._ring)
-            self._timer.daemon = True
-            self._timer.start()
+            self._timer = call_later(max(0.0, self._end - time.monotonic()), self._ring)
         while pending and not self._rung.done():
             waited: set[asyncio.Future[Any]] = {*pending, self._rung}
             await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
             pending = {t for t in pending if not t.done()}
         return pending
-
-
-def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:
-    if remaining <= 0:
-        waiter.wake()
-    else:
-        loop.call_soon(_hop, loop, remaining - 1, waiter)

@@ -4,20 +4,17 @@ A :class:`Signal` starts unset and is set once with :meth:`Signal.go`; it can ne
 unset. Any thread can wait on it (``wait(timeout)``), any coroutine on any loop can
 ``await`` it, callbacks attached with :meth:`Signal.then` run exactly once. Signals
 combine: ``a | b`` is set when either is, ``a & b`` when both are. :class:`Till` is a
-signal that sets itself after a delay, driven by one shared timer thread that exists only
-while some ``Till`` is pending.
+signal that sets itself after a delay, driven by the library's one real-time timer thread,
+which exists only while something is pending on it.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from ._core import AsyncWaiter, ThreadWaiter, Waiter, check_may_block
+from ._core import RESULT, Outcome, TimerHandle, call_at, check_may_block
 
 __all__ = ["Signal", "Till"]
 
@@ -30,17 +27,14 @@ class Signal:
     loop reads ``while not please_stop:``.
     """
 
-    __slots__ = ("_callbacks", "_done", "_lock", "_waiters", "name")
+    __slots__ = ("_outcome", "name")
 
     def __init__(self, name: str | None = None) -> None:
         self.name: str | None = name
-        self._lock = threading.Lock()
-        self._done = False
-        self._waiters: list[Waiter] = []
-        self._callbacks: list[Callable[[], object]] = []
+        self._outcome: Outcome[None] = Outcome()
 
     def __repr__(self) -> str:
-        state = "set" if self._done else "unset"
+        state = "set" if self._outcome.done() else "unset"
         return f"<Signal {self.name!r} {state}>" if self.name else f"<Signal {state}>"
 
     def go(self) -> None:
@@ -50,29 +44,17 @@ class Signal:
         the calling thread, in the order they were added. A callback that raises does not
         stop the others; its exception is re-raised from ``go()`` after all have run.
         """
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-            waiters, self._waiters = self._waiters, []
-            callbacks, self._callbacks = self._callbacks, []
-        for waiter in waiters:
-            waiter.wake()
-        error: BaseException | None = None
-        for callback in callbacks:
-            try:
-                callback()
-            except BaseException as exc:
-                error = error or exc
-        if error is not None:
-            raise error
+        errors: list[BaseException] = []
+        self._outcome.settle(RESULT, None, errors)
+        if errors:
+            raise errors[0]
 
     def is_set(self) -> bool:
         """True once :meth:`go` was called (any thread, never blocks)."""
-        return self._done
+        return self._outcome.done()
 
     def __bool__(self) -> bool:
-        return self._done
+        return self._outcome.done()
 
     def then(self, callback: Callable[[], object]) -> Signal:
         """Run ``callback()`` once when the signal is set (now, if it already is).
@@ -80,11 +62,7 @@ class Signal:
         The callback runs in the thread that calls :meth:`go` (or in this thread, if the
         signal is already set). Returns ``self`` so calls can be chained.
         """
-        with self._lock:
-            if not self._done:
-                self._callbacks.append(callback)
-                return self
-        callback()
+        self._outcome.add_done_callback(lambda _: callback())
         return self
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -94,38 +72,17 @@ class Signal:
         ``False``. Woken by :meth:`go` from any thread. Raises ``RuntimeError`` on a thread
         that runs an event loop (it could never be woken by that loop): await it instead.
         """
-        if self._done:
+        if self._outcome.done():
             return True
-        check_may_block(None, "Signal.wait()", "`await signal`")
-        waiter = ThreadWaiter()
-        with self._lock:
-            if self._done:
-                return True
-            self._waiters.append(waiter)
-        if not waiter.park(timeout):
-            with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-        return self._done
+        check_may_block("Signal.wait()", "`await signal`")
+        return self._outcome.wait_done(timeout)
 
     async def wait_async(self) -> None:
         """Wait in a coroutine (any loop) until the signal is set.
 
         Cancelling the awaiting coroutine leaves the signal untouched.
         """
-        if self._done:
-            return
-        waiter = AsyncWaiter()
-        with self._lock:
-            if self._done:
-                return
-            self._waiters.append(waiter)
-        try:
-            await waiter.fut
-        finally:
-            with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+        await self._outcome.wait_async()
 
     def __await__(self) -> Generator[Any, None, None]:
         return self.wait_async().__await__()
@@ -144,70 +101,16 @@ class Signal:
         return both
 
 
-class _Timer:
-    """One daemon thread firing every pending :class:`Till`; it exits when none is left."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int, Till]] = []
-        self._count = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def add(self, till: Till, deadline: float) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (deadline, next(self._count), till))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="threaded_async-till-timer", daemon=True
-                )
-                self._thread.start()
-            else:
-                self._cond.notify()
-
-    def discard(self, till: Till) -> None:
-        with self._cond:
-            self._heap = [entry for entry in self._heap if entry[2] is not till]
-            heapq.heapify(self._heap)
-            self._cond.notify()
-
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._heap)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    if not self._heap:
-                        self._thread = None
-                        return
-                    deadline = self._heap[0][0]
-                    now = time.monotonic()
-                    if deadline <= now:
-                        due = heapq.heappop(self._heap)[2]
-                        break
-                    self._cond.wait(deadline - now)
-            try:
-                due.go()
-            except Exception:  # a then() callback failed: it is not the timer's business
-                import logging
-
-                logging.getLogger("threaded_async").exception("a Till callback raised")
-
-
-_timer = _Timer()
-
-
 class Till(Signal):
     """A :class:`Signal` that sets itself ``seconds`` from now (or at monotonic time ``till``).
 
     Use it instead of ``sleep`` so a timeout combines with other signals:
     ``worker(please_stop=user_cancel | Till(seconds=360))``. Pending ``Till`` objects share
-    one daemon timer thread, which ends when none is pending; :meth:`cancel` withdraws a
-    ``Till`` that is no longer needed (it then never fires).
+    the library's one real-time timer thread, which ends when nothing is pending on it;
+    :meth:`cancel` withdraws a ``Till`` that is no longer needed (it then never fires).
     """
 
-    __slots__ = ()
+    __slots__ = ("_timer",)
 
     def __init__(
         self, *, seconds: float | None = None, till: float | None = None, name: str | None = None
@@ -217,11 +120,14 @@ class Till(Signal):
         super().__init__(name or "till")
         deadline = time.monotonic() + seconds if seconds is not None else till
         assert deadline is not None
+        self._timer: TimerHandle | None = None
         if deadline <= time.monotonic():
             self.go()
         else:
-            _timer.add(self, deadline)
+            self._timer = call_at(deadline, self.go)
 
     def cancel(self) -> None:
         """Withdraw the timer (any thread). An already-set ``Till`` stays set."""
-        _timer.discard(self)
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()

@@ -1,4 +1,9 @@
-"""BackgroundTask: a coroutine running on a runner's loop, observable from any thread."""
+"""BackgroundTask: a coroutine running on a runner's loop, observable from any thread.
+
+Two halves: :class:`TaskStart`, the runner's side (it creates the asyncio task on the loop
+and keeps the :class:`Outcome` the task completes), and :class:`BackgroundTask`, the view
+handed to users.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,20 @@ import asyncio
 import contextvars
 import sys
 import threading
-from collections.abc import Awaitable, Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from ._core import (
     USE_DEFAULT_TIMEOUT,
     ForcedThreadShutdown,
+    LoopToken,
     Outcome,
-    check_may_block,
-    resolve_timeout,
+    ResultView,
 )
-
-if TYPE_CHECKING:
-    from ._runner import AsyncRunner
 
 T = TypeVar("T")
 
-__all__ = ["BackgroundTask"]
+__all__ = ["BackgroundTask", "TaskStart"]
 
 _get_ident = threading.get_ident
 _EAGER = sys.version_info >= (3, 12)
@@ -53,34 +55,28 @@ async def _drive(awaitable: Awaitable[T], outcome: Outcome[T]) -> None:
     outcome.try_set_result(result)
 
 
-class BackgroundTask(Generic[T]):
-    """A coroutine (or any awaitable) running as a task on an :class:`AsyncRunner`'s loop.
+class TaskStart(Generic[T]):
+    """The runner's side of one :class:`BackgroundTask`: it creates the asyncio task on
+    the loop thread and keeps the outcome the task completes. Internal."""
 
-    Created by :meth:`AsyncRunner.create_task`; do not instantiate it yourself. Any thread
-    may call its methods; ``await task`` works from a coroutine on any event loop.
-    """
+    __slots__ = ("awaitable", "cancel_requested", "on_done", "outcome", "task")
 
-    __slots__ = ("__weakref__", "_awaitable", "_cancel_requested", "_outcome", "_runner", "_task")
-
-    def __init__(self, runner: AsyncRunner, awaitable: Awaitable[T]) -> None:
-        self._runner = runner
-        self._awaitable: Awaitable[T] | None = awaitable
-        self._outcome: Outcome[T] = Outcome()
-        self._task: asyncio.Task[None] | None = None
-        self._cancel_requested = False
-
-    def __repr__(self) -> str:
-        state = "done" if self._outcome.done() else "pending"
-        return f"<BackgroundTask {self.name!r} {state}>"
+    def __init__(
+        self, awaitable: Awaitable[T], on_done: Callable[[TaskStart[Any]], object]
+    ) -> None:
+        self.awaitable: Awaitable[T] | None = awaitable
+        self.outcome: Outcome[T] = Outcome()
+        self.task: asyncio.Task[None] | None = None
+        self.cancel_requested = False
+        self.on_done = on_done
 
     @property
     def name(self) -> str:
         """The asyncio task's name (the awaitable's repr until the task exists)."""
-        task = self._task
-        return task.get_name() if task is not None else repr(self._awaitable)
+        task = self.task
+        return task.get_name() if task is not None else repr(self.awaitable)
 
-    # -- loop side -----------------------------------------------------------------------
-    def _start(
+    def start(
         self,
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context,
@@ -98,19 +94,13 @@ class BackgroundTask(Generic[T]):
         """
         if started is not None:
             started.try_set_result(None)
-        self._create(loop, context, eager)
-
-    def _create(
-        self, loop: asyncio.AbstractEventLoop, context: contextvars.Context, eager: bool
-    ) -> None:
-        awaitable = self._awaitable  # kept until done: see _on_task_done
+        awaitable = self.awaitable  # kept until done: see _on_task_done
         assert awaitable is not None
-        coro = _drive(awaitable, self._outcome)
+        coro = _drive(awaitable, self.outcome)
         name = repr(awaitable)
-        if self._cancel_requested:
+        if self.cancel_requested:
             coro.close()
-            self._close_unawaited()
-            self._outcome.cancel()
+            self.discard("cancelled before it started")
             return
         task: asyncio.Task[None]
         if eager and _EAGER:
@@ -122,7 +112,7 @@ class BackgroundTask(Generic[T]):
                 run_first = getattr(loop, "run_first_step_next", None)
                 if run_first is not None:
                     run_first(task)
-        self._task = task
+        self.task = task
         if not task.done():
             task.add_done_callback(self._on_task_done)
         else:
@@ -132,28 +122,55 @@ class BackgroundTask(Generic[T]):
         # Backstop for a task cancelled before it ever ran (so _drive never started):
         # close the awaitable it never awaited (no "coroutine was never awaited" warning).
         if task.cancelled():
-            if not self._outcome.done():
-                self._close_unawaited()
-            self._outcome.cancel()
-        self._awaitable = None
-        self._runner._task_finished(self)  # pyright: ignore[reportPrivateUsage]
+            if not self.outcome.done():
+                self.close_unawaited()
+            self.outcome.cancel()
+        self.awaitable = None
+        self.on_done(self)
 
-    def _close_unawaited(self) -> None:
+    def close_unawaited(self) -> None:
         """Drop the awaitable, closing it if it can be (a coroutine nobody will await)."""
-        awaitable = self._awaitable
-        self._awaitable = None
+        awaitable = self.awaitable
+        self.awaitable = None
         close = getattr(awaitable, "close", None)
         if callable(close):
             close()
 
-    # -- any thread ----------------------------------------------------------------------
-    def done(self) -> bool:
-        """Whether the task has finished (result, exception or cancelled). Never blocks."""
-        return self._outcome.done()
+    def discard(self, reason: str) -> None:
+        """The task will never run: close its awaitable and cancel its outcome."""
+        self.close_unawaited()
+        self.outcome.cancel(reason)
 
-    def cancelled(self) -> bool:
-        """Whether the task finished by being cancelled. Never blocks."""
-        return self._outcome.cancelled()
+    def cancel_on_loop(self) -> None:
+        """On the loop thread: cancel the task, or make sure it never starts."""
+        task = self.task
+        if task is None:
+            self.cancel_requested = True
+        else:
+            task.cancel()
+
+
+class BackgroundTask(ResultView[T]):
+    """A coroutine (or any awaitable) running as a task on an :class:`AsyncRunner`'s loop.
+
+    Created by :meth:`AsyncRunner.create_task`; do not instantiate it yourself. Any thread
+    may call its methods; ``await task`` works from a coroutine on any event loop.
+    """
+
+    __slots__ = ("_start",)
+
+    def __init__(self, start: TaskStart[T], token: LoopToken) -> None:
+        super().__init__(start.outcome, token)
+        self._start = start
+
+    def __repr__(self) -> str:
+        state = "done" if self.done() else "pending"
+        return f"<BackgroundTask {self.name!r} {state}>"
+
+    @property
+    def name(self) -> str:
+        """The asyncio task's name (the awaitable's repr until the task exists)."""
+        return self._start.name
 
     def cancel(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
         """Request cancellation; the coroutine sees CancelledError at its next await.
@@ -162,32 +179,27 @@ class BackgroundTask(Generic[T]):
         from any thread; a no-op once the task is done. :meth:`wait` then raises
         ``CancelledError`` once the coroutine has actually finished.
         """
-        resolve_timeout(timeout, None)
+        token = self._token
+        assert isinstance(token, LoopToken)
+        token.resolve(timeout)
         if self._outcome.done():
             return
-        runner = self._runner
-        if _get_ident() == runner._thread_id:  # pyright: ignore[reportPrivateUsage]
-            self._cancel_on_loop()
+        start = self._start
+        if _get_ident() == token.thread_id:
+            start.cancel_on_loop()
             return
-        loop = runner._loop  # pyright: ignore[reportPrivateUsage]
-        if loop is None or runner._closed:  # pyright: ignore[reportPrivateUsage]
+        loop = token.loop
+        if loop is None or token.closed:
             return
         # Flag it here too, not only on the loop: a start already queued ahead of this
         # cancel may run the coroutine eagerly (3.12+), and must see the request first.
-        # A bool store is atomic; if _start read the flag just before, the queued
-        # _cancel_on_loop below cancels the task it created.
-        self._cancel_requested = True
+        # A bool store is atomic; if start() read the flag just before, the queued
+        # cancel_on_loop below cancels the task it created.
+        start.cancel_requested = True
         try:
-            loop.call_soon_threadsafe(self._cancel_on_loop)
+            loop.call_soon_threadsafe(start.cancel_on_loop)
         except RuntimeError:  # loop already closed: the task was cancelled at exit
             pass
-
-    def _cancel_on_loop(self) -> None:
-        task = self._task
-        if task is None:
-            self._cancel_requested = True
-        else:
-            task.cancel()
 
     def wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> T:
         """Block the calling thread until the task finishes; return its result.
@@ -199,17 +211,18 @@ class BackgroundTask(Generic[T]):
         task instead). ``timeout``: seconds, ``None`` for no limit, or
         ``USE_DEFAULT_TIMEOUT`` for the runner's ``call_in_loop_timeout``.
         """
-        runner = self._runner
-        check_may_block(runner, "BackgroundTask.wait()", "`await task`")
-        wait = resolve_timeout(timeout, runner.call_in_loop_timeout)
+        token = self._token
+        assert token is not None
+        token.check_may_block("BackgroundTask.wait()", "`await task`")
+        wait = token.resolve(timeout)
         outcome = self._outcome
         if outcome.done():
-            return outcome.outcome()
-        return outcome.wait(wait, runner, self.name)
+            return outcome.unwrap()
+        return outcome.wait(wait, token, self.name)
 
     def result(self) -> T:
         """The result if done (raises its exception); InvalidStateError if not done yet."""
-        return self._outcome.outcome()
+        return self._outcome.unwrap()
 
     def exception(self) -> BaseException | None:
         """The task's exception if it failed, else None (marks it retrieved)."""
@@ -217,8 +230,3 @@ class BackgroundTask(Generic[T]):
         if exc is not None:
             self._outcome.retrieved = True
         return exc
-
-    def __await__(self) -> Generator[Any, None, T]:
-        """Await the result from a coroutine on any loop (the task is not cancelled if the
-        awaiting coroutine is)."""
-        return self._outcome.wait_async().__await__()

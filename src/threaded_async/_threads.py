@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from ._core import Outcome, TAExceptionGroup, check_may_block
 from ._signal import Signal
-
-if TYPE_CHECKING:
-    from ._runner import AsyncRunner
 
 __all__ = ["SupervisedThread", "ThreadGroup", "ThreadJoinTimeoutError"]
 
@@ -128,7 +124,7 @@ class SupervisedThread(Generic[T]):
         """
         if threading.current_thread() is self._thread:
             raise RuntimeError(f"thread {self.name!r} cannot join itself")
-        check_may_block(None, "SupervisedThread.join()", "`await thread.stopped`")
+        check_may_block("SupervisedThread.join()", "`await thread.stopped`")
         return self._join(timeout)
 
     def _join(self, timeout: float | None) -> T:
@@ -138,7 +134,7 @@ class SupervisedThread(Generic[T]):
                 "(it does not check please_stop?)"
             )
         self._thread.join()
-        return self._outcome.outcome()
+        return self._outcome.unwrap()
 
     def _stopped_wait(self, timeout: float | None) -> bool:
         # Signal.wait refuses loop threads; a group join at runner exit may legitimately
@@ -238,25 +234,3 @@ class ThreadGroup:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop_and_join()
-
-
-_groups: weakref.WeakKeyDictionary[AsyncRunner, ThreadGroup] = weakref.WeakKeyDictionary()
-_groups_lock = threading.Lock()
-
-
-def runner_thread_group(runner: AsyncRunner, create: bool) -> ThreadGroup | None:
-    """The group of threads started by ``runner.start_thread`` (created on demand)."""
-    with _groups_lock:
-        group = _groups.get(runner)
-        if group is None and create:
-            group = _groups[runner] = ThreadGroup(join_timeout=runner.exit_timeout)
-        return group
-
-
-def stop_runner_threads(runner: AsyncRunner) -> None:
-    """Called first by ``AsyncRunner.stop``: stop and join the runner's threads."""
-    if runner.in_runner_loop:
-        return  # stop() refuses this thread itself
-    group = runner_thread_group(runner, create=False)
-    if group is not None:
-        group.stop_and_join()

@@ -32,9 +32,9 @@ def _blocked_until_exit(
         thread = threading.Thread(target=worker)
         thread.start()
         deadline = time.monotonic() + 10
-        while not runner._blocked and time.monotonic() < deadline:
+        while not runner.statistics().parked_threads and time.monotonic() < deadline:
             time.sleep(0.001)  # polling a private set: the only observable "thread is parked"
-        assert runner._blocked, "the worker never blocked"
+        assert runner.statistics().parked_threads, "the worker never blocked"
     thread.join(5)
     assert not thread.is_alive()
     assert len(caught) == 1

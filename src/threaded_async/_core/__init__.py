@@ -1,10 +1,11 @@
 """L0, the core: how threads and coroutines wait and wake, the event loop and its time.
 
 It knows no runner. Every other module imports from here (``from ._core import X``),
-never from the modules inside. See ``docs/internals.md`` for the layers.
+never from the modules inside. ``docs/internals.md`` has the layer table and the wake-up
+protocol.
 """
 
-from ._clock import VirtualClock
+from ._clock import ClockHost, VirtualClock
 from ._errors import (
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
@@ -19,45 +20,75 @@ from ._errors import (
     TAExceptionGroup,
     describe_callable,
 )
+from ._idle import CATCH_UP_ITERATIONS, FOREIGN_LOOP_HOPS, catch_up, wait_idle
 from ._loop import SteppingEventLoop
-from ._outcome import PENDING, Outcome
-from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, check_timeout, resolve_timeout
+from ._outcome import (
+    CANCELLED,
+    EXCEPTION,
+    PENDING,
+    RESULT,
+    Outcome,
+    Parker,
+    report_callback_error,
+)
+from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeout, resolve_timeout
+from ._timer import TimerHandle, call_at, call_later
+from ._token import LoopToken, token_of
+from ._view import ResultView, make_view
 from ._waiters import (
     AsyncWaiter,
+    LoopHint,
     ThreadWaiter,
     Waiter,
     WaiterList,
-    block,
     check_may_block,
     resolve_future,
 )
 
 __all__ = [
+    "CANCELLED",
+    "CATCH_UP_ITERATIONS",
+    "EXCEPTION",
+    "FOREIGN_LOOP_HOPS",
     "PENDING",
+    "RESULT",
     "USE_DEFAULT_TIMEOUT",
     "AsyncWaiter",
+    "ClockHost",
     "ClosedWhileWaitingError",
     "Deadline",
     "EventLoopTimeoutError",
     "ExceptionDetails",
     "ForcedThreadShutdown",
     "InvalidStateError",
+    "LoopHint",
+    "LoopToken",
     "Outcome",
+    "Parker",
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "ResultView",
     "RunnerClosedError",
     "ShutdownType",
     "SteppingEventLoop",
     "TAExceptionGroup",
     "ThreadWaiter",
+    "TimeoutTimer",
+    "TimerHandle",
     "VirtualClock",
     "Waiter",
     "WaiterList",
-    "block",
+    "call_at",
+    "call_later",
+    "catch_up",
     "check_may_block",
     "check_timeout",
     "describe_callable",
+    "make_view",
+    "report_callback_error",
     "resolve_future",
     "resolve_timeout",
+    "token_of",
+    "wait_idle",
 ]

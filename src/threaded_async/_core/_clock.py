@@ -1,20 +1,37 @@
-"""Virtual time: a loop clock that moves only when the host says so."""
+"""Virtual time: a loop clock that moves only when the host says so.
+
+All time arithmetic lives here. The loop sees a small contract, like trio's ``Clock``:
+:meth:`VirtualClock.time` is its clock, and :meth:`VirtualClock.on_idle` is called each
+time the loop has nothing to run; the clock answers whether time moves to the next timer.
+Time changes in one method, :meth:`VirtualClock._move_to` (SimPy's ``Environment.step``).
+"""
 
 from __future__ import annotations
 
 import math
 import threading
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ._errors import RunnerClosedError
-from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import ThreadWaiter, block, check_may_block
+from ._outcome import Parker
+from ._timeouts import USE_DEFAULT_TIMEOUT
+from ._waiters import ThreadWaiter
 
-if TYPE_CHECKING:
-    from .._runner import AsyncRunner
-    from ._loop import SteppingEventLoop
+__all__ = ["ClockHost", "VirtualClock"]
 
-__all__ = ["VirtualClock"]
+
+class ClockHost(Parker, Protocol):
+    """What a clock needs from the runner whose loop it drives (its LoopToken, which
+    imports this module through the loop)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def wake(self) -> None: ...
+
+    def check_may_block(self, what: str, instead: str) -> None: ...
+
+    def resolve(self, timeout: float | None) -> float | None: ...
 
 
 class VirtualClock:
@@ -34,6 +51,9 @@ class VirtualClock:
 
     Caveat: with autojump, code waiting on real-world events (threads, sockets) still sees
     virtual timers fire as soon as the loop is otherwise idle.
+
+    The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`,
+    :meth:`attach` and :meth:`on_idle`.
     """
 
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
@@ -42,8 +62,7 @@ class VirtualClock:
         self._target: float | None = None
         self._waiters: list[ThreadWaiter] = []
         self._lock = threading.Lock()
-        self._loop: SteppingEventLoop | None = None
-        self._runner: AsyncRunner | None = None
+        self._host: ClockHost | None = None
 
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
@@ -64,61 +83,72 @@ class VirtualClock:
             raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
         if seconds < 0 or math.isnan(seconds):
             raise ValueError(f"cannot advance a clock by {seconds!r} seconds")
-        loop = self._loop
-        runner = self._runner
-        if loop is None or runner is None or not runner.is_running:
-            self._now += seconds
+        host = self._host
+        if host is None or not host.running:
+            with self._lock:
+                self._move_to(self._now + seconds)
             return
-        check_may_block(runner, "VirtualClock.advance()", "a call from another thread")
-        wait = resolve_timeout(timeout, runner.call_in_loop_timeout)
+        host.check_may_block("VirtualClock.advance()", "a call from another thread")
+        wait = host.resolve(timeout)
         waiter = ThreadWaiter()
         with self._lock:
             base = self._now if self._target is None else self._target
             self._target = max(base, self._now + seconds)
             self._waiters.append(waiter)
-        loop.wake()
-        woken = block(waiter, wait, runner)
-        if runner._closed:  # pyright: ignore[reportPrivateUsage]
+        host.wake()
+        woken = host.park(waiter, wait)
+        if host.closed_error("advancing") is not None:
             raise RunnerClosedError("the runner closed while advancing its virtual clock")
         if not woken:
-            from ._errors import EventLoopTimeoutError
-
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-            raise EventLoopTimeoutError(
-                f"VirtualClock.advance({seconds})",
-                wait,
-                runner._loop_stack(),  # pyright: ignore[reportPrivateUsage]
-            )
+            raise host.timeout_error(f"VirtualClock.advance({seconds})", wait)
 
-    # -- called by the loop --------------------------------------------------------------
-    def _attach(self, loop: SteppingEventLoop) -> None:
-        if self._loop is not None and self._loop is not loop and not self._loop.is_closed():
-            raise RuntimeError("a VirtualClock drives one event loop at a time")
-        self._loop = loop
+    # -- the loop contract ---------------------------------------------------------------
+    def attach(self, host: ClockHost) -> None:
+        """Called by the runner when its loop starts: ``host`` is how :meth:`advance`
+        reaches that loop. A clock drives one running loop at a time (RuntimeError)."""
+        with self._lock:
+            current = self._host
+            if current is not None and current is not host and current.running:
+                raise RuntimeError("a VirtualClock drives one event loop at a time")
+            self._host = host
 
-    def _jump_limit(self, jump_allowed: bool, target: float | None) -> float:
-        if self.autojump and jump_allowed:
-            return math.inf
-        return -math.inf if target is None else target
+    def on_idle(self, when: float | None, jump_allowed: bool) -> bool:
+        """Called by the loop whenever it has nothing to run; ``when`` is its next timer.
 
-    def _settled(self, target: float | None) -> None:
-        """The loop is idle and no timer is due by ``target`` (the target the loop read):
-        the advance is complete, unless the target moved since the loop read it."""
-        if target is None:
-            return
+        Returns True when time moved to ``when`` (the loop runs the timer next), False
+        when it stays (the loop sleeps until something wakes it: virtual timers never
+        come due by waiting in real time). Completes an :meth:`advance` whose target is
+        reached, and autojumps when allowed (``jump_allowed``: no request held it).
+        """
+        target = self._target
+        limit = target if not (self.autojump and jump_allowed) else math.inf
+        if when is not None and limit is not None and when <= limit:
+            if when > self._now:
+                self._move_to(when)
+            return True
+        if target is not None:
+            self._settle(target)
+        return False
+
+    # -- inside ---------------------------------------------------------------------------
+    def _move_to(self, now: float) -> None:
+        """The one place virtual time changes (never backwards)."""
+        if now > self._now:
+            self._now = now
+
+    def _settle(self, target: float) -> None:
+        """The loop is idle and no timer is due by ``target``: the advance is complete,
+        unless a newer advance() raised the target meanwhile (its wake-up makes the loop
+        look again)."""
         with self._lock:
             if self._target != target:
-                return  # a newer advance() raced in; its wake-up makes the loop look again
-            self._finish_advance()
+                return
+            self._move_to(target)
+            self._target = None
             waiters = self._waiters
             self._waiters = []
         for waiter in waiters:
             waiter.wake()
-
-    def _finish_advance(self) -> None:
-        target = self._target
-        if target is not None and target > self._now:
-            self._now = target
-        self._target = None

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import math
 import selectors
 import threading
 import time
@@ -51,7 +50,7 @@ class _HookedSelector(selectors.BaseSelector):
     """Delegates to a real selector; ``select`` goes through the loop's hook."""
 
     def __init__(self, inner: selectors.BaseSelector) -> None:
-        self._inner = inner
+        self.inner = inner
         #: How many files are registered (kept here so the hook need not ask the selector).
         self.file_count = len(inner.get_map())
 
@@ -63,29 +62,29 @@ class _HookedSelector(selectors.BaseSelector):
         self.select = hook  # pyright: ignore[reportAttributeAccessIssue]
 
     def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        key = self._inner.register(fileobj, events, data)
+        key = self.inner.register(fileobj, events, data)
         self.file_count += 1
         return key
 
     def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        key = self._inner.unregister(fileobj)
+        key = self.inner.unregister(fileobj)
         self.file_count -= 1
         return key
 
     def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
-        return self._inner.modify(fileobj, events, data)
+        return self.inner.modify(fileobj, events, data)
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return self._inner.select(timeout)
+        return self.inner.select(timeout)
 
     def close(self) -> None:
-        self._inner.close()
+        self.inner.close()
 
     def get_key(self, fileobj: Any) -> selectors.SelectorKey:
-        return self._inner.get_key(fileobj)
+        return self.inner.get_key(fileobj)
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._inner.get_map()
+        return self.inner.get_map()
 
 
 class Handle(asyncio.Handle):
@@ -140,8 +139,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._jump_holds: set[object] = set()
         self._virtual_clock = clock
         if clock is not None:
-            clock._attach(self)  # pyright: ignore[reportPrivateUsage]
-        self._inner_selector = hooked._inner  # pyright: ignore[reportPrivateUsage]
+            # The loop's clock is the virtual clock's: its bound method shadows time()
+            # (no delegating frame on a path every timer takes).
+            self.time = clock.time  # pyright: ignore[reportAttributeAccessIssue]
+        self._inner_selector = hooked.inner
         hooked.install_hook(self._select)
 
     # asyncio internals we rely on, typed here once.
@@ -154,14 +155,19 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     _thread_id: int | None
 
     def time(self) -> float:
-        """The loop's clock: the virtual clock's reading if one is attached, else monotonic.
+        """The loop's clock: monotonic, or the virtual clock's reading if the loop has one
+        (then this method is shadowed by ``clock.time``). Never blocks; any thread."""
+        return _monotonic()
 
-        Never blocks; any thread may read it.
-        """
-        clock = self._virtual_clock
-        if clock is None:
-            return _monotonic()
-        return clock._now  # pyright: ignore[reportPrivateUsage]
+    @property
+    def clock(self) -> VirtualClock | None:
+        """The virtual clock driving this loop, if any."""
+        return self._virtual_clock
+
+    @property
+    def iteration(self) -> int:
+        """How many times the loop has polled for events so far (any thread)."""
+        return self._iteration
 
     def _run_once(self) -> None:
         """One loop iteration. With no timer scheduled (and outside debug mode) asyncio's
@@ -258,23 +264,16 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     def _on_idle(self, timeout: float | None) -> float | None:
         clock = self._virtual_clock
         if clock is not None:
-            # Read the holds and the advance target *before* re-checking _ready: a thread
-            # that answers a request (or advances) appends its wake-up to _ready first and
-            # drops its hold (or wakes the loop) second, so a stale read here always comes
-            # with a non-empty _ready and we loop again instead of jumping or settling.
+            # Read the holds *before* re-checking _ready: a thread that answers a request
+            # appends its wake-up to _ready first and drops its hold second, so a stale
+            # read here always comes with a non-empty _ready, and we loop again instead of
+            # jumping past the answered client.
             jump_allowed = not self._jump_holds
-            target = clock._target  # pyright: ignore[reportPrivateUsage]
             if self._ready:
                 return 0
             scheduled = self._scheduled
-            limit = clock._jump_limit(jump_allowed, target)  # pyright: ignore[reportPrivateUsage]
-            if scheduled:
-                when: float = scheduled[0]._when
-                if when <= limit:
-                    if when > clock._now:  # pyright: ignore[reportPrivateUsage]
-                        clock._now = when  # pyright: ignore[reportPrivateUsage]
-                    return 0
-            clock._settled(target)  # pyright: ignore[reportPrivateUsage]
+            if clock.on_idle(scheduled[0]._when if scheduled else None, jump_allowed):
+                return 0
             timeout = None  # virtual timers never come due by waiting on the real clock
         self._idle_now = True
         if self._idle_waiters:
@@ -381,6 +380,18 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         """Make the loop run one more iteration soon (any thread)."""
         self.call_soon_threadsafe(_noop)
 
+    def add_jump_hold(self, key: object) -> None:
+        """Forbid virtual-time autojumps until :meth:`release_jump_hold` (any thread)."""
+        self._jump_holds.add(key)
+
+    def jump_hold_count(self) -> int:
+        """How many autojump holds are in force (any thread, never blocks)."""
+        return len(self._jump_holds)
+
+    def clear_jump_holds(self) -> None:
+        """Drop every autojump hold (the runner's teardown: timers must fire freely)."""
+        self._jump_holds.clear()
+
     def release_jump_hold(self, key: object) -> None:
         """Drop an autojump hold (any thread); wake the loop if it may be parked on it.
 
@@ -399,10 +410,3 @@ _monotonic = time.monotonic
 
 def _noop() -> None:
     pass
-
-
-def is_stepping_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    return isinstance(loop, SteppingEventLoop)
-
-
-INFINITY = math.inf

@@ -1,59 +1,105 @@
-"""A thread-safe one-shot result cell: the core of Future, BackgroundTask and call_in_loop."""
+"""Outcome: the thread-safe one-shot cell behind every result that crosses threads.
+
+The code that creates an :class:`Outcome` keeps it and completes it; what it hands out is
+a view (``_view.ResultView``), which can only read and wait.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from ._errors import (
-    ClosedWhileWaitingError,
-    EventLoopTimeoutError,
-    InvalidStateError,
-)
-from ._waiters import AsyncWaiter, ThreadWaiter, Waiter, block
-
-if TYPE_CHECKING:
-    from .._runner import AsyncRunner
+from ._errors import EventLoopTimeoutError, InvalidStateError, RunnerClosedError
+from ._waiters import AsyncWaiter, LoopHint, ThreadWaiter, Waiter
 
 T = TypeVar("T")
 
-__all__ = ["Outcome"]
+__all__ = [
+    "CANCELLED",
+    "EXCEPTION",
+    "PENDING",
+    "RESULT",
+    "Outcome",
+    "Parker",
+    "report_callback_error",
+]
 
-_PENDING = 0
-_RESULT = 1
-_EXCEPTION = 2
-_CANCELLED = 3
-#: The state of an outcome not yet set, for hot paths elsewhere that read ``_state``.
-PENDING = _PENDING
+logger = logging.getLogger("threaded_async")
+
+PENDING = 0
+RESULT = 1
+EXCEPTION = 2
+CANCELLED = 3
+
+_STATE_TEXT = {RESULT: "has a result", EXCEPTION: "has an exception", CANCELLED: "cancelled"}
+
+
+class Parker(LoopHint, Protocol):
+    """What a wait on a runner needs from it (its LoopToken, which imports this module):
+    park a thread so that the runner's close wakes it, and the errors to raise."""
+
+    def park(self, waiter: ThreadWaiter, timeout: float | None) -> bool: ...
+
+    def closed_error(self, what: str) -> RunnerClosedError | None: ...
+
+    def timeout_error(self, what: object, timeout: float | None) -> EventLoopTimeoutError: ...
+
+
+def report_callback_error(exc: BaseException, callback: object) -> None:
+    """Report an exception raised by a done callback, where a user will see it.
+
+    On a thread running an event loop: that loop's exception handler (as asyncio does for
+    its own futures' callbacks); elsewhere: the ``threaded_async`` logger.
+    """
+    loop = asyncio._get_running_loop()  # pyright: ignore[reportPrivateUsage]  # None-returning C accessor
+    message = f"Exception in callback {callback!r}"
+    if loop is not None:
+        loop.call_exception_handler({"message": message, "exception": exc})
+    else:
+        logger.error("%s", message, exc_info=exc)
 
 
 class Outcome(Generic[T]):
     """Holds a result, an exception or a cancellation, set once from any thread.
 
-    Waiters (threads or coroutines on any loop) are woken when it is set. ``retrieved``
-    tells whether anybody has looked at an exception (for "unretrieved error" reports).
+    Waiters (threads or coroutines on any loop) are woken when it is set, then the done
+    callbacks run in the setting thread; one that raises is reported and the rest still
+    run. ``retrieved`` tells whether anybody has looked at an exception (for
+    "unretrieved error" reports). ``state`` is read without a lock on hot paths.
     """
 
-    __slots__ = ("_callbacks", "_lock", "_state", "_value", "_waiters", "retrieved")
+    __slots__ = ("_callbacks", "_lock", "_value", "_waiters", "retrieved", "state")
 
-    def __init__(self) -> None:
+    def __init__(self, waiter: Waiter | None = None) -> None:
+        """``waiter``: register it at once (the outcome is not published yet: no lock)."""
         self._lock = threading.Lock()
-        self._state = _PENDING
+        self.state = PENDING
         self._value: Any = None
         # Created on first use: most outcomes (one per request, task, future) get one
         # waiter or none, and fewer container objects means less work for the cyclic GC.
-        self._waiters: list[Waiter] | None = None
+        self._waiters: list[Waiter] | None = None if waiter is None else [waiter]
         self._callbacks: list[Callable[[Outcome[T]], object]] | None = None
         self.retrieved = False
 
+    def __repr__(self) -> str:
+        return f"<Outcome {_STATE_TEXT.get(self.state, 'pending')}>"
+
     # -- setting -----------------------------------------------------------------------
-    def _complete(self, state: int, value: Any) -> bool:
+    def settle(self, state: int, value: Any, errors: list[BaseException] | None = None) -> bool:
+        """Complete with ``state`` (RESULT, EXCEPTION or CANCELLED) unless already done.
+
+        Wakes every waiter, then runs the done callbacks in this thread. Exceptions they
+        raise are appended to ``errors`` if given, else reported (see
+        :func:`report_callback_error`); either way every callback runs. Returns False if
+        the outcome was already complete (then nothing happens).
+        """
         with self._lock:
-            if self._state != _PENDING:
+            if self.state != PENDING:
                 return False
-            self._state = state
+            self.state = state
             self._value = value
             waiters = self._waiters
             callbacks = self._callbacks
@@ -64,65 +110,80 @@ class Outcome(Generic[T]):
                 waiter.wake()
         if callbacks is not None:
             for callback in callbacks:
-                callback(self)
+                try:
+                    callback(self)
+                except BaseException as exc:
+                    if errors is not None:
+                        errors.append(exc)
+                    elif isinstance(exc, Exception):
+                        report_callback_error(exc, callback)
+                    else:
+                        raise  # KeyboardInterrupt, SystemExit: not ours to swallow
         return True
 
     def set_result(self, value: T) -> None:
-        if not self._complete(_RESULT, value):
-            raise InvalidStateError(f"result already set ({self._describe_state()})")
+        """Set the result; InvalidStateError if already done. Any thread, never blocks."""
+        if not self.settle(RESULT, value):
+            raise InvalidStateError(f"result already set ({self.describe_state()})")
 
     def set_exception(self, exc: BaseException) -> None:
+        """Set an exception (an instance or a class); InvalidStateError if already done."""
         if isinstance(exc, type):
             exc = exc()
         if not isinstance(exc, BaseException):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"set_exception needs an exception, not {type(exc).__name__}")
-        if not self._complete(_EXCEPTION, exc):
-            raise InvalidStateError(f"result already set ({self._describe_state()})")
+        if not self.settle(EXCEPTION, exc):
+            raise InvalidStateError(f"result already set ({self.describe_state()})")
 
     def try_set_result(self, value: T) -> bool:
-        return self._complete(_RESULT, value)
+        """Set the result unless already done; whether it was set."""
+        return self.settle(RESULT, value)
 
     def try_set_exception(self, exc: BaseException) -> bool:
-        return self._complete(_EXCEPTION, exc)
+        """Set an exception unless already done; whether it was set."""
+        return self.settle(EXCEPTION, exc)
 
     def cancel(self, msg: str | None = None) -> bool:
-        return self._complete(_CANCELLED, msg)
+        """Cancel unless already done (waiters raise CancelledError); whether it was."""
+        return self.settle(CANCELLED, msg)
 
-    def _describe_state(self) -> str:
-        return {_RESULT: "has a result", _EXCEPTION: "has an exception", _CANCELLED: "cancelled"}[
-            self._state
-        ]
+    def describe_state(self) -> str:
+        """'has a result', 'has an exception', 'cancelled' or 'pending'."""
+        return _STATE_TEXT.get(self.state, "pending")
 
     # -- reading -----------------------------------------------------------------------
     def done(self) -> bool:
-        return self._state != _PENDING
+        """Whether it is complete (any thread, never blocks)."""
+        return self.state != PENDING
 
     def cancelled(self) -> bool:
-        return self._state == _CANCELLED
+        """Whether it was cancelled."""
+        return self.state == CANCELLED
 
     def has_exception(self) -> bool:
-        return self._state == _EXCEPTION
+        """Whether it holds an exception."""
+        return self.state == EXCEPTION
 
     def exception(self) -> BaseException | None:
         """The stored exception (does not mark it retrieved)."""
-        return self._value if self._state == _EXCEPTION else None
+        return self._value if self.state == EXCEPTION else None
 
-    def outcome(self) -> T:
-        """Return the result or raise what was stored. Must be done."""
-        state = self._state
-        if state == _RESULT:
+    def unwrap(self) -> T:
+        """Return the result or raise what was stored. InvalidStateError if pending."""
+        state = self.state
+        if state == RESULT:
             return self._value
         self.retrieved = True
-        if state == _EXCEPTION:
+        if state == EXCEPTION:
             raise self._value
-        if state == _CANCELLED:
+        if state == CANCELLED:
             raise asyncio.CancelledError(self._value)
-        raise InvalidStateError("outcome is not ready yet")
+        raise InvalidStateError("the result is not ready yet")
 
     def add_done_callback(self, callback: Callable[[Outcome[T]], object]) -> None:
         """Call ``callback(self)`` once done: in the setting thread, or now if already done."""
         with self._lock:
-            if self._state == _PENDING:
+            if self.state == PENDING:
                 if self._callbacks is None:
                     self._callbacks = [callback]
                 else:
@@ -130,9 +191,10 @@ class Outcome(Generic[T]):
                 return
         callback(self)
 
-    def _add_waiter(self, waiter: Waiter) -> bool:
+    def add_waiter(self, waiter: Waiter) -> bool:
+        """Register ``waiter`` to be woken once done; False (not registered) if done."""
         with self._lock:
-            if self._state != _PENDING:
+            if self.state != PENDING:
                 return False
             if self._waiters is None:
                 self._waiters = [waiter]
@@ -140,58 +202,56 @@ class Outcome(Generic[T]):
                 self._waiters.append(waiter)
             return True
 
-    def _remove_waiter(self, waiter: Waiter) -> None:
+    def remove_waiter(self, waiter: Waiter) -> None:
+        """Forget ``waiter`` (a no-op if it was woken or never registered)."""
         with self._lock:
             waiters = self._waiters
             if waiters is not None and waiter in waiters:
                 waiters.remove(waiter)
 
     # -- waiting -----------------------------------------------------------------------
-    def wait(
-        self,
-        timeout: float | None,
-        runner: AsyncRunner | None,
-        what: object,
-    ) -> T:
-        """Block the calling thread until done; raise EventLoopTimeoutError on timeout.
+    def wait_done(self, timeout: float | None, parker: Parker | None = None) -> bool:
+        """Block the calling thread until done or ``timeout`` passes; whether it is done.
 
-        If ``runner`` closes while waiting and nothing was set, raises RunnerClosedError.
+        With a ``parker`` (a runner's token) the runner's close wakes the wait too.
         """
-        if self._state == _PENDING:
+        if self.state == PENDING:
             waiter = ThreadWaiter()
-            if self._add_waiter(waiter):
-                woken = block(waiter, timeout, runner)
-                if self._state == _PENDING:
-                    self._remove_waiter(waiter)
-                    if runner is not None and runner._closed:  # pyright: ignore[reportPrivateUsage]
-                        raise ClosedWhileWaitingError(
-                            f"the runner closed while waiting for {what}"
-                        ) from runner._death_cause  # pyright: ignore[reportPrivateUsage]
-                    if not woken:
-                        raise EventLoopTimeoutError(
-                            what,
-                            timeout,
-                            runner._loop_stack() if runner is not None else "",  # pyright: ignore[reportPrivateUsage]
-                        )
-        return self.outcome()
+            if self.add_waiter(waiter):
+                if parker is None:
+                    waiter.park(timeout)
+                else:
+                    parker.park(waiter, timeout)
+                if self.state == PENDING:
+                    self.remove_waiter(waiter)
+                    return False
+        return True
 
-    async def wait_async(self) -> T:
-        """Await completion from a coroutine on any loop; cancelling the awaiter leaves it."""
-        waiter = self.async_waiter()
-        if waiter is not None:
-            try:
-                await waiter.fut
-            finally:
-                if self._state == _PENDING:
-                    self._remove_waiter(waiter)
-        return self.outcome()
+    def wait(self, timeout: float | None, parker: Parker | None, what: object) -> T:
+        """Block the calling thread until done; return the result or raise what is stored.
 
-    def async_waiter(self, runner: AsyncRunner | None = None) -> AsyncWaiter | None:
-        """A waiter for a coroutine of the running loop, registered to be woken once this
-        is done; None if it is done already. Await its ``fut``; a caller that stops
-        awaiting must remove it (or complete the outcome, which drops every waiter).
-        ``runner``: the runner the caller probably runs on (a hint that saves a lookup)."""
-        if self._state != _PENDING:
-            return None
-        waiter = AsyncWaiter(runner)
-        return waiter if self._add_waiter(waiter) else None
+        Raises EventLoopTimeoutError when ``timeout`` passes first; RunnerClosedError
+        (ClosedWhileWaitingError) if the ``parker``'s runner closes and nothing was set.
+        """
+        if not self.wait_done(timeout, parker):
+            if parker is not None:
+                closed = parker.closed_error(f"waiting for {what}")
+                if closed is not None:
+                    raise closed
+                raise parker.timeout_error(what, timeout)
+            raise EventLoopTimeoutError(what, timeout)
+        return self.unwrap()
+
+    async def wait_async(self, hint: LoopHint | None = None) -> T:
+        """Await completion from a coroutine on any loop; cancelling the awaiter leaves it.
+
+        ``hint``: the loop the caller probably runs on (saves a lookup there)."""
+        if self.state == PENDING:
+            waiter = AsyncWaiter(hint)
+            if self.add_waiter(waiter):
+                try:
+                    await waiter.fut
+                finally:
+                    if self.state == PENDING:
+                        self.remove_waiter(waiter)
+        return self.unwrap()

@@ -4,8 +4,8 @@ A *thread waiter* is a plain lock created locked: the waiting thread blocks in
 ``acquire`` and any thread wakes it with ``release`` (no polling, interruptible by
 Ctrl-C on POSIX). An *async waiter* is an :class:`asyncio.Future` on the waiting
 coroutine's loop: from that loop's thread it is resolved directly, from any other thread
-through ``call_soon_threadsafe`` (which, on our own loop, writes to the self-pipe only
-when the loop is actually asleep).
+through the loop's ``resolve_threadsafe`` (our loop: the future is set at once and the
+loop woken only if it sleeps) or ``call_soon_threadsafe`` (any other loop).
 
 Primitives keep waiters in a :class:`WaiterList` and follow one protocol: register the
 waiter, re-check the condition, then park. Producers change the state first and look for
@@ -20,27 +20,42 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:
-    from .._runner import AsyncRunner
-
 __all__ = [
     "AsyncWaiter",
+    "LoopHint",
     "ThreadWaiter",
     "Waiter",
     "WaiterList",
-    "block",
     "check_may_block",
     "resolve_future",
 ]
 
 _get_ident = threading.get_ident
 _allocate_lock = threading.Lock
+# asyncio's C accessor of the running loop (None when there is none); public
+# asyncio.get_running_loop() raises instead, which costs more on the paths that ask.
 _get_running_loop = asyncio._get_running_loop  # pyright: ignore[reportPrivateUsage]
 _Future = asyncio.Future
 
 
 class Waiter(Protocol):
+    """Anything parked that can be woken: a :class:`ThreadWaiter` or an :class:`AsyncWaiter`."""
+
     def wake(self) -> None: ...
+
+
+class LoopHint(Protocol):
+    """Where a coroutine probably runs: the thread and loop of one runner (a LoopToken).
+
+    It lets a coroutine on that loop create its waiter without asking asyncio for the
+    running loop (a ``getpid`` system call on Python 3.11).
+    """
+
+    @property
+    def thread_id(self) -> int | None: ...
+
+    @property
+    def stepping(self) -> asyncio.AbstractEventLoop | None: ...
 
 
 class ThreadWaiter:
@@ -75,22 +90,22 @@ def resolve_future(fut: asyncio.Future[None]) -> None:
 class AsyncWaiter:
     """A coroutine parked on a future of its own loop.
 
-    Create it in the coroutine that will await ``fut``. Passing the runner the primitive
-    belongs to lets a coroutine on that runner's own loop skip the running-loop lookup
-    (a ``getpid`` system call on Python 3.11).
+    Create it in the coroutine that will await ``fut``. ``hint``: the loop the coroutine
+    probably runs on (a LoopToken); on that loop the running-loop lookup is skipped.
     """
 
     __slots__ = ("fut", "loop", "thread_id")
 
-    def __init__(self, runner: AsyncRunner | None = None) -> None:
+    def __init__(self, hint: LoopHint | None = None) -> None:
         ident = _get_ident()
         self.thread_id = ident
-        stepping = runner._stepping if runner is not None else None  # pyright: ignore[reportPrivateUsage]
-        if stepping is not None and ident == runner._thread_id:  # pyright: ignore[reportOptionalMemberAccess, reportPrivateUsage]
-            # What BaseEventLoop.create_future does, minus the method call.
-            self.loop: asyncio.AbstractEventLoop = stepping
-            self.fut: asyncio.Future[None] = _Future(loop=stepping)
-            return
+        if hint is not None and ident == hint.thread_id:
+            stepping = hint.stepping
+            if stepping is not None:
+                # What BaseEventLoop.create_future does, minus the method call.
+                self.loop: asyncio.AbstractEventLoop = stepping
+                self.fut: asyncio.Future[None] = _Future(loop=stepping)
+                return
         loop = asyncio.get_running_loop()
         self.loop = loop
         self.fut = loop.create_future()
@@ -174,32 +189,14 @@ class WaiterList(deque[Waiter]):
                 waiter.wake()
 
 
-def check_may_block(runner: AsyncRunner | None, what: str, instead: str) -> None:
-    """Refuse a blocking call that would deadlock the event loop it waits for.
+def check_may_block(what: str, instead: str) -> None:
+    """Refuse a blocking call on a thread that runs an event loop.
 
-    With a runner: refused on the runner's own loop thread. Without one: refused on any
-    thread that is running an event loop (we cannot tell which loop would answer).
+    For waits that belong to no runner: we cannot tell which loop would answer, so any
+    running loop is refused (a runner's own waits use ``LoopToken.check_may_block``).
     """
-    if runner is not None:
-        if _get_ident() != runner._thread_id:  # pyright: ignore[reportPrivateUsage]
-            return
-    elif _get_running_loop() is None:
-        return
-    raise RuntimeError(
-        f"{what} blocks the calling thread, but this thread runs the event loop that has to "
-        f"answer it, so it would deadlock. Use {instead} instead."
-    )
-
-
-def block(waiter: ThreadWaiter, timeout: float | None, runner: AsyncRunner | None) -> bool:
-    """Park ``waiter``; the runner wakes it too if it closes meanwhile."""
-    if runner is None:
-        return waiter.park(timeout)
-    blocked = runner._blocked  # pyright: ignore[reportPrivateUsage]
-    blocked.add(waiter)
-    try:
-        if runner._closed:  # pyright: ignore[reportPrivateUsage]
-            return True
-        return waiter.park(timeout)
-    finally:
-        blocked.discard(waiter)
+    if _get_running_loop() is not None:
+        raise RuntimeError(
+            f"{what} blocks the calling thread, but this thread runs the event loop that has to "
+            f"answer it, so it would deadlock. Use {instead} instead."
+        )

@@ -11,10 +11,10 @@ cannot come.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Hashable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
-from ._core import EventLoopTimeoutError, Outcome, check_may_block, check_timeout
+from ._core import EventLoopTimeoutError, Outcome, ResultView, check_may_block, check_timeout
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -29,27 +29,23 @@ class RegistryClosedError(RuntimeError):
     """
 
 
-class PendingRequest(Generic[K, V]):
+class PendingRequest(ResultView[V], Generic[K, V]):
     """The waitable side of one registered request (returned by ``register``).
 
     Any thread may wait on it with :meth:`wait`; any coroutine, on any loop, may
     ``await`` it (or :meth:`wait_async`). It resolves exactly once.
     """
 
-    __slots__ = ("_outcome", "_registry", "key")
+    __slots__ = ("_registry", "key")
 
-    def __init__(self, registry: RequestRegistry[K, V], key: K) -> None:
+    def __init__(self, registry: RequestRegistry[K, V], key: K, outcome: Outcome[V]) -> None:
+        super().__init__(outcome, None)
         self._registry = registry
         self.key: K = key
-        self._outcome: Outcome[V] = Outcome()
 
     def __repr__(self) -> str:
-        state = "done" if self._outcome.done() else "pending"
+        state = "done" if self.done() else "pending"
         return f"<PendingRequest {self.key!r} {state}>"
-
-    def done(self) -> bool:
-        """True once resolved, rejected or failed (never blocks)."""
-        return self._outcome.done()
 
     def wait(self, timeout: float | None = None) -> V:
         """Block the calling thread until the reply comes; return it.
@@ -59,7 +55,7 @@ class PendingRequest(Generic[K, V]):
         registered, so a late reply can still be waited for; :meth:`discard` gives up);
         ``RuntimeError`` on a thread that runs an event loop (await it there instead).
         """
-        check_may_block(None, "PendingRequest.wait()", "`await pending`")
+        check_may_block("PendingRequest.wait()", "`await pending`")
         return self._outcome.wait(check_timeout(timeout), None, f"the reply to {self.key!r}")
 
     async def wait_async(self) -> V:
@@ -68,12 +64,9 @@ class PendingRequest(Generic[K, V]):
         Cancelling the awaiting coroutine leaves the request registered."""
         return await self._outcome.wait_async()
 
-    def __await__(self) -> Generator[Any, None, V]:
-        return self._outcome.wait_async().__await__()
-
     def discard(self) -> bool:
         """Give up on the request: unregister it; False if it was already answered."""
-        return self._registry._discard(self)
+        return self._registry.discard(self)
 
 
 class RequestRegistry(Generic[K, V]):
@@ -95,7 +88,8 @@ class RequestRegistry(Generic[K, V]):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[K, PendingRequest[K, V]] = {}
+        #: Each pending key's view and the outcome the registry completes.
+        self._pending: dict[K, tuple[PendingRequest[K, V], Outcome[V]]] = {}
         self._failure: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -126,13 +120,14 @@ class RequestRegistry(Generic[K, V]):
         :class:`RegistryClosedError` (caused by the ``fail_all`` exception) after
         :meth:`fail_all`.
         """
-        pending: PendingRequest[K, V] = PendingRequest(self, key)
+        outcome: Outcome[V] = Outcome()
+        pending: PendingRequest[K, V] = PendingRequest(self, key, outcome)
         with self._lock:
             failure = self._failure
             if failure is None:
                 if key in self._pending:
                     raise ValueError(f"request {key!r} is already pending in this registry")
-                self._pending[key] = pending
+                self._pending[key] = (pending, outcome)
         if failure is not None:
             raise RegistryClosedError(
                 f"cannot register {key!r}: the registry was failed ({failure!r})"
@@ -146,20 +141,20 @@ class RequestRegistry(Generic[K, V]):
         discarded, or failed): late replies are dropped, not raised.
         """
         with self._lock:
-            pending = self._pending.pop(key, None)
-        if pending is None:
+            entry = self._pending.pop(key, None)
+        if entry is None:
             return False
-        return pending._outcome.try_set_result(value)
+        return entry[1].try_set_result(value)
 
     def reject(self, key: K, exc: BaseException) -> bool:
         """Make the waiter of ``key`` raise ``exc``; False if ``key`` is not pending."""
         if not isinstance(exc, BaseException):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"reject needs an exception, not {type(exc).__name__}")
         with self._lock:
-            pending = self._pending.pop(key, None)
-        if pending is None:
+            entry = self._pending.pop(key, None)
+        if entry is None:
             return False
-        return pending._outcome.try_set_exception(exc)
+        return entry[1].try_set_exception(exc)
 
     def fail_all(self, exc: BaseException) -> int:
         """Wake every waiter with ``exc`` and refuse registrations from now on.
@@ -172,15 +167,18 @@ class RequestRegistry(Generic[K, V]):
         with self._lock:
             if self._failure is None:
                 self._failure = exc
-            pending = list(self._pending.values())
+            entries = list(self._pending.values())
             self._pending.clear()
-        for request in pending:
-            request._outcome.try_set_exception(exc)
-        return len(pending)
+        for _, outcome in entries:
+            outcome.try_set_exception(exc)
+        return len(entries)
 
-    def _discard(self, pending: PendingRequest[K, V]) -> bool:
+    def discard(self, pending: PendingRequest[K, V]) -> bool:
+        """Unregister ``pending`` (what :meth:`PendingRequest.discard` does); False if it
+        was answered or discarded already. Any thread; never blocks."""
         with self._lock:
-            if self._pending.get(pending.key) is not pending:
+            entry = self._pending.get(pending.key)
+            if entry is None or entry[0] is not pending:
                 return False
             del self._pending[pending.key]
         return True
@@ -197,7 +195,7 @@ class RequestRegistry(Generic[K, V]):
         If ``send`` raises, or the wait times out (:class:`EventLoopTimeoutError`), the
         request is discarded so a late reply is dropped.
         """
-        check_may_block(None, "RequestRegistry.request()", "`await registry.request_async()`")
+        check_may_block("RequestRegistry.request()", "`await registry.request_async()`")
         wait = check_timeout(timeout)
         pending = self.register(key)
         try:

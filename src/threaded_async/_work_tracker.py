@@ -120,7 +120,7 @@ class WorkTracker:
     # A waiter woken by the transition returns even if the state flipped back since:
     # the state it waited for did happen after the call.
     def _wait(self, want_idle: bool, timeout: float | None, what: str) -> None:
-        check_may_block(None, f"WorkTracker.{what}()", f"`await tracker.{what}_async()`")
+        check_may_block(f"WorkTracker.{what}()", f"`await tracker.{what}_async()`")
         wait = check_timeout(timeout)
         if (self._count == 0) == want_idle:
             return

@@ -1,0 +1,68 @@
+"""Quiescence: waiting, from another thread, until a runner's loop is idle.
+
+The loop is *idle* when every task that can run without an outside event (a timer not yet
+due, I/O, another thread) has run. :class:`SteppingEventLoop` sees that moment exactly in
+its poll hook; on any other loop (uvloop) it is approximated by letting the loop run a
+fixed number of scheduling rounds. :func:`wait_idle` is the one implementation behind
+``AsyncRunner.wait_until_idle``, ``Server.process`` and the runner's exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ._errors import RunnerClosedError
+from ._token import LoopToken
+from ._waiters import ThreadWaiter
+
+__all__ = ["CATCH_UP_ITERATIONS", "FOREIGN_LOOP_HOPS", "catch_up", "wait_idle"]
+
+#: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
+CATCH_UP_ITERATIONS = 1000
+#: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
+FOREIGN_LOOP_HOPS = 16
+
+
+def wait_idle(token: LoopToken, timeout: float | None, max_iterations: int | None = None) -> None:
+    """Block the calling thread until the token's loop is idle.
+
+    ``max_iterations``: give up (return) after that many loop iterations without idling.
+    Raises EventLoopTimeoutError after ``timeout`` real seconds, RunnerClosedError if the
+    loop does not run or closes (or starts tearing down) meanwhile. The caller has
+    checked that this is not the loop thread.
+    """
+    loop = token.require_loop("wait for the event loop")
+    if token.closing:
+        raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
+    stepping = token.stepping
+    if stepping is not None and stepping.is_idle_now():
+        return
+    waiter = ThreadWaiter()
+    if stepping is not None:
+        stepping.add_idle_waiter(waiter, max_iterations)
+    else:
+        hops = (
+            FOREIGN_LOOP_HOPS if max_iterations is None else min(max_iterations, FOREIGN_LOOP_HOPS)
+        )
+        loop.call_soon_threadsafe(_hop, loop, hops, waiter)
+    woken = token.park(waiter, timeout)
+    if token.closed or token.closing:
+        raise RunnerClosedError(
+            "the runner closed while waiting for its loop to become idle"
+        ) from token.cause
+    if not woken:
+        if stepping is not None:
+            stepping.remove_idle_waiter(waiter)
+        raise token.timeout_error("the event loop to become idle", timeout)
+
+
+def catch_up(token: LoopToken, timeout: float | None) -> None:
+    """Let the loop catch up: :func:`wait_idle`, but give up after CATCH_UP_ITERATIONS."""
+    wait_idle(token, timeout, CATCH_UP_ITERATIONS)
+
+
+def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:
+    if remaining <= 0:
+        waiter.wake()
+    else:
+        loop.call_soon(_hop, loop, remaining - 1, waiter)
