@@ -24,6 +24,7 @@ from ._core import (
     ShutdownType,
     SteppingEventLoop,
     TAExceptionGroup,
+    TimeoutTimer,
     VirtualClock,
 )
 from ._event import Event
@@ -36,7 +37,6 @@ from ._task import BackgroundTask
 from ._taskgroup import TASK_STATUS_IGNORED, TaskGroup, TaskStatus
 from ._threads import SupervisedThread, ThreadGroup, ThreadJoinTimeoutError
 from ._work_tracker import WorkTracker
-from .timers import TimeoutTimer
 
 #: 1.4's name for :class:`TAExceptionGroup`.
 ExceptionGroup = TAExceptionGroup

@@ -33,8 +33,8 @@ _NEW = 0
 _ACTIVE = 1
 _EXITED = 2
 
-#: The innermost active scope of each task (each task only touches its own key).
-_innermost: dict[asyncio.Task[Any], CancelScope] = {}
+#: The active scopes of each task, outermost first (each task only touches its own key).
+_stacks: dict[asyncio.Task[Any], list[CancelScope]] = {}
 
 
 class CancelScope:
@@ -70,7 +70,6 @@ class CancelScope:
         "_fail",
         "_group",
         "_loop",
-        "_parent",
         "_reason",
         "_state",
         "_task",
@@ -86,7 +85,6 @@ class CancelScope:
         self._group: ScopeGroup | None = None
         self._task: asyncio.Task[Any] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._parent: CancelScope | None = None
         self._state = _NEW
         self._reason: str | None = None
         self._cancel_called = False
@@ -144,7 +142,7 @@ class CancelScope:
         if self._state == _ACTIVE:
             loop = self._loop
             assert loop is not None
-            if asyncio._get_running_loop() is not loop:  # pyright: ignore[reportPrivateUsage]
+            if asyncio._get_running_loop() is not loop:
                 raise RuntimeError(
                     "an active CancelScope's deadline can only be moved from its own event "
                     "loop; from another thread use cancel()"
@@ -210,7 +208,7 @@ class CancelScope:
             self._timer = loop.call_at(self._deadline, self._on_deadline)
 
     def __enter__(self) -> Self:
-        task = asyncio.current_task() if asyncio._get_running_loop() is not None else None  # pyright: ignore[reportPrivateUsage]
+        task = asyncio.current_task() if asyncio._get_running_loop() is not None else None
         if task is None:
             raise RuntimeError(
                 "a CancelScope must be entered by a coroutine running in an asyncio task"
@@ -223,11 +221,11 @@ class CancelScope:
         self._task = task
         self._loop = loop
         self._cancelling = task.cancelling()
-        self._parent = _innermost.get(task)
-        _innermost[task] = self
+        _stacks.setdefault(task, []).append(self)
         group = self._group
         if group is not None:
-            group._add(self)  # may cancel us (latch) before we are active: delivery below
+            # ScopeGroup and CancelScope are one mechanism split in two classes.
+            group._add(self)  # pyright: ignore[reportPrivateUsage]  # may cancel us (latch) before we are active: delivery below
         self._state = _ACTIVE
         if self._cancel_called:
             loop.call_soon(self._deliver)
@@ -244,35 +242,30 @@ class CancelScope:
         task = self._task
         if self._state != _ACTIVE or task is None:
             raise RuntimeError("this CancelScope is not active")
-        if _innermost.get(task) is not self:
+        stack = _stacks.get(task)
+        if not stack or stack[-1] is not self:
             raise RuntimeError("cancel scopes must be exited in the reverse order of entry")
         if not isinstance(exc, GeneratorExit) and (  # GeneratorExit: closed by the GC
-            asyncio._get_running_loop() is None  # pyright: ignore[reportPrivateUsage]
-            or asyncio.current_task() is not task
+            asyncio._get_running_loop() is None or asyncio.current_task() is not task
         ):
             raise RuntimeError("a CancelScope must be exited by the task that entered it")
-        parent = self._parent
-        if parent is None:
-            del _innermost[task]
-        else:
-            _innermost[task] = parent
+        stack.pop()
+        if not stack:
+            del _stacks[task]
         self._state = _EXITED
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._group is not None:
-            self._group._remove(self)
+            self._group._remove(self)  # pyright: ignore[reportPrivateUsage]  # see __enter__
         if self._delivered:
             task.uncancel()
         if not self._cancel_called or not isinstance(exc, asyncio.CancelledError):
             return False
         # Ours only if no enclosing scope of this task is cancelled (it will catch it) and
         # nobody else has asked for the task to be cancelled meanwhile.
-        scope = parent
-        while scope is not None:
-            if scope._cancel_called:
-                return False
-            scope = scope._parent
+        if any(scope._cancel_called for scope in stack):
+            return False
         if task.cancelling() > self._cancelling:
             return False
         self._cancelled_caught = True
@@ -292,13 +285,34 @@ class CancelScope:
         return self.__exit__(exc_type, exc, tb)
 
 
-def _relative(seconds: float, fail: bool) -> CancelScope:
-    delay = check_timeout(seconds, "seconds")
-    assert delay is not None
-    scope = CancelScope()
-    scope._delay = delay
-    scope._fail = fail
-    return scope
+class _RelativeScope(CancelScope):
+    """A scope whose deadline is counted from its entry; with ``fail``, a deadline hit
+    raises TimeoutError from the exit (:func:`fail_after`)."""
+
+    __slots__ = ()
+
+    def __init__(self, seconds: float, fail: bool) -> None:
+        delay = check_timeout(seconds, "seconds")
+        assert delay is not None
+        super().__init__()
+        self._delay = delay
+        self._fail = fail
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(type(self).__name__, "CancelScope", 1)
+
+
+class _GroupScope(CancelScope):
+    """A scope that belongs to a :class:`ScopeGroup` while it is active."""
+
+    __slots__ = ()
+
+    def __init__(self, group: ScopeGroup, deadline: float) -> None:
+        super().__init__(deadline=deadline)
+        self._group = group
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace(type(self).__name__, "CancelScope", 1)
 
 
 def move_on_after(seconds: float) -> CancelScope:
@@ -309,7 +323,7 @@ def move_on_after(seconds: float) -> CancelScope:
     """
     if seconds is None:  # pyright: ignore[reportUnnecessaryComparison]
         raise TypeError("seconds must be a number; use CancelScope() for no deadline")
-    return _relative(seconds, False)
+    return _RelativeScope(seconds, False)
 
 
 def fail_after(seconds: float) -> CancelScope:
@@ -317,17 +331,15 @@ def fail_after(seconds: float) -> CancelScope:
     when the deadline cancelled it (a manual ``cancel()`` still just moves on)."""
     if seconds is None:  # pyright: ignore[reportUnnecessaryComparison]
         raise TypeError("seconds must be a number; use CancelScope() for no deadline")
-    return _relative(seconds, True)
+    return _RelativeScope(seconds, True)
 
 
 def _cancelled_scope(task: asyncio.Task[Any]) -> CancelScope | None:
-    scope = _innermost.get(task)
-    found: CancelScope | None = None
-    while scope is not None:
-        if scope._cancel_called:
-            found = scope  # keep the outermost: it is the one that will catch
-        scope = scope._parent
-    return found
+    """The outermost cancelled scope of ``task`` (the one that will catch), if any."""
+    for scope in _stacks.get(task, ()):
+        if scope.cancel_called:
+            return scope
+    return None
 
 
 async def checkpoint() -> None:
@@ -341,12 +353,12 @@ async def checkpoint() -> None:
     if task is not None:  # first check
         scope = _cancelled_scope(task)
         if scope is not None:
-            raise asyncio.CancelledError(scope._reason)
+            raise asyncio.CancelledError(scope.cancel_reason)
     await asyncio.sleep(0)
     if task is not None:
         scope = _cancelled_scope(task)
         if scope is not None:
-            raise asyncio.CancelledError(scope._reason)
+            raise asyncio.CancelledError(scope.cancel_reason)
 
 
 class ScopeGroup:
@@ -373,9 +385,7 @@ class ScopeGroup:
 
     def scope(self, *, deadline: float = math.inf) -> CancelScope:
         """A new :class:`CancelScope` that belongs to this group while it is active."""
-        scope = CancelScope(deadline=deadline)
-        scope._group = self
-        return scope
+        return _GroupScope(self, deadline)
 
     def cancel_all(self, reason: str | None = None, *, latch: bool = False) -> int:
         """Cancel every active region of the group; return how many there were.

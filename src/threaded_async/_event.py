@@ -26,21 +26,23 @@ _get_ident = threading.get_ident
 
 
 class _BridgedEvent(asyncio.Event):
-    """The asyncio face of an :class:`Event`: setting it also wakes waiting threads."""
+    """The asyncio face of an :class:`Event`, and the state both faces share: ``flag``
+    (readable from any thread without the loop) and the parked ``waiters`` (threads and
+    coroutines of other loops). Setting it also wakes them."""
 
-    def __init__(self, owner: Event) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._owner = owner
+        self.flag = False
+        self.waiters = WaiterList()
 
     def set(self) -> None:
         super().set()
-        owner = self._owner
-        owner._flag = True  # pyright: ignore[reportPrivateUsage]
-        owner._waiters.wake_all()  # pyright: ignore[reportPrivateUsage]
+        self.flag = True
+        self.waiters.wake_all()
 
     def clear(self) -> None:
         super().clear()
-        self._owner._flag = False  # pyright: ignore[reportPrivateUsage]
+        self.flag = False
 
 
 class Event:
@@ -58,19 +60,17 @@ class Event:
     May be created from any thread, before the runner has started.
     """
 
-    __slots__ = ("__weakref__", "_aio", "_flag", "_token", "_waiters")
+    __slots__ = ("__weakref__", "_aio", "_token")
 
     def __init__(
         self, runner: AsyncRunner | None = None, timeout: float | None = USE_DEFAULT_TIMEOUT
     ) -> None:
         resolve_timeout(timeout, None)
         self._token = token_of(runner)
-        self._flag = False
-        self._waiters = WaiterList()
-        self._aio = _BridgedEvent(self)
+        self._aio = _BridgedEvent()
 
     def __repr__(self) -> str:
-        return f"<Event {'set' if self._flag else 'unset'}>"
+        return f"<Event {'set' if self._aio.flag else 'unset'}>"
 
     def _loop_for_sync(self) -> asyncio.AbstractEventLoop | None:
         """The loop to apply changes on, or None to apply them directly here."""
@@ -119,8 +119,8 @@ class Event:
         if loop is None:
             self._aio.set()
             return
-        self._flag = True
-        self._waiters.wake_all()
+        self._aio.flag = True
+        self._aio.waiters.wake_all()
         loop.call_soon_threadsafe(self._aio.set)
 
     def clear(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
@@ -135,7 +135,7 @@ class Event:
         elif self._token is not None:
             self._token.call(self._aio.clear, timeout)
         else:
-            self._flag = False
+            self._aio.flag = False
             loop.call_soon_threadsafe(self._aio.clear)
 
     def is_set(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
@@ -147,7 +147,7 @@ class Event:
         """
         loop = self._loop_for_sync()
         if loop is None or self._token is None:
-            return self._flag
+            return self._aio.flag
         return self._token.call(self._aio.is_set, timeout)
 
     def is_set_nowait(self) -> bool:
@@ -155,7 +155,7 @@ class Event:
 
         Never blocks and raises nothing; a ``set_nowait`` from another thread is seen at once.
         """
-        return self._flag
+        return self._aio.flag
 
     def wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
         """Block the calling thread until the event is set; return True.
@@ -171,14 +171,14 @@ class Event:
         else:
             token.check_may_block("Event.wait()", "`await event.wait_async()`")
             wait = token.resolve(timeout)
-        if self._flag:
+        if self._aio.flag:
             return True
         waiter = ThreadWaiter()
-        self._waiters.add(waiter)
-        if not self._flag:
+        self._aio.waiters.add(waiter)
+        if not self._aio.flag:
             woken = waiter.park(wait) if token is None else token.park(waiter, wait)
-            if not self._flag:
-                self._waiters.discard(waiter)
+            if not self._aio.flag:
+                self._aio.waiters.discard(waiter)
                 if token is not None:
                     closed = token.closed_error("waiting for an Event")
                     if closed is not None:
@@ -187,7 +187,7 @@ class Event:
                         raise token.timeout_error("Event.wait()", wait)
                 elif not woken:
                     raise EventLoopTimeoutError("Event.wait()", wait)
-        self._waiters.discard(waiter)
+        self._aio.waiters.discard(waiter)
         return True
 
     async def wait_async(self) -> bool:
@@ -196,18 +196,18 @@ class Event:
         Suspends only the awaiting coroutine; woken by :meth:`set` or :meth:`set_nowait`
         from any thread. Raises CancelledError if the awaiting task is cancelled.
         """
-        if self._flag:
+        if self._aio.flag:
             return True
         waiter = AsyncWaiter(self._token)
-        self._waiters.add(waiter)
+        self._aio.waiters.add(waiter)
         try:
-            while not self._flag:
+            while not self._aio.flag:
                 await waiter.fut
-                if not self._flag:
+                if not self._aio.flag:
                     waiter = AsyncWaiter(self._token)
-                    self._waiters.add(waiter)
+                    self._aio.waiters.add(waiter)
         finally:
-            self._waiters.discard(waiter)
+            self._aio.waiters.discard(waiter)
         return True
 
     def as_async_event(self) -> asyncio.Event:

@@ -536,7 +536,7 @@ class AsyncRunner:
                 continue
             owner = getattr(callback, "__self__", None)
             if isinstance(owner, TaskStart) and owner.task is None:
-                owner.discard("the runner closed before the task started")  # pyright: ignore[reportUnknownMemberType]
+                owner.discard("the runner closed before the task started")
 
     def _mark_closed(self, cause: BaseException | None) -> None:
         with self._state_lock:

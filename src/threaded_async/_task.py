@@ -67,8 +67,8 @@ class TaskStart(Generic[T]):
         self.awaitable: Awaitable[T] | None = awaitable
         self.outcome: Outcome[T] = Outcome()
         self.task: asyncio.Task[None] | None = None
-        self.cancel_requested = False
-        self.on_done = on_done
+        self.cancel_requested: bool = False
+        self.on_done: Callable[[TaskStart[Any]], object] = on_done
 
     @property
     def name(self) -> str:

@@ -27,7 +27,7 @@ class TaskStatus(Generic[T]):
     def __init__(self, future: asyncio.Future[T] | None) -> None:
         self._future = future
 
-    def started(self, value: T = None) -> None:  # type: ignore[assignment]
+    def started(self, value: T = None) -> None:
         """Report readiness (on the group's loop). ``RuntimeError`` if called twice."""
         future = self._future
         if future is None:

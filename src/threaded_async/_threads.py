@@ -215,6 +215,8 @@ class ThreadGroup:
             self._closed = True
             threads, self._threads = self._threads, []
         errors: list[Exception] = []
+        # ThreadGroup and SupervisedThread are one mechanism in two classes: the group
+        # reads its threads' join and failure bookkeeping (the three ignores below).
         for thread in reversed(threads):
             thread.stop()
             delivered = thread._failure_delivered()  # pyright: ignore[reportPrivateUsage]

@@ -44,7 +44,7 @@ class EventLoopTimeoutError(TimeoutError):
         stack: str = "",
     ) -> None:
         if isinstance(callable_like, asyncio.Task):
-            description = callable_like.get_name()  # pyright: ignore[reportUnknownMemberType]
+            description = callable_like.get_name()
         else:
             description = str(callable_like)
         timeout_text = "<infinite>" if timeout is None else f"{timeout:.3g}"

@@ -141,7 +141,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
             # (no delegating frame on a path every timer takes).
-            self.time = clock.time  # pyright: ignore[reportAttributeAccessIssue]
+            self.time = clock.time
         self._inner_selector = hooked.inner
         hooked.install_hook(self._select)
 

@@ -41,11 +41,17 @@ class Parker(LoopHint, Protocol):
     """What a wait on a runner needs from it (its LoopToken, which imports this module):
     park a thread so that the runner's close wakes it, and the errors to raise."""
 
-    def park(self, waiter: ThreadWaiter, timeout: float | None) -> bool: ...
+    def park(self, waiter: ThreadWaiter, timeout: float | None) -> bool:
+        """Park the calling thread until woken (True) or the timeout passes (False)."""
+        ...
 
-    def closed_error(self, what: str) -> RunnerClosedError | None: ...
+    def closed_error(self, what: str) -> RunnerClosedError | None:
+        """The error for a thread woken because the runner closed, else None."""
+        ...
 
-    def timeout_error(self, what: object, timeout: float | None) -> EventLoopTimeoutError: ...
+    def timeout_error(self, what: object, timeout: float | None) -> EventLoopTimeoutError:
+        """The error for a wait on ``what`` that timed out."""
+        ...
 
 
 def report_callback_error(exc: BaseException, callback: object) -> None:
@@ -54,7 +60,7 @@ def report_callback_error(exc: BaseException, callback: object) -> None:
     On a thread running an event loop: that loop's exception handler (as asyncio does for
     its own futures' callbacks); elsewhere: the ``threaded_async`` logger.
     """
-    loop = asyncio._get_running_loop()  # pyright: ignore[reportPrivateUsage]  # None-returning C accessor
+    loop = asyncio._get_running_loop()  # asyncio exports it: the C accessor that returns None
     message = f"Exception in callback {callback!r}"
     if loop is not None:
         loop.call_exception_handler({"message": message, "exception": exc})
@@ -76,13 +82,13 @@ class Outcome(Generic[T]):
     def __init__(self, waiter: Waiter | None = None) -> None:
         """``waiter``: register it at once (the outcome is not published yet: no lock)."""
         self._lock = threading.Lock()
-        self.state = PENDING
+        self.state: int = PENDING
         self._value: Any = None
         # Created on first use: most outcomes (one per request, task, future) get one
         # waiter or none, and fewer container objects means less work for the cyclic GC.
         self._waiters: list[Waiter] | None = None if waiter is None else [waiter]
         self._callbacks: list[Callable[[Outcome[T]], object]] | None = None
-        self.retrieved = False
+        self.retrieved: bool = False
 
     def __repr__(self) -> str:
         return f"<Outcome {_STATE_TEXT.get(self.state, 'pending')}>"

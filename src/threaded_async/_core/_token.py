@@ -79,14 +79,14 @@ class LoopToken:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.stepping: SteppingEventLoop | None = None
         self.thread_id: int | None = None
-        self.running = False
-        self.started = False
-        self.closing = False
-        self.closed = False
+        self.running: bool = False
+        self.started: bool = False
+        self.closing: bool = False
+        self.closed: bool = False
         self.cause: BaseException | None = None
         #: Threads parked on something that belongs to this loop (woken at close).
         self.parked: set[ThreadWaiter] = set()
-        self.default_timeout = default_timeout
+        self.default_timeout: float | None = default_timeout
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running" if self.running else "not running"
@@ -107,13 +107,13 @@ class LoopToken:
     def stop_accepting(self) -> None:
         """The loop stopped running (teardown on the loop thread): refuse new work."""
         self.closing = True
-        self.running = False
+        self.running: bool = False
 
     def mark_closed(self, cause: BaseException | None) -> None:
         """The runner is closed: refuse everything and wake every parked thread."""
         if cause is not None and self.cause is None:
             self.cause = cause
-        self.running = False
+        self.running: bool = False
         self.closed = True
         for waiter in list(self.parked):
             waiter.wake()

@@ -34,14 +34,16 @@ _get_ident = threading.get_ident
 _allocate_lock = threading.Lock
 # asyncio's C accessor of the running loop (None when there is none); public
 # asyncio.get_running_loop() raises instead, which costs more on the paths that ask.
-_get_running_loop = asyncio._get_running_loop  # pyright: ignore[reportPrivateUsage]
+_get_running_loop = asyncio._get_running_loop
 _Future = asyncio.Future
 
 
 class Waiter(Protocol):
     """Anything parked that can be woken: a :class:`ThreadWaiter` or an :class:`AsyncWaiter`."""
 
-    def wake(self) -> None: ...
+    def wake(self) -> None:
+        """Wake the parked thread or coroutine (any thread, idempotent, never blocks)."""
+        ...
 
 
 class LoopHint(Protocol):

@@ -1,0 +1,193 @@
+"""The package's layering rule (ARCHITECTURE.md), checked by parsing every import.
+
+Each module of ``src/threaded_async`` belongs to a layer; it may import only from lower
+layers or from modules listed before it in its own layer, and from ``_core`` only through
+the package (``from ._core import X``, never ``from ._core._loop import X``). The one
+exception: a ``TYPE_CHECKING``-only import of ``AsyncRunner`` from ``_runner``, to annotate a
+public ``runner`` parameter. Like trio's and anyio's export tests, this fails as soon as a
+dependency points up, so the layers stay what ``docs/internals.md`` says they are.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "threaded_async"
+
+#: Inside ``_core`` (L0): each module may import only the ones before it.
+CORE_ORDER = [
+    "_errors",
+    "_timeouts",
+    "_waiters",
+    "_timer",
+    "_outcome",
+    "_clock",
+    "_loop",
+    "_token",
+    "_view",
+    "_idle",
+]
+
+#: The package's layers, lowest first; within a layer, a module may import earlier ones.
+LAYERS: list[list[str]] = [
+    ["_core"],  # L0: waiting and waking, the loop and its time; knows no runner
+    [  # L1: primitives, which reach a runner only through its LoopToken
+        "_async_utils",
+        "_signal",
+        "_future",
+        "_event",
+        "_queue",
+        "_work_tracker",
+        "_request_registry",
+        "_cancel",
+        "_task",
+    ],
+    ["_taskgroup", "_threads"],  # L2: structure built on the primitives
+    ["_runner"],  # L3: the runner: lifecycle, loop thread, teardown
+    ["_control", "_actor"],  # L4: models built on a runner
+    # L5: the public face: re-exports and public modules built on public names.
+    ["threaded_async", "control_inversion", "async_utils", "timers", "__init__"],
+    ["testing", "demo", "envs"],
+]
+
+RANK = {
+    name: (layer, index) for layer, names in enumerate(LAYERS) for index, name in enumerate(names)
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module, e.g. "_queue" or "_core._loop"
+    target: str  # what it imports from, relative to the package, e.g. "_core" or "_runner"
+    line: int
+    type_only: bool
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _type_checking_lines(tree: ast.Module) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
+def _imports() -> list[Import]:
+    found: list[Import] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        type_only = _type_checking_lines(tree)
+        package = module.split(".")[:-1] if path.name != "__init__.py" else module.split(".")
+        if module == "__init__":
+            package = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name == "threaded_async" or alias.name.startswith("threaded_async."):
+                        found.append(
+                            Import(module, alias.name, node.lineno, node.lineno in type_only)
+                        )
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0:
+                    name = node.module or ""
+                    if name == "threaded_async" or name.startswith("threaded_async."):
+                        target = name.removeprefix("threaded_async").lstrip(".") or "__init__"
+                        found.append(Import(module, target, node.lineno, node.lineno in type_only))
+                    continue
+                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
+                if node.module:
+                    target = ".".join([*base, node.module])
+                    found.append(Import(module, target, node.lineno, node.lineno in type_only))
+                else:  # from . import x
+                    for alias in node.names:
+                        target = ".".join([*base, alias.name])
+                        found.append(Import(module, target, node.lineno, node.lineno in type_only))
+    return found
+
+
+IMPORTS = _imports()
+
+
+def _violations() -> list[str]:
+    return _check(IMPORTS)
+
+
+def test_the_scan_sees_the_package() -> None:
+    modules = {i.module for i in IMPORTS}
+    assert {"_queue", "_runner", "_control", "_core._token", "__init__"} <= modules
+    assert any(i.module == "_queue" and i.target == "_core" for i in IMPORTS)
+
+
+def test_every_module_has_a_layer() -> None:
+    top = {
+        _module_name(p).split(".")[0]
+        for p in PACKAGE.rglob("*.py")
+        if not _module_name(p).startswith("_core.")
+    }
+    top.discard("_core")
+    missing = sorted(top - set(RANK))
+    assert not missing, f"modules without a layer in tests/test_layers.py: {missing}"
+    core = {p.stem for p in PACKAGE.glob("_core/_*.py") if p.name != "__init__.py"}
+    assert core == set(CORE_ORDER), f"_core modules not in CORE_ORDER: {core ^ set(CORE_ORDER)}"
+
+
+def _check(imports: list[Import]) -> list[str]:
+    bad: list[str] = []
+    for imp in imports:
+        where = f"{imp.module} (line {imp.line}) imports {imp.target}"
+        source_parts = imp.module.split(".")
+        target_parts = imp.target.split(".")
+        if source_parts[0] == "_core":
+            if target_parts[0] != "_core":
+                bad.append(f"{where}: _core must import nothing outside _core")
+            elif len(source_parts) > 1 and len(target_parts) > 1:
+                src, dst = source_parts[1], target_parts[1]
+                if CORE_ORDER.index(dst) >= CORE_ORDER.index(src) and not imp.type_only:
+                    bad.append(f"{where}: inside _core, import only modules listed earlier")
+            continue
+        if target_parts[0] == "_core" and len(target_parts) > 1:
+            bad.append(f"{where}: import from ._core, not from its insides")
+            continue
+        source, target = source_parts[0], target_parts[0]
+        if imp.type_only and target == "_runner":
+            continue  # annotating a public `runner` parameter
+        if target not in RANK or source not in RANK:
+            continue
+        if RANK[target] >= RANK[source]:
+            bad.append(f"{where}: a dependency that points up (layers in tests/test_layers.py)")
+    return bad
+
+
+def test_dependencies_point_down() -> None:
+    bad = _violations()
+    assert not bad, "layering violations:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize(
+    ("module", "target", "type_only", "allowed"),
+    [
+        ("_queue", "_core", False, True),
+        ("_queue", "_core._loop", False, False),
+        ("_core._loop", "_runner", True, False),
+        ("_task", "_runner", False, False),
+        ("_queue", "_runner", True, True),
+        ("_runner", "_control", False, False),
+        ("_control", "_runner", False, True),
+        ("_core._clock", "_core._token", False, False),
+    ],
+)
+def test_the_rule_itself(module: str, target: str, type_only: bool, allowed: bool) -> None:
+    """The checker would catch each kind of violation (and allow what is allowed)."""
+    assert (not _check([Import(module, target, 1, type_only)])) == allowed
