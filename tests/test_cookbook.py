@@ -81,7 +81,7 @@ def test_recipe_prints_its_expected_output(path: Path) -> None:
 
 
 def test_python_m_cookbook_runs_a_recipe() -> None:
-    target = "deploy_a_coroutine"  # cheap: one recipe, selected by name
+    target = "runner_deploy_a_coroutine"  # cheap: one recipe, selected by name
     proc = subprocess.run(
         [sys.executable, "-m", "cookbook", target],
         cwd=ROOT,

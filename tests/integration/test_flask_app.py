@@ -10,11 +10,11 @@ from types import ModuleType
 
 import threaded_async as ta
 
-_RECIPE = Path(__file__).resolve().parents[2] / "cookbook" / "flask_app_calls_async_code.py"
+_RECIPE = Path(__file__).resolve().parents[2] / "cookbook" / "with_flask_call_async_code_from_views.py"
 
 
 def _load_recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("flask_app_calls_async_code", _RECIPE)
+    spec = importlib.util.spec_from_file_location("with_flask_call_async_code_from_views", _RECIPE)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
