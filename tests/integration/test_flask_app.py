@@ -10,7 +10,8 @@ from types import ModuleType
 
 import threaded_async as ta
 
-_RECIPE = Path(__file__).resolve().parents[2] / "cookbook" / "with_flask_call_async_code_from_views.py"
+_COOKBOOK = Path(__file__).resolve().parents[2] / "cookbook"
+_RECIPE = _COOKBOOK / "with_flask_call_async_code_from_views.py"
 
 
 def _load_recipe() -> ModuleType:
