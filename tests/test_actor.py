@@ -316,3 +316,36 @@ def test_failing_on_tick_is_logged_and_actor_survives(
     assert actor.call(actor.get_ticks).wait(10) == 2  # ticked again after the message
     assert "tick failed" in caplog.text
     actor.stop()
+
+
+class Odd(ta.Actor):
+    def generator_exit(self) -> None:
+        raise GeneratorExit
+
+    def custom(self) -> None:
+        raise _CustomBase("custom")
+
+    async def async_custom(self) -> None:
+        await asyncio.sleep(0)
+        raise _CustomBase("async custom")
+
+    def fine(self) -> str:
+        return "still serving"
+
+
+class _CustomBase(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [("generator_exit", GeneratorExit), ("custom", _CustomBase), ("async_custom", _CustomBase)],
+)
+def test_a_handler_raising_another_base_exception_answers_its_caller(
+    runner: ta.AsyncRunner, method: str, expected: type[BaseException]
+) -> None:
+    actor = Odd().start(runner)
+    with pytest.raises(expected):
+        actor.call(method).wait(10)
+    assert actor.call(actor.fine).wait(10) == "still serving"
+    actor.stop()

@@ -237,3 +237,80 @@ def test_runner_exit_cancels_tasks_sleeping_in_virtual_time(
         task = runner.create_task(asyncio.sleep(10_000))
     with pytest.raises(asyncio.CancelledError):
         task.wait(0)
+
+
+# -- exact time (SPEC §7) and timers at any magnitude --------------------------------------
+def test_ten_advances_of_a_tenth_land_exactly_on_one(
+    clock: ta.VirtualClock, stepped: ta.AsyncRunner
+) -> None:
+    for _ in range(10):
+        clock.advance(0.1)
+    assert clock.time() == 1.0
+    assert clock.time_ns() == 1_000_000_000
+    assert stepped.run(_loop_time()) == 1.0
+
+
+async def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+@pytest.mark.parametrize("start_frame", range(6))
+def test_a_sleep_of_two_frames_wakes_on_the_second_frame(
+    clock: ta.VirtualClock, stepped: ta.AsyncRunner, start_frame: int
+) -> None:
+    """Whatever the frame it starts on, sleep(0.2) with 0.1 s frames takes two frames."""
+    for _ in range(start_frame):
+        clock.advance(0.1)
+    woke: list[float] = []
+
+    async def sleeper() -> None:
+        await asyncio.sleep(0.2)
+        woke.append(clock.time())
+
+    task = stepped.create_task(sleeper())
+    stepped.wait_until_idle()
+    clock.advance(0.1)
+    assert not task.done()
+    clock.advance(0.1)
+    assert task.done(), f"sleep(0.2) from frame {start_frame} did not wake on the 2nd frame"
+    task.wait(10)
+    assert woke == [round((start_frame + 2) * 0.1, 9)]
+
+
+@pytest.mark.parametrize("start", [2.0**24, 2.0**24 + 0.5, 1_764_000_000.0, 2.0**40])
+def test_timers_fire_at_any_magnitude(start: float) -> None:
+    clock = ta.VirtualClock(start=start)
+    with ta.AsyncRunner(clock=clock, call_in_loop_timeout=10.0) as runner:
+        task = runner.create_task(_sleep_and_report(clock, 1.0))
+        runner.wait_until_idle()
+        clock.advance(0.5)
+        assert not task.done()
+        clock.advance(0.5)
+        assert task.wait(10) >= start + 1.0 - clock.resolution
+
+
+def test_autojump_past_two_to_the_24_seconds() -> None:
+    clock = ta.VirtualClock(start=2.0**24 - 10, autojump=True)
+
+    async def many_sleeps() -> float:
+        for _ in range(100):
+            await asyncio.sleep(1)
+        return asyncio.get_running_loop().time()
+
+    with ta.AsyncRunner(clock=clock, call_in_loop_timeout=10.0) as runner:
+        assert runner.run(many_sleeps(), 10) == 2.0**24 + 90
+
+
+def test_advance_to_an_absolute_time(clock: ta.VirtualClock, stepped: ta.AsyncRunner) -> None:
+    task = stepped.create_task(_sleep_and_report(clock, 5))
+    stepped.wait_until_idle()
+    clock.advance_to(4.999999999)
+    assert not task.done()
+    clock.advance_to(5)
+    assert task.wait(10) == 5.0
+    with pytest.raises(ValueError, match="back"):
+        clock.advance_to(4)
+    with pytest.raises(ValueError, match="finite"):
+        clock.advance_to(float("inf"))
+    clock.advance_to(5)  # where it is already: a no-op
+    assert clock.time() == 5.0

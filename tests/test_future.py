@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+import threaded_async as ta
 from threaded_async import AsyncRunner, EventLoopTimeoutError, Future
 
 
@@ -59,3 +60,33 @@ def test_second_set_result_is_an_invalid_state_error(runner: AsyncRunner) -> Non
     with pytest.raises(asyncio.InvalidStateError):
         future.set_result(2)
     assert future.result_wait() == 1
+
+
+def test_a_raising_done_callback_is_reported_and_the_rest_still_run(
+    runner: AsyncRunner, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    future: ta.Future[int] = ta.Future(runner)
+    calls: list[str] = []
+
+    def boom(_: ta.Future[int]) -> None:
+        calls.append("boom")
+        raise RuntimeError("callback failed")
+
+    future.add_done_callback(boom)
+    future.add_done_callback(lambda f: calls.append(f"second {f.result_nowait()}"))
+    with caplog.at_level(logging.ERROR, logger="threaded_async"):
+        future.set_result(3)  # does not raise: the result is set, the callbacks ran
+    assert calls == ["boom", "second 3"]
+    assert "callback failed" in caplog.text
+    assert future.result_wait(0) == 3
+
+
+def test_result_nowait(runner: AsyncRunner) -> None:
+    future: ta.Future[int] = ta.Future(runner)
+    with pytest.raises(ta.InvalidStateError):
+        future.result_nowait()
+    future.set_exception(KeyError("k"))
+    with pytest.raises(KeyError):
+        future.result_nowait()

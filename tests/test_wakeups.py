@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -587,3 +587,50 @@ def test_stopping_a_runner_that_never_started_wakes_threads_blocked_on_its_queue
     assert not consumer.is_alive()
     assert len(errors) == 1
     assert isinstance(errors[0], ta.RunnerClosedError)
+
+
+# -- coroutines on other loops are woken at close too (issue 18) ---------------------------
+def _await_on_another_loop(make: Callable[[ta.AsyncRunner], Awaitable[object]]) -> BaseException:
+    """Await ``make(runner)`` in a coroutine of a fresh loop in this thread, stop the runner
+    from a worker thread while it waits, and return what the await raised."""
+    runner = ta.AsyncRunner()
+    runner.start()
+
+    async def main() -> BaseException:
+        waiting = asyncio.ensure_future(make(runner))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        await asyncio.get_running_loop().run_in_executor(None, runner.stop)
+        try:
+            await asyncio.wait_for(waiting, PARK_BOUND)
+        except BaseException as exc:
+            return exc
+        raise AssertionError("the await returned normally")
+
+    return asyncio.run(main())
+
+
+def _full_queue(runner: ta.AsyncRunner) -> ta.Queue[int]:
+    queue: ta.Queue[int] = ta.Queue(runner, maxsize=1)
+    queue.put_nowait(0)
+    return queue
+
+
+FOREIGN_AWAITS: dict[str, Callable[[ta.AsyncRunner], Awaitable[object]]] = {
+    "Queue.get": lambda r: ta.Queue[int](r).get(),
+    "Queue.put": lambda r: _full_queue(r).put(1),
+    "Future.result": lambda r: ta.Future[int](r).result(),
+    "await Future": lambda r: _awaited(ta.Future[int](r)),
+    "Event.wait_async": lambda r: ta.Event(r).wait_async(),
+}
+
+
+async def _awaited(future: ta.Future[int]) -> int:
+    return await future
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN_AWAITS))
+def test_a_coroutine_on_another_loop_is_woken_when_the_runner_closes(name: str) -> None:
+    error = _await_on_another_loop(FOREIGN_AWAITS[name])
+    assert isinstance(error, ta.RunnerClosedError), repr(error)

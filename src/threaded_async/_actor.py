@@ -103,7 +103,7 @@ class Reply(ResultView[T]):
 
     async def wait_async(self) -> T:
         """Await the result in a coroutine on any loop (same outcomes as :meth:`wait`)."""
-        return await self._outcome.wait_async(self._token)
+        return await self._wait_async()
 
     def result(self) -> T:
         """The result now: returns it, re-raises the failure, or InvalidStateError if pending."""
@@ -451,8 +451,10 @@ class Actor:
         reply = msg.outcome
         try:
             result = fn(*msg.args, **msg.kwargs)
-        except Exception as exc:
+        except BaseException as exc:
             _deliver_error(reply, exc, fn)
+            if isinstance(exc, KeyboardInterrupt | SystemExit):
+                raise  # they stop the loop; the caller is answered first
             return
         if not inspect.isawaitable(result):
             if reply is not None:
@@ -474,8 +476,10 @@ class Actor:
                         ActorStoppedError("the actor stopped while handling the message")
                     )
                 raise
-            except Exception as exc:
+            except BaseException as exc:
                 _deliver_error(reply, exc, fn)
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
             else:
                 if reply is not None:
                     reply.try_set_result(value)
@@ -516,7 +520,7 @@ def _fail(messages: list[_Message]) -> None:
             )
 
 
-def _deliver_error(reply: Outcome[Any] | None, exc: Exception, fn: Callable[..., Any]) -> None:
+def _deliver_error(reply: Outcome[Any] | None, exc: BaseException, fn: Callable[..., Any]) -> None:
     if reply is not None:
         reply.try_set_exception(exc)
     else:

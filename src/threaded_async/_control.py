@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
@@ -208,7 +209,14 @@ class Server:
         self._pending: deque[QueuedRequest] = deque()
         self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = dict(handlers or {})
         self._trace: list[TraceEntry] | None = [] if record_trace else None
-        self._host_loop: asyncio.Runner | None = None
+        #: One asyncio.Runner per host thread for async handlers (a loop runs in one
+        #: thread at a time), all closed when the server exits.
+        self._host_loops = threading.local()
+        self._host_runners: list[asyncio.Runner] = []
+        self._host_runners_lock = threading.Lock()
+        # Requests still queued when the runner closes are cancelled, so that a client on
+        # any loop (not only the runner's, whose tasks are cancelled anyway) is told.
+        runner.add_stop_callback(self._cancel_queued)
         #: Requests make their own Future unless a subclass overrides create_future (1.4).
         self._default_futures = type(self).create_future is Server.create_future
 
@@ -276,9 +284,10 @@ class Server:
         try:
             self._runner.stop()
         finally:
-            if self._host_loop is not None:
-                self._host_loop.close()
-                self._host_loop = None
+            with self._host_runners_lock:
+                runners, self._host_runners = self._host_runners, []
+            for host_runner in runners:
+                host_runner.close()
 
     def create_future(self) -> Future[Any]:
         """A :class:`Future` bound to the server's runner."""
@@ -314,6 +323,12 @@ class Server:
         if the server exits before answering.
         """
         token = self._token
+        if not token.running:
+            raise token.not_running_error(f"issue a request for {_key_name(fun)}")
+        if token.closing:
+            # The server is exiting: nobody will answer. Cancelled, like the requests that
+            # were still queued when the exit began (a task's finally may issue one).
+            raise asyncio.CancelledError("the server is shutting down")
         request = _new_request(fun, args, kwargs)
         clock = self._runner.clock
         stepping = token.stepping
@@ -348,6 +363,15 @@ class Server:
             raise
 
     # -- the host side -------------------------------------------------------------------
+    def _cancel_queued(self) -> None:
+        pending = self._pending
+        while pending:
+            try:
+                item = pending.popleft()
+            except IndexError:
+                break
+            item.future.cancel()
+
     def _pop(self) -> QueuedRequest | None:
         pending = self._pending
         while pending:
@@ -411,11 +435,20 @@ class Server:
         return count
 
     def _answer(self, item: QueuedRequest) -> None:
+        future = item.future
         if not self._runner.is_running:
+            future.cancel()  # taken from the queue: its client must not wait forever
             raise RunnerClosedError("the server is not running")
         if self._trace is not None:
-            item.future.add_done_callback(lambda f: self._record(item, f))
-        self._handle_request(item.request, item.future)
+            future.add_done_callback(lambda f: self._record(item, f))
+        try:
+            self._handle_request(item.request, future)
+        except BaseException as exc:
+            # The request is taken: whatever escaped (an overridden _handle_request,
+            # Ctrl-C in a slow handler), its client gets an answer, then the host the
+            # exception.
+            _answer_with(future, exc)
+            raise
 
     def _record(self, item: QueuedRequest, future: Future[Any]) -> None:
         assert self._trace is not None
@@ -435,10 +468,13 @@ class Server:
 
     def _find_handler(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
         handlers = self._handlers
-        found = handlers.get(fun)
+        try:
+            found = handlers.get(fun)
+        except TypeError:  # an unhashable callable: no handler can be keyed by it
+            found = None
         if found is None:
             name = getattr(fun, "__name__", None)
-            if name is not None:
+            if isinstance(name, str):
                 found = handlers.get(name)
         return found
 
@@ -462,8 +498,10 @@ class Server:
                 result = handler(*request.args, **request.kw_args)
                 if inspect.isawaitable(result):
                     result = self._run_on_host_loop(result)
-            except Exception as exc:
-                future.set_exception(exc)
+            except BaseException as exc:
+                _answer_with(future, exc)
+                if not isinstance(exc, Exception):
+                    raise  # Ctrl-C, SystemExit...: the client is answered, the host stops
             else:
                 future.set_result(result)
         except InvalidStateError:
@@ -473,13 +511,32 @@ class Server:
             # answer has nobody to go to, which is not the host's error.
 
     def _run_on_host_loop(self, awaitable: Awaitable[Any]) -> Any:
-        if self._host_loop is None:
-            self._host_loop = asyncio.Runner()
+        host_runner: asyncio.Runner | None = getattr(self._host_loops, "runner", None)
+        if host_runner is None:
+            host_runner = asyncio.Runner()
+            self._host_loops.runner = host_runner
+            with self._host_runners_lock:
+                self._host_runners.append(host_runner)
 
         async def run() -> Any:
             return await awaitable
 
-        return self._host_loop.run(run())
+        return host_runner.run(run())
+
+
+def _answer_with(future: Future[Any], exc: BaseException) -> None:
+    """Answer a request whose handling raised ``exc`` (unless it is answered already):
+    the client sees ``exc``, or CancelledError for an interrupt of the host itself
+    (KeyboardInterrupt, SystemExit) or a cancellation."""
+    if future.done():
+        return
+    if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError):
+        future.cancel()
+        return
+    try:
+        future.set_exception(exc)
+    except (InvalidStateError, RunnerClosedError):  # answered or closed meanwhile
+        future.cancel()
 
 
 def _key_name(key: Callable[..., Any] | str) -> str:

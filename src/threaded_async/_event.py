@@ -194,20 +194,28 @@ class Event:
         """Wait for the event from a coroutine on any event loop; return True.
 
         Suspends only the awaiting coroutine; woken by :meth:`set` or :meth:`set_nowait`
-        from any thread. Raises CancelledError if the awaiting task is cancelled.
+        from any thread. Raises CancelledError if the awaiting task is cancelled, and
+        RunnerClosedError if the runner closes while a coroutine of another loop waits.
         """
-        if self._aio.flag:
+        aio = self._aio
+        if aio.flag:
             return True
-        waiter = AsyncWaiter(self._token)
-        self._aio.waiters.add(waiter)
-        try:
-            while not self._aio.flag:
-                await waiter.fut
-                if not self._aio.flag:
-                    waiter = AsyncWaiter(self._token)
-                    self._aio.waiters.add(waiter)
-        finally:
-            self._aio.waiters.discard(waiter)
+        token = self._token
+        waiters = aio.waiters
+        while not aio.flag:
+            if token is not None and token.closed:
+                token.raise_if_closed("the event's runner")
+            waiter = AsyncWaiter(token)
+            waiters.add(waiter)
+            try:
+                if aio.flag:
+                    break
+                if token is not None and token.is_foreign(waiter):
+                    await token.park_async(waiter)
+                else:
+                    await waiter.fut
+            finally:
+                waiters.discard(waiter)
         return True
 
     def as_async_event(self) -> asyncio.Event:

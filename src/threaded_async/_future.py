@@ -75,13 +75,11 @@ class Future(ResultView[T]):
         """Wait for the result from a coroutine (any loop) and return it or raise.
 
         Suspends only the awaiting coroutine; woken by ``set_result``, ``set_exception`` or
-        ``cancel`` from any thread. Raises the set exception, or CancelledError if the
-        future (or the awaiting task) was cancelled.
+        ``cancel`` from any thread. Raises the set exception, CancelledError if the
+        future (or the awaiting task) was cancelled, RunnerClosedError if the runner closes
+        while a coroutine of another loop awaits it.
         """
-        outcome = self._outcome
-        if outcome.done():
-            return outcome.unwrap()
-        return await outcome.wait_async(self._token)
+        return await self._wait_async()
 
     def result_nowait(self) -> T:
         """The result now: returns it, raises the set exception (CancelledError if

@@ -46,56 +46,76 @@ class QueueStatistics:
     """A snapshot of a queue, for debugging."""
 
     qsize: int
-    maxsize: int
+    maxsize: float
     waiting_getters: int
     waiting_putters: int
     shut_down: bool
+    unfinished_tasks: int = 0
+    waiting_joiners: int = 0
 
 
 class Queue(Generic[T]):
     """A FIFO queue shared by threads and coroutines (on the runner's loop or any other).
 
     Every method may be called from any thread. ``put_nowait``, ``get_nowait``, ``qsize``,
-    ``empty`` and ``full`` never block and never wait for the loop. ``get_wait`` and
-    ``put_wait`` block the calling thread; they raise RuntimeError at once on the
-    runner's own loop thread (await ``get()``/``put()`` there), EventLoopTimeoutError on
-    timeout, RunnerClosedError if the runner closes, QueueShutDown after
-    :meth:`shutdown`. Items from one producer arrive in the order they were put.
+    ``empty``, ``full`` and ``task_done`` never block and never wait for the loop.
+    ``get_wait``, ``put_wait`` and ``join_wait`` block the calling thread; they raise
+    RuntimeError at once on the runner's own loop thread (await ``get()``/``put()``/``join()``
+    there), EventLoopTimeoutError on timeout, RunnerClosedError if the runner closes,
+    QueueShutDown after :meth:`shutdown`. Items from one producer arrive in the order they
+    were put.
+
+    ``task_done()`` / ``join()`` count unfinished work as the stdlib queues do: every put
+    adds one, every ``task_done()`` takes one away, and ``join()`` waits for zero.
 
     Args:
         runner: The runner whose lifetime bounds the queue (may be ``None``, and may not
             have started yet). Its ``call_in_loop_timeout`` is the default timeout; when it
             closes, blocked threads wake with RunnerClosedError.
-        maxsize: Maximum number of items (0: unbounded).
+        maxsize: Maximum number of items: a put waits while ``qsize() >= maxsize``. Zero or
+            negative: unbounded (read back as given). A float works as in the stdlib.
     """
 
     __slots__ = (
         "__weakref__",
         "_getters",
+        "_immediate",
+        "_inflight",
         "_items",
+        "_joiners",
         "_lock",
         "_maxsize",
         "_pop",
         "_push",
+        "_push_locked",
         "_putters",
         "_shutdown",
         "_slow_put",
         "_token",
+        "_unfinished",
     )
 
-    def __init__(self, runner: AsyncRunner | None = None, maxsize: int = 0) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
-        if maxsize < 0:
-            maxsize = 0  # as asyncio.Queue: <= 0 means unbounded
+    def __init__(self, runner: AsyncRunner | None = None, maxsize: float = 0) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"maxsize must be an int or a float, not {type(maxsize).__name__}")
+        if maxsize != maxsize:
+            raise ValueError("maxsize must be a number, not NaN")
         self._token: LoopToken | None = token_of(runner)
         self._maxsize = maxsize
         self._lock = threading.Lock()
         self._getters = WaiterList()
         self._putters = WaiterList()
+        self._joiners = WaiterList()
         self._shutdown = False
-        #: ``maxsize or shutdown``: one test on put_nowait's hot path instead of two.
+        self._immediate = False
+        #: ``bounded or shut down``: one test on put_nowait's hot path instead of two.
         self._slow_put = maxsize > 0
+        #: One entry per put between its shutdown check and its push (unbounded queues,
+        #: which push without the lock): a getter may only conclude "shut down and empty"
+        #: when no put is in flight, so a put that passed its check is never lost.
+        self._inflight: deque[None] = deque()
+        #: One entry per item put and not yet task_done() (a counter whose += is atomic).
+        self._unfinished: deque[None] = deque()
         self._init_storage()
 
     # -- storage (overridden by LifoQueue / PriorityQueue) -------------------------------
@@ -104,15 +124,13 @@ class Queue(Generic[T]):
         self._items: Any = items
         # deque.append / popleft are atomic under the GIL: no lock on the fast path.
         self._push: Any = items.append
+        self._push_locked: Any = items.append
         self._pop: Any = items.popleft
-
-    def _clear(self) -> None:
-        self._items.clear()
 
     # -- inspection ----------------------------------------------------------------------
     @property
-    def maxsize(self) -> int:
-        """Maximum number of items (0: unbounded)."""
+    def maxsize(self) -> float:
+        """Maximum number of items, as given (zero or negative: unbounded)."""
         return self._maxsize
 
     def qsize(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
@@ -131,16 +149,28 @@ class Queue(Generic[T]):
         """Whether :meth:`shutdown` has been called."""
         return self._shutdown
 
+    @property
+    def unfinished_tasks(self) -> int:
+        """Items put and not yet marked with :meth:`task_done` (any thread, never blocks)."""
+        return len(self._unfinished)
+
     def statistics(self) -> QueueStatistics:
-        """A snapshot: size, waiting getters and putters, shutdown state."""
+        """A snapshot: size, waiting getters, putters and joiners, unfinished tasks,
+        shutdown state."""
         return QueueStatistics(
-            len(self._items), self._maxsize, len(self._getters), len(self._putters), self._shutdown
+            len(self._items),
+            self._maxsize,
+            len(self._getters),
+            len(self._putters),
+            self._shutdown,
+            len(self._unfinished),
+            len(self._joiners),
         )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} qsize={len(self._items)} maxsize={self._maxsize}>"
 
-    # -- the two atomic steps --------------------------------------------------------------
+    # -- the atomic steps -------------------------------------------------------------------
     def _check_runner(self, waited: bool = False) -> None:
         token = self._token
         if token is not None and token.closed:
@@ -152,25 +182,101 @@ class Queue(Generic[T]):
             token.raise_if_closed("the queue's runner")
 
     def _try_put(self, item: T) -> bool:
-        if self._shutdown:
-            raise QueueShutDown("the queue is shut down")
-        if self._maxsize:
+        """Put ``item`` if there is room: the one put step behind every put.
+
+        A put either raises QueueShutDown or its item will be delivered before any getter
+        sees QueueShutDown: a bounded queue checks and pushes under the lock that shutdown
+        takes; an unbounded one announces itself in ``_inflight`` first (see __init__).
+        """
+        unfinished = self._unfinished
+        if self._maxsize > 0:
             with self._lock:
+                if self._shutdown:
+                    raise QueueShutDown("the queue is shut down")
                 if len(self._items) >= self._maxsize:
                     return False
-                self._push(item)
+                unfinished.append(None)
+                try:
+                    self._push_locked(item)
+                except BaseException:  # an item a PriorityQueue cannot compare
+                    unfinished.pop()
+                    raise
         else:
-            self._push(item)
-        if self._getters:
-            self._getters.wake_one()
+            self._push_unbounded(item)
+            return True
+        self._after_put()
         return True
+
+    def _push_unbounded(self, item: T) -> None:
+        """The lock-free put of an unbounded queue (inlined in put_nowait)."""
+        inflight = self._inflight
+        inflight.append(None)
+        if self._shutdown:  # shut down since the caller looked (see _try_put)
+            inflight.pop()
+            self._getters.wake_all()
+            raise QueueShutDown("the queue is shut down")
+        unfinished = self._unfinished
+        unfinished.append(None)
+        try:
+            self._push(item)
+        except BaseException:  # an item a PriorityQueue cannot compare
+            unfinished.pop()
+            inflight.pop()
+            raise
+        inflight.pop()
+        self._after_put()
+
+    def _after_put(self) -> None:
+        if self._shutdown:
+            self._settle_racing_put()
+        elif self._getters:
+            self._getters.wake_one()
+
+    def _settle_racing_put(self) -> None:
+        """A put that raced with shutdown: after ``immediate=True`` its item is discarded
+        like the rest; either way every getter looks again (some may wait for in-flight
+        puts before they conclude the queue is drained)."""
+        if self._immediate:
+            self._discard_items()
+        self._getters.wake_all()
 
     def _after_get(self) -> None:
         if self._putters:
             self._putters.wake_one()
 
+    def _drained(self) -> bool:
+        """Whether a getter must raise QueueShutDown now: shut down, no put in flight and
+        no item left (after ``immediate=True``, left-over items are discarded first).
+
+        Reads the flags in this order on purpose: a put announces itself in ``_inflight``
+        before it checks ``_shutdown``, and pushes before it leaves ``_inflight``.
+        """
+        if not self._shutdown or self._inflight:
+            return False
+        if self._immediate and self._items:
+            self._discard_items()
+        return not self._items
+
+    def _discard_items(self) -> None:
+        """Drop every item (shutdown(immediate=True)), settling one unfinished task each."""
+        items = self._items
+        unfinished = self._unfinished
+        with self._lock:
+            while items:
+                try:
+                    self._pop_locked()
+                except IndexError:  # a getter took the last one meanwhile
+                    break
+                if unfinished:
+                    unfinished.pop()
+        if not unfinished:
+            self._joiners.wake_all()
+
+    def _pop_locked(self) -> Any:
+        return self._items.popleft()
+
     def _empty_error(self) -> Exception:
-        if self._shutdown:
+        if self._drained():
             return QueueShutDown("the queue is shut down and empty")
         return QueueEmpty()
 
@@ -186,8 +292,24 @@ class Queue(Generic[T]):
             if not self._try_put(item):
                 raise QueueFull()
             return
-        self._push(item)
-        if self._getters:
+        inflight = self._inflight
+        inflight.append(None)
+        if self._shutdown:  # shut down since the test above (see _try_put)
+            inflight.pop()
+            self._getters.wake_all()
+            raise QueueShutDown("the queue is shut down")
+        unfinished = self._unfinished
+        unfinished.append(None)
+        try:
+            self._push(item)
+        except BaseException:  # an item a PriorityQueue cannot compare
+            unfinished.pop()
+            inflight.pop()
+            raise
+        inflight.pop()
+        if self._shutdown:
+            self._settle_racing_put()
+        elif self._getters:
             self._getters.wake_one()
 
     def get_nowait(self) -> T:
@@ -196,6 +318,8 @@ class Queue(Generic[T]):
         token = self._token
         if token is not None and token.closed:
             self._check_runner()
+        if self._immediate:
+            self._drained()
         try:
             item = self._pop()
         except IndexError:
@@ -204,6 +328,20 @@ class Queue(Generic[T]):
             self._putters.wake_one()
         return item
 
+    def task_done(self) -> None:
+        """Mark one item taken from the queue as processed (any thread, never blocks).
+
+        When every item put has been marked, :meth:`join` / :meth:`join_wait` return.
+        Raises ValueError if called more times than there were items put.
+        """
+        unfinished = self._unfinished
+        try:
+            unfinished.pop()
+        except IndexError:
+            raise ValueError("task_done() called too many times") from None
+        if not unfinished and self._joiners:
+            self._joiners.wake_all()
+
     # -- coroutines (any loop) -----------------------------------------------------------
     async def get(self) -> T:
         """Remove and return an item, waiting while the queue is empty.
@@ -211,7 +349,7 @@ class Queue(Generic[T]):
         Raises QueueShutDown once the queue is shut down and drained (at once after
         ``shutdown(immediate=True)``). Cancel-safe: a cancelled get takes no item.
         """
-        if self._items:  # a C-level length test: no exception raised on an empty queue
+        if self._items and not self._immediate:  # C-level tests: no exception raised
             try:
                 item = self._pop()
             except IndexError:  # another consumer was faster
@@ -226,11 +364,11 @@ class Queue(Generic[T]):
         while True:
             if token is not None and token.closed:
                 self._check_runner()
-            if self._shutdown and not self._items:
+            if self._drained():
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = AsyncWaiter(token)
             getters.add(waiter)
-            if self._items:
+            if self._items and not self._immediate:
                 try:
                     item = self._pop()
                 except IndexError:
@@ -239,15 +377,20 @@ class Queue(Generic[T]):
                     self._leave(getters, waiter)
                     self._after_get()
                     return item
-            if self._shutdown:
+            if self._drained() or (self._shutdown and self._items):
                 self._leave(getters, waiter)
                 continue
             try:
-                await waiter.fut
+                if token is not None and token.is_foreign(waiter):
+                    await token.park_async(waiter)  # also woken by the runner's close
+                else:
+                    await waiter.fut
             except BaseException:
                 self._leave(getters, waiter)
                 raise
             # Woken: the waker removed us from the list. Most often the item is there.
+            if self._immediate:
+                continue
             try:
                 item = self._pop()
             except IndexError:
@@ -261,7 +404,7 @@ class Queue(Generic[T]):
             if waiters is self._getters:
                 if self._items:
                     waiters.wake_one()
-            elif not self.full():
+            elif waiters is self._putters and not self.full():
                 waiters.wake_one()
 
     async def put(self, item: T) -> None:
@@ -269,9 +412,10 @@ class Queue(Generic[T]):
         if self._try_put(item):
             return
         putters = self._putters
+        token = self._token
         while True:
             self._check_runner()
-            waiter = AsyncWaiter(self._token)
+            waiter = AsyncWaiter(token)
             putters.add(waiter)
             try:
                 if self._try_put(item):
@@ -281,12 +425,41 @@ class Queue(Generic[T]):
                 self._leave(putters, waiter)
                 raise
             try:
-                await waiter.fut
+                if token is not None and token.is_foreign(waiter):
+                    await token.park_async(waiter)  # also woken by the runner's close
+                else:
+                    await waiter.fut
             except BaseException:
                 self._leave(putters, waiter)
                 raise
             if self._try_put(item):
                 return
+
+    async def join(self) -> None:
+        """Wait, from a coroutine on any loop, until every item put has been marked with
+        :meth:`task_done` (returns at once if none is unfinished).
+
+        Woken by the last ``task_done()`` (or ``shutdown(immediate=True)`` discarding the
+        rest); raises RunnerClosedError if the queue's runner closes meanwhile.
+        """
+        unfinished = self._unfinished
+        joiners = self._joiners
+        token = self._token
+        while unfinished:
+            if token is not None and token.closed:
+                self._check_runner()
+            waiter = AsyncWaiter(token)
+            joiners.add(waiter)
+            if not unfinished:
+                joiners.discard(waiter)
+                return
+            try:
+                if token is not None and token.is_foreign(waiter):
+                    await token.park_async(waiter)  # also woken by the runner's close
+                else:
+                    await waiter.fut
+            finally:
+                joiners.discard(waiter)
 
     # -- threads -------------------------------------------------------------------------
     def _check_may_block(self, what: str, instead: str) -> None:
@@ -311,13 +484,15 @@ class Queue(Generic[T]):
         """Block the calling thread until an item is available; remove and return it.
 
         ``timeout``: seconds, ``None`` (no limit) or ``USE_DEFAULT_TIMEOUT`` (the runner's
-        ``call_in_loop_timeout``). See the class docstring for what it raises.
+        ``call_in_loop_timeout``); validated even when an item is there at once. See the
+        class docstring for what it raises.
         """
         self._check_may_block("Queue.get_wait()", "`await queue.get()`")
+        deadline = self._deadline(timeout)
         token = self._token
         if token is not None and token.closed:
             self._check_runner()
-        if self._items:  # a C-level length test: no exception raised on an empty queue
+        if self._items and not self._immediate:  # C-level tests: no exception raised
             try:
                 item = self._pop()
             except IndexError:  # another consumer was faster
@@ -326,7 +501,7 @@ class Queue(Generic[T]):
                 if self._putters:
                     self._putters.wake_one()
                 return item
-        return self._get_wait_slow(self._deadline(timeout))
+        return self._get_wait_slow(deadline)
 
     def _get_wait_slow(self, deadline: Deadline) -> T:
         getters = self._getters
@@ -336,11 +511,11 @@ class Queue(Generic[T]):
         while True:
             if token is not None and token.closed:
                 self._check_runner(waited)
-            if self._shutdown and not items:
+            if self._drained():
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = ThreadWaiter()
             getters.add(waiter)
-            if items:
+            if items and not self._immediate:
                 try:
                     item = self._pop()
                 except IndexError:
@@ -349,7 +524,7 @@ class Queue(Generic[T]):
                     self._leave(getters, waiter)
                     self._after_get()
                     return item
-            if self._shutdown:
+            if self._drained() or (self._shutdown and items):
                 self._leave(getters, waiter)
                 continue
             try:
@@ -360,6 +535,8 @@ class Queue(Generic[T]):
             waited = True
             if not woken:
                 self._leave(getters, waiter)
+                if self._immediate:
+                    continue
                 try:
                     item = self._pop()
                 except IndexError:
@@ -371,7 +548,7 @@ class Queue(Generic[T]):
                 self._leave(getters, waiter)
                 self._check_runner(waited=True)
             # Woken by a put, which took us off the list: most often the item is there.
-            if items:
+            if items and not self._immediate:
                 try:
                     item = self._pop()
                 except IndexError:
@@ -382,13 +559,13 @@ class Queue(Generic[T]):
     def put_wait(self, item: T, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
         """Put ``item``, blocking the calling thread while the queue is full.
 
-        ``timeout`` as for :meth:`get_wait`.
+        ``timeout`` as for :meth:`get_wait` (validated even when there is room).
         """
         self._check_may_block("Queue.put_wait()", "`await queue.put(item)`")
+        deadline = self._deadline(timeout)
         self._check_runner()
         if self._try_put(item):
             return
-        deadline = self._deadline(timeout)
         putters = self._putters
         waited = False
         while True:
@@ -411,6 +588,35 @@ class Queue(Generic[T]):
                 self._check_runner(waited=True)
                 raise self._timeout_error("Queue.put_wait()", deadline)
 
+    def join_wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Block the calling thread until every item put has been marked with
+        :meth:`task_done` (returns at once if none is unfinished).
+
+        ``timeout`` as for :meth:`get_wait`. Raises EventLoopTimeoutError on timeout,
+        RunnerClosedError if the runner closes meanwhile, RuntimeError on the runner's
+        loop thread (``await queue.join()`` there).
+        """
+        self._check_may_block("Queue.join_wait()", "`await queue.join()`")
+        deadline = self._deadline(timeout)
+        unfinished = self._unfinished
+        joiners = self._joiners
+        waited = False
+        while unfinished:
+            self._check_runner(waited)
+            waiter = ThreadWaiter()
+            joiners.add(waiter)
+            if not unfinished:
+                joiners.discard(waiter)
+                return
+            try:
+                woken = self._park(waiter, deadline.remaining())
+            finally:
+                joiners.discard(waiter)
+            waited = True
+            if not woken and unfinished:
+                self._check_runner(waited=True)
+                raise self._timeout_error("Queue.join_wait()", deadline)
+
     def _timeout_error(self, what: str, deadline: Deadline) -> EventLoopTimeoutError:
         token = self._token
         if token is None:
@@ -423,16 +629,21 @@ class Queue(Generic[T]):
 
         Further puts raise QueueShutDown; blocked putters wake with it. With
         ``immediate=False`` getters still receive every item put before, then
-        QueueShutDown; with ``immediate=True`` the queue is emptied and every getter
-        raises QueueShutDown. Any thread, never blocks, idempotent.
+        QueueShutDown; with ``immediate=True`` the queue is emptied (each discarded item
+        counts as done for :meth:`join`) and every getter raises QueueShutDown. A put that
+        races with the shutdown either raises QueueShutDown or has its item delivered
+        before any getter sees QueueShutDown. Any thread, never blocks, idempotent.
         """
         with self._lock:
             self._shutdown = True
             self._slow_put = True
             if immediate:
-                self._clear()
+                self._immediate = True
+        if immediate:
+            self._discard_items()
         self._getters.wake_all()
         self._putters.wake_all()
+        self._joiners.wake_all()
 
     # -- iteration -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[T]:
@@ -466,7 +677,11 @@ class LifoQueue(Queue[T]):
         items: deque[T] = deque()
         self._items = items
         self._push = items.append
+        self._push_locked = items.append
         self._pop = items.pop
+
+    def _pop_locked(self) -> Any:
+        return self._items.pop()
 
 
 class PriorityQueue(Queue[T]):
@@ -489,23 +704,16 @@ class PriorityQueue(Queue[T]):
             with lock:
                 heapq.heappush(items, item)
 
+        def push_locked(item: Any) -> None:
+            heapq.heappush(items, item)
+
         def pop() -> Any:
             with lock:
                 return heapq.heappop(items)
 
         self._push = push
+        self._push_locked = push_locked
         self._pop = pop
 
-    def _try_put(self, item: T) -> bool:
-        if self._shutdown:
-            raise QueueShutDown("the queue is shut down")
-        if self._maxsize:
-            with self._lock:
-                if len(self._items) >= self._maxsize:
-                    return False
-                heapq.heappush(self._items, item)
-        else:
-            self._push(item)
-        if self._getters:
-            self._getters.wake_one()
-        return True
+    def _pop_locked(self) -> Any:
+        return heapq.heappop(self._items)

@@ -134,6 +134,11 @@ class AsyncRunner:
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
         self._stop_reported = False
+        #: Whether the thread that called stop() first is a worker of the loop's executor.
+        self._stopper_in_executor = False
+        #: The loop's default executor: asyncio's, but made by us so that its worker threads
+        #: are marked (see _in_own_executor).
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         #: The supervised threads of start_thread (created on first use).
         self._threads: ThreadGroup | None = None
         self._threads_lock = threading.Lock()
@@ -268,7 +273,7 @@ class AsyncRunner:
         try:
             group = self._threads
             if group is not None and not self.in_runner_loop:
-                group.stop_and_join()
+                group.stop_and_join()  # (a supervised thread stopping the runner is not joined)
         finally:
             self._stop_loop(timeout)
 
@@ -283,8 +288,16 @@ class AsyncRunner:
             state = self._state
             if state in (_RUNNING, _STARTING):
                 self._state = _STOPPING
+                self._stopper_in_executor = _executor_thread.token is self._token
             elif state == _NEW:
                 self._state = _CLOSED
+        if state == _STOPPING:
+            # Another thread is stopping it: return once that stop is done, not before.
+            # (Parked on the outcome alone: the close wakes the token's parked threads a
+            # little before the stop is complete.)
+            if not self._finished.wait_done(wait):
+                raise self._token.timeout_error("another thread's stop() of this runner", wait)
+            return
         if state == _NEW:
             self._shutdown_type = ShutdownType.STOPPED
             self._mark_closed(None)  # threads may already wait on its primitives
@@ -424,6 +437,13 @@ class AsyncRunner:
             self._started.try_set_exception(exc)
             return
         self._token.bind(loop)
+        # Our own default executor (as asyncio's, but with its threads marked): a stop()
+        # called from one of them must not wait for the executor it runs in.
+        executor = concurrent.futures.ThreadPoolExecutor(
+            thread_name_prefix="asyncio", initializer=_mark_executor_thread, initargs=(self._token,)
+        )
+        self._executor = executor
+        loop.set_default_executor(executor)
         loop.call_soon(self._on_started)
         try:
             loop.run_forever()
@@ -433,7 +453,12 @@ class AsyncRunner:
             self._token.cause = exc
             logger.error("Event loop thread %r died", self._name, exc_info=exc)
         finally:
-            self._close_loop(loop)
+            try:
+                self._close_loop(loop)
+            finally:
+                # This thread is ending; its ident may be reused by the next thread started,
+                # which must not be taken for the loop thread.
+                self._token.thread_id = None
 
     def _on_started(self) -> None:
         with self._state_lock:
@@ -473,7 +498,17 @@ class AsyncRunner:
                     )
                     break
         await loop.shutdown_asyncgens()
-        await loop.shutdown_default_executor()
+        # Threads parked on this runner's primitives (a default-executor job blocked in a
+        # queue's get_wait, say) wake now with RunnerClosedError, so that the executor can
+        # finish: the wait for it comes next.
+        self._token.mark_closed(None)
+        executor = self._executor
+        if executor is not None and self._stopper_in_executor:
+            # stop() was called from this loop's own executor (`await asyncio.to_thread(
+            # runner.stop)`): waiting for the executor would wait for that very call.
+            executor.shutdown(wait=False)
+        else:
+            await loop.shutdown_default_executor()
         loop.stop()
 
     def _cancel_grace(self) -> float:
@@ -542,11 +577,14 @@ class AsyncRunner:
         with self._state_lock:
             if self._token.closed and self._state == _CLOSED:
                 return
+            stopping = self._state == _STOPPING
             self._state = _CLOSED
         if self._shutdown_type == ShutdownType.NOT_SHUT_DOWN:
-            # The loop ended without stop() (it died): 1.4 reports that as UNKNOWN. A stop()
-            # in progress overwrites this with STOPPED or FORCE_STOPPED.
-            self._shutdown_type = ShutdownType.UNKNOWN
+            # Set before the stop callbacks run, so they (and wait_closed() observers) see
+            # how it ended: an orderly stop() is STOPPED; a loop that ended without stop()
+            # (it died) is UNKNOWN, as in 1.4. A forced stop overwrites it.
+            orderly = stopping and cause is None and self._token.cause is None
+            self._shutdown_type = ShutdownType.STOPPED if orderly else ShutdownType.UNKNOWN
         for start in list(self._live):
             start.outcome.cancel("the runner closed")
         self._token.mark_closed(cause)
@@ -752,6 +790,18 @@ class RunnerStatistics:
 
 def _noop() -> None:
     pass
+
+
+class _ExecutorThread(threading.local):
+    #: In a worker of a runner's default executor: that runner's token.
+    token: LoopToken | None = None
+
+
+_executor_thread = _ExecutorThread()
+
+
+def _mark_executor_thread(token: LoopToken) -> None:
+    _executor_thread.token = token
 
 
 def _close_coroutine(awaitable: object) -> None:

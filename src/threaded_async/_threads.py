@@ -73,6 +73,11 @@ class SupervisedThread(Generic[T]):
             raise RuntimeError("SupervisedThread.current() called outside a supervised thread")
         return thread
 
+    @classmethod
+    def current_or_none(cls) -> SupervisedThread[Any] | None:
+        """The supervised thread the caller runs in, or None in any other thread."""
+        return getattr(_local, "thread", None)
+
     def start(self) -> Self:
         """Start the thread (once; RuntimeError the second time). Never blocks."""
         self._thread.start()
@@ -209,6 +214,8 @@ class ThreadGroup:
 
         Each join waits up to ``timeout`` (default: ``join_timeout``). A thread still
         running is reported (logged and raised as ThreadJoinTimeoutError), never ignored.
+        Called from one of the group's own threads, that thread is asked to stop but not
+        joined (it cannot wait for itself); its result is then nobody's to collect.
         """
         wait = self.join_timeout if isinstance(timeout, _Default) else timeout
         with self._lock:
@@ -217,8 +224,11 @@ class ThreadGroup:
         errors: list[Exception] = []
         # ThreadGroup and SupervisedThread are one mechanism in two classes: the group
         # reads its threads' join and failure bookkeeping (the three ignores below).
+        me = SupervisedThread.current_or_none()
         for thread in reversed(threads):
             thread.stop()
+            if thread is me:
+                continue
             delivered = thread._failure_delivered()  # pyright: ignore[reportPrivateUsage]
             try:
                 thread._join(wait)  # pyright: ignore[reportPrivateUsage]

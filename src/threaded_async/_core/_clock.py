@@ -49,30 +49,49 @@ class VirtualClock:
 
     * :meth:`advance` moves the clock forward from the host thread and returns once every
       timer due by then has fired (in time order, each seeing the clock at its own due
-      time) and the loop is idle again.
+      time) and the loop is idle again; :meth:`advance_to` does the same to an absolute
+      time.
     * With ``autojump=True`` the loop jumps the clock to the next timer whenever it is idle
       and no control-inversion request is queued or being handled, so a simulated hour
       runs in milliseconds while a request handler always sees the time its request was
       made at.
 
+    Time is kept exactly, in integer nanoseconds: ten ``advance(0.1)`` land on exactly
+    ``1.0``, a ``sleep(0.2)`` stepped with 0.1 s frames wakes on the second frame, and
+    timers fire at any magnitude (``VirtualClock(start=time.time())`` works). A timer is due
+    once the clock is within the clock's resolution of it (1 ns, or a few float steps
+    where floats are coarser than that), as asyncio's own loop does.
+
     Caveat: with autojump, code waiting on real-world events (threads, sockets) still sees
     virtual timers fire as soon as the loop is otherwise idle.
 
     The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`,
-    :meth:`attach` and :meth:`on_idle`.
+    :attr:`resolution`, :meth:`attach` and :meth:`on_idle`.
     """
 
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
-        self._now = float(start)
+        if isinstance(start, bool) or not isinstance(start, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"start must be a number of seconds, not {type(start).__name__}")
+        if not math.isfinite(start):
+            raise ValueError(f"start must be a finite number of seconds, not {start!r}")
+        self._ns = 0
+        self._now = 0.0
+        #: The loop's clock resolution at the current time (see the class docstring).
+        self.resolution = _RESOLUTION
         self.autojump = autojump
-        self._target: float | None = None
+        self._target: int | None = None
         self._waiters: list[ThreadWaiter] = []
         self._lock = threading.Lock()
         self._host: ClockHost | None = None
+        self._set(_to_ns(start))
 
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
         return self._now
+
+    def time_ns(self) -> int:
+        """The current virtual time in integer nanoseconds, exactly (any thread)."""
+        return self._ns
 
     def __repr__(self) -> str:
         return f"VirtualClock(time={self._now!r}, autojump={self.autojump!r})"
@@ -84,22 +103,40 @@ class VirtualClock:
         every timer due by the new time has fired and the loop is idle. Raises
         EventLoopTimeoutError if that takes longer than ``timeout`` real seconds (the clock
         still reaches its target later), RunnerClosedError if the runner closes meanwhile.
+        ``seconds`` is counted in whole nanoseconds; a negative or NaN amount is a
+        ValueError. Before the runner runs (or after it closed) the clock just moves.
         """
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
-        if seconds < 0 or math.isnan(seconds):
+        if not 0 <= seconds < math.inf:  # also refuses NaN
             raise ValueError(f"cannot advance a clock by {seconds!r} seconds")
+        self._move(_to_ns(seconds), True, f"VirtualClock.advance({seconds})", timeout)
+
+    def advance_to(self, when: float, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
+        """Move virtual time forward to the absolute time ``when`` and let the loop settle,
+        as :meth:`advance` does. ValueError if ``when`` is in the past."""
+        _check_seconds(when, "when")
+        target = _to_ns(when)
+        if target < self._ns:
+            raise ValueError(
+                f"cannot move the clock back to {when!r}: it is already at {self._now!r}"
+            )
+        self._move(target, False, f"VirtualClock.advance_to({when})", timeout)
+
+    def _move(self, ns: int, relative: bool, what: str, timeout: float | None) -> None:
+        """Move to ``ns`` (from now if ``relative``); with a running loop, through it."""
         host = self._host
         if host is None or not host.running:
             with self._lock:
-                self._move_to(self._now + seconds)
+                self._set(self._ns + ns if relative else ns)
             return
-        host.check_may_block("VirtualClock.advance()", "a call from another thread")
+        host.check_may_block(what, "a call from another thread")
         wait = host.resolve(timeout)
         waiter = ThreadWaiter()
         with self._lock:
-            base = self._now if self._target is None else self._target
-            self._target = max(base, self._now + seconds)
+            # Two advances at once (from two threads) do not add up: the later target wins.
+            goal = self._ns + ns if relative else ns
+            self._target = goal if self._target is None else max(self._target, goal)
             self._waiters.append(waiter)
         host.wake()
         woken = host.park(waiter, wait)
@@ -109,7 +146,7 @@ class VirtualClock:
             with self._lock:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
-            raise host.timeout_error(f"VirtualClock.advance({seconds})", wait)
+            raise host.timeout_error(what, wait)
 
     # -- the loop contract ---------------------------------------------------------------
     def attach(self, host: ClockHost) -> None:
@@ -127,34 +164,59 @@ class VirtualClock:
         Returns True when time moved to ``when`` (the loop runs the timer next), False
         when it stays (the loop sleeps until something wakes it: virtual timers never
         come due by waiting in real time). Completes an :meth:`advance` whose target is
-        reached, and autojumps when allowed (``jump_allowed``: no request held it).
+        reached, and autojumps when allowed (``jump_allowed``: nothing holds jumps).
         """
         target = self._target
-        limit = target if not (self.autojump and jump_allowed) else math.inf
-        if when is not None and limit is not None and when <= limit:
-            if when > self._now:
-                self._move_to(when)
-            return True
+        if when is not None:
+            when_ns = _to_ns(when)
+            if self.autojump and jump_allowed:
+                due = True
+            else:
+                due = target is not None and when_ns <= target
+            if due:
+                self._set(when_ns)
+                return True
         if target is not None:
             self._settle(target)
         return False
 
     # -- inside ---------------------------------------------------------------------------
-    def _move_to(self, now: float) -> None:
+    def _set(self, ns: int) -> None:
         """The one place virtual time changes (never backwards)."""
-        if now > self._now:
+        if ns > self._ns:
+            self._ns = ns
+            now = ns / _NS  # int / int: the float nearest to the exact time
             self._now = now
+            self.resolution = max(_RESOLUTION, 4 * math.ulp(now))
 
-    def _settle(self, target: float) -> None:
+    def _settle(self, target: int) -> None:
         """The loop is idle and no timer is due by ``target``: the advance is complete,
         unless a newer advance() raised the target meanwhile (its wake-up makes the loop
         look again)."""
         with self._lock:
             if self._target != target:
                 return
-            self._move_to(target)
+            self._set(target)
             self._target = None
             waiters = self._waiters
             self._waiters = []
         for waiter in waiters:
             waiter.wake()
+
+
+_NS = 1_000_000_000
+#: A timer is due within this of the clock (asyncio's own loop uses the monotonic
+#: clock's resolution, 1 ns); more where a float cannot tell 1 ns apart.
+_RESOLUTION = 1e-9
+
+
+def _to_ns(seconds: float) -> int:
+    """Seconds as the nearest whole number of nanoseconds."""
+    return round(seconds * _NS)
+
+
+def _check_seconds(value: float, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number of seconds, not {value!r}")

@@ -142,12 +142,14 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             # The loop's clock is the virtual clock's: its bound method shadows time()
             # (no delegating frame on a path every timer takes).
             self.time = clock.time
+            self._clock_resolution = clock.resolution
         self._inner_selector = hooked.inner
         hooked.install_hook(self._select)
 
     # asyncio internals we rely on, typed here once.
     _ready: Any
     _scheduled: Any
+    _clock_resolution: float
     _debug: bool
     _closed: bool
     _stopping: bool
@@ -272,7 +274,11 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             if self._ready:
                 return 0
             scheduled = self._scheduled
-            if clock.on_idle(scheduled[0]._when if scheduled else None, jump_allowed):
+            moved = clock.on_idle(scheduled[0]._when if scheduled else None, jump_allowed)
+            # asyncio fires timers due before time() + _clock_resolution: keep that above
+            # one float step of the virtual time, or no timer fires at large times.
+            self._clock_resolution = clock.resolution
+            if moved:
                 return 0
             timeout = None  # virtual timers never come due by waiting on the real clock
         self._idle_now = True

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import TracebackType
 from typing import Self
 
 __all__ = ["USE_DEFAULT_TIMEOUT", "Deadline", "TimeoutTimer", "check_timeout", "resolve_timeout"]
 
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+
 #: Passing this as a timeout means "use the runner's ``call_in_loop_timeout``".
 USE_DEFAULT_TIMEOUT = -1.0
 
 
 def check_timeout(timeout: float | None, name: str = "timeout") -> float | None:
-    """Validate a timeout argument that must be ``None`` or a non-negative number."""
+    """Validate a timeout argument that must be ``None`` or a non-negative number.
+
+    Returns seconds as a float, or ``None`` for no limit: ``None`` itself, and also
+    ``math.inf`` or any timeout longer than a lock can wait (``threading.TIMEOUT_MAX``,
+    about 292 years), which mean the same.
+    """
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError(f"{name} must be a number of seconds or None, not {type(timeout).__name__}")
     if timeout < 0 or timeout != timeout:
         raise ValueError(f"{name} must be >= 0 or None, got {timeout!r}")
+    if timeout > _TIMEOUT_MAX:
+        return None
     return float(timeout)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +68,17 @@ class _RealTimeTimer:
             heapq.heapify(self._heap)
             self._cond.notify()
 
+    def restart_after_fork(self) -> None:
+        """In a child after ``os.fork()``: the timer thread stayed in the parent (and may
+        have held the lock); start afresh, keeping what is scheduled."""
+        self._cond = threading.Condition(threading.Lock())
+        self._thread = None
+        if self._heap:
+            self._thread = threading.Thread(
+                target=self._run, name="threaded_async-timer", daemon=True
+            )
+            self._thread.start()
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -87,6 +99,8 @@ class _RealTimeTimer:
 
 
 _timer = _RealTimeTimer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_timer.restart_after_fork)
 
 
 def call_at(deadline: float, fn: Callable[[], object]) -> TimerHandle:

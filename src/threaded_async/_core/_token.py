@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,7 +33,7 @@ from ._errors import (
 from ._loop import SteppingEventLoop
 from ._outcome import Outcome
 from ._timeouts import USE_DEFAULT_TIMEOUT, resolve_timeout
-from ._waiters import ThreadWaiter
+from ._waiters import AsyncWaiter, ThreadWaiter, Waiter
 
 T = TypeVar("T")
 
@@ -65,6 +67,7 @@ class LoopToken:
         "__weakref__",
         "cause",
         "closed",
+        "closed_reason",
         "closing",
         "default_timeout",
         "loop",
@@ -84,9 +87,13 @@ class LoopToken:
         self.closing: bool = False
         self.closed: bool = False
         self.cause: BaseException | None = None
-        #: Threads parked on something that belongs to this loop (woken at close).
-        self.parked: set[ThreadWaiter] = set()
+        #: How errors raised because it is closed describe that.
+        self.closed_reason: str = "the runner is closed"
+        #: Threads, and coroutines of other loops, parked on something that belongs to
+        #: this loop: all woken at close.
+        self.parked: set[Waiter] = set()
         self.default_timeout: float | None = default_timeout
+        _tokens.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "running" if self.running else "not running"
@@ -142,13 +149,15 @@ class LoopToken:
                 f"cannot {what}: the runner has not been started "
                 "(use `with AsyncRunner() as runner:` or runner.start())"
             )
-        error = RunnerClosedError(f"cannot {what}: the runner is closed")
+        error = RunnerClosedError(f"cannot {what}: {self.closed_reason}")
         error.__cause__ = self.cause
         return error
 
     def raise_if_closed(self, what: str) -> None:
         """RunnerClosedError if the runner is closed (``what``: whose runner)."""
         if self.closed:
+            if self.closed_reason != _CLOSED:
+                raise RunnerClosedError(f"{what}: {self.closed_reason}") from self.cause
             raise RunnerClosedError(f"{what} is closed") from self.cause
 
     def closed_error(self, what: str) -> RunnerClosedError | None:
@@ -157,7 +166,10 @@ class LoopToken:
         else None. ``what``: what the thread was doing ("waiting for X")."""
         if not self.closed:
             return None
-        error = ClosedWhileWaitingError(f"the runner closed while {what}")
+        message = f"the runner closed while {what}"
+        if self.closed_reason != _CLOSED:
+            message += f" ({self.closed_reason})"
+        error = ClosedWhileWaitingError(message)
         error.__cause__ = self.cause
         return error
 
@@ -194,6 +206,24 @@ class LoopToken:
             return waiter.park(timeout)
         finally:
             parked.discard(waiter)
+
+    async def park_async(self, waiter: AsyncWaiter) -> None:
+        """Await ``waiter`` in a coroutine; the runner's close wakes it too (check
+        ``closed`` after). Only needed on a loop other than this token's: coroutines on
+        the token's own loop are cancelled at close instead, so they await ``waiter.fut``
+        directly (see :meth:`is_foreign`)."""
+        parked = self.parked
+        parked.add(waiter)
+        try:
+            if not self.closed:
+                await waiter.fut
+        finally:
+            parked.discard(waiter)
+
+    def is_foreign(self, waiter: AsyncWaiter) -> bool:
+        """Whether ``waiter`` belongs to a coroutine on another loop than this token's
+        (then it must wait with :meth:`park_async` to be woken at close)."""
+        return waiter.thread_id != self.thread_id
 
     def wake(self) -> None:
         """Make the loop run one more iteration soon (any thread; a no-op once closed)."""
@@ -253,6 +283,30 @@ class LoopToken:
 
         self.run_sync_soon(run, context=contextvars.copy_context())
         return outcome.wait(wait, self, describe_callable(fn))
+
+
+_CLOSED = "the runner is closed"
+#: Every token, for the fork handler (tokens die with their runner).
+_tokens: weakref.WeakSet[LoopToken] = weakref.WeakSet()
+
+
+def _close_inherited_tokens() -> None:
+    """In a child process after ``os.fork()``: the loop threads stayed in the parent, so
+    every runner inherited from it is closed here (calls raise RunnerClosedError at once,
+    saying why); a runner created in the child works."""
+    for token in list(_tokens):
+        if token.started and not token.closed:
+            token.closed_reason = (
+                "the runner was inherited through os.fork(): its event loop thread exists "
+                "only in the parent process; create a new runner in the child"
+            )
+            token.thread_id = None
+            token.parked.clear()
+            token.mark_closed(None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_tokens)
 
 
 def token_of(runner: object, what: str = "runner") -> LoopToken | None:

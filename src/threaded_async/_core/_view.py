@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
+from ._errors import RunnerClosedError
 from ._outcome import CANCELLED, PENDING, Outcome
 from ._timeouts import resolve_timeout
 from ._token import LoopToken
-from ._waiters import check_may_block
+from ._waiters import AsyncWaiter, check_may_block
 
 T = TypeVar("T")
 V = TypeVar("V", bound="ResultView[Any]")
@@ -61,10 +62,34 @@ class ResultView(Generic[T]):
             return outcome.unwrap()
         return outcome.wait(wait, token, what)
 
+    async def _wait_async(self) -> T:
+        """Await the result from a coroutine on any loop; cancelling the awaiter leaves the
+        outcome untouched. On a loop other than the runner's, the runner's close wakes the
+        wait (RunnerClosedError); on the runner's own loop the awaiting task is cancelled
+        at close anyway."""
+        outcome = self._outcome
+        if outcome.state == PENDING:
+            token = self._token
+            waiter = AsyncWaiter(token)
+            if outcome.add_waiter(waiter):
+                try:
+                    if token is not None and token.is_foreign(waiter):
+                        await token.park_async(waiter)
+                    else:
+                        await waiter.fut
+                finally:
+                    if outcome.state == PENDING:
+                        outcome.remove_waiter(waiter)
+                if outcome.state == PENDING and token is not None and token.closed:
+                    raise RunnerClosedError("the runner closed while this was awaited") from (
+                        token.cause
+                    )
+        return outcome.unwrap()
+
     def __await__(self) -> Generator[Any, None, T]:
         """Await the result from a coroutine on any loop (cancelling the awaiting coroutine
-        leaves this untouched)."""
-        return self._outcome.wait_async(self._token).__await__()
+        leaves this untouched; RunnerClosedError if the runner closes first)."""
+        return self._wait_async().__await__()
 
 
 def make_view(cls: type[V], outcome: Outcome[Any], token: LoopToken | None) -> V:

@@ -32,6 +32,7 @@ __all__ = [
 
 _get_ident = threading.get_ident
 _allocate_lock = threading.Lock
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
 # asyncio's C accessor of the running loop (None when there is none); public
 # asyncio.get_running_loop() raises instead, which costs more on the paths that ask.
 _get_running_loop = asyncio._get_running_loop
@@ -77,8 +78,9 @@ class ThreadWaiter:
             pass
 
     def park(self, timeout: float | None) -> bool:
-        """Block until woken (True) or the timeout passes (False)."""
-        if timeout is None:
+        """Block until woken (True) or the timeout passes (False). A timeout too long for
+        the platform's lock (infinity included) means no limit."""
+        if timeout is None or timeout > _TIMEOUT_MAX:
             return self._lock.acquire()
         return self._lock.acquire(True, timeout)
 

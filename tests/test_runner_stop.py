@@ -1,0 +1,185 @@
+"""Stopping a runner from anywhere, at any time, and what observers see (issue 18)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+
+import pytest
+
+import threaded_async as ta
+
+
+async def _forever() -> None:
+    await asyncio.get_running_loop().create_future()
+
+
+def test_a_second_stop_waits_for_the_first() -> None:
+    """A stop() racing another thread's stop() returns only once the runner is closed and
+    the tasks' finally blocks have run."""
+    finally_ran = threading.Event()
+    in_finally = threading.Event()
+    release = threading.Event()
+
+    async def slow_cleanup() -> None:
+        try:
+            await _forever()
+        finally:
+            in_finally.set()
+            await asyncio.to_thread(release.wait, 10)
+            finally_ran.set()
+
+    runner = ta.AsyncRunner(exit_timeout=20)
+    runner.start()
+    runner.create_task(slow_cleanup())
+    runner.wait_until_idle()
+    first = threading.Thread(target=runner.stop)
+    first.start()
+    assert in_finally.wait(10)
+    second_done = threading.Event()
+
+    def second() -> None:
+        runner.stop()
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    assert not second_done.wait(0.1), "the second stop() returned while the first was running"
+    release.set()
+    assert second_done.wait(10)
+    assert finally_ran.is_set()
+    assert not runner.is_running
+    first.join(10)
+    thread.join(10)
+    assert runner.shutdown_type == ta.ShutdownType.STOPPED
+
+
+def test_stop_from_a_supervised_worker_thread() -> None:
+    runner = ta.AsyncRunner(exit_timeout=None)
+    runner.start()
+    errors: list[BaseException] = []
+
+    def worker(please_stop: ta.Signal) -> str:
+        try:
+            runner.stop()
+        except BaseException as exc:
+            errors.append(exc)
+        return "stopped"
+
+    thread = runner.start_thread(worker)
+    assert thread.stopped.wait(10)
+    assert errors == []
+    assert not runner.is_running
+    assert runner.shutdown_type == ta.ShutdownType.STOPPED
+
+
+@pytest.mark.parametrize("exit_timeout", [None, 5.0])
+def test_stop_from_the_loops_default_executor(exit_timeout: float | None) -> None:
+    runner = ta.AsyncRunner(exit_timeout=exit_timeout)
+    runner.start()
+
+    async def stop_myself() -> None:
+        await asyncio.to_thread(runner.stop)
+
+    runner.create_task(stop_myself())
+    runner.wait_closed(10)
+    assert runner.shutdown_type == ta.ShutdownType.STOPPED
+
+
+def test_the_next_thread_is_not_taken_for_the_dead_loop_thread() -> None:
+    """After stop(), a new thread often gets the dead loop thread's id; calls from it must
+    not be refused as 'this thread runs the event loop'."""
+    runner = ta.AsyncRunner()
+    runner.start()
+    future: ta.Future[int] = ta.Future(runner)
+    future.set_result(7)
+    task = runner.create_task(asyncio.sleep(0, "done"))
+    task.wait(10)
+    queue: ta.Queue[int] = ta.Queue(runner)
+    loop_ident = runner.statistics()  # (the runner's loop thread is alive here)
+    assert loop_ident.running
+    runner.stop()
+    results: list[object] = []
+
+    def later() -> None:
+        results.append(task.wait(1))
+        results.append(future.result_wait(1))
+        try:
+            queue.get_wait(1)
+        except BaseException as exc:
+            results.append(type(exc))
+
+    for _ in range(20):  # the id is reused often, not always: try a few threads
+        thread = threading.Thread(target=later)
+        thread.start()
+        thread.join(10)
+    assert results == ["done", 7, ta.RunnerClosedError] * 20
+
+
+@pytest.mark.parametrize("value", [math.inf, 1e12])
+def test_infinite_timeouts_mean_no_limit(value: float) -> None:
+    runner = ta.AsyncRunner(exit_timeout=value, call_in_loop_timeout=value)
+    assert runner.exit_timeout is None
+    assert runner.call_in_loop_timeout is None
+    cleaned = threading.Event()
+
+    async def cleanup() -> None:
+        try:
+            await _forever()
+        finally:
+            cleaned.set()
+
+    with runner:
+        assert runner.run(asyncio.sleep(0, 1), value) == 1
+        queue: ta.Queue[int] = ta.Queue(runner)
+        queue.put_wait(1, value)
+        assert queue.get_wait(value) == 1
+        runner.wait_until_idle(value)
+        runner.create_task(cleanup())
+        runner.wait_until_idle()
+    assert cleaned.is_set(), "a stop with an infinite timeout skipped task clean-up"
+    assert runner.shutdown_type == ta.ShutdownType.STOPPED
+    other = ta.AsyncRunner()
+    other.start()
+    other.stop(timeout=math.inf)
+    assert other.shutdown_type == ta.ShutdownType.STOPPED
+
+
+def test_stop_callbacks_and_wait_closed_see_stopped() -> None:
+    seen: list[ta.ShutdownType] = []
+    runner = ta.AsyncRunner()
+    runner.add_stop_callback(lambda: seen.append(runner.shutdown_type))
+    runner.start()
+    observed: list[ta.ShutdownType] = []
+
+    def observer() -> None:
+        runner.wait_closed(10)
+        observed.append(runner.shutdown_type)
+
+    thread = threading.Thread(target=observer)
+    thread.start()
+    runner.stop()
+    thread.join(10)
+    assert seen == [ta.ShutdownType.STOPPED]
+    assert observed == [ta.ShutdownType.STOPPED]
+
+
+def test_a_raising_stop_callback_is_reported_and_the_rest_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+    runner = ta.AsyncRunner()
+
+    def boom() -> None:
+        calls.append("boom")
+        raise ValueError("stop callback failed")
+
+    runner.add_stop_callback(boom)
+    runner.add_stop_callback(lambda: calls.append("second"))
+    runner.start()
+    with caplog.at_level(logging.ERROR, logger="threaded_async"):
+        runner.stop()
+    assert calls == ["boom", "second"]
+    assert "stop callback failed" in caplog.text
