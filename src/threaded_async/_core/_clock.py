@@ -77,7 +77,7 @@ class VirtualClock:
         self._ns = 0
         self._now = 0.0
         #: The loop's clock resolution at the current time (see the class docstring).
-        self.resolution = _RESOLUTION
+        self.resolution: float = _RESOLUTION
         self.autojump = autojump
         self._target: int | None = None
         self._waiters: list[ThreadWaiter] = []

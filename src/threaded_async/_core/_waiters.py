@@ -102,7 +102,7 @@ class AsyncWaiter:
 
     def __init__(self, hint: LoopHint | None = None) -> None:
         ident = _get_ident()
-        self.thread_id = ident
+        self.thread_id: int = ident
         if hint is not None and ident == hint.thread_id:
             stepping = hint.stepping
             if stepping is not None:
