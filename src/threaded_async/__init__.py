@@ -9,7 +9,15 @@ keep working.
 from ._actor import Actor, ActorProxy, ActorStoppedError, Cadence, Reply
 from ._async_utils import run_or_raise, wait_for_or_cancel
 from ._cancel import CancelScope, ScopeGroup, checkpoint, fail_after, move_on_after
-from ._control import Client, ExecutionRequest, Server, TraceEntry, UnknownRequestError
+from ._control import (
+    Client,
+    ExecutionRequest,
+    Request,
+    Server,
+    ServerStatistics,
+    UnknownRequestError,
+    request,
+)
 from ._core import (
     USE_DEFAULT_TIMEOUT,
     ClosedWhileWaitingError,
@@ -36,6 +44,7 @@ from ._signal import Signal, Till
 from ._task import BackgroundTask
 from ._taskgroup import TASK_STATUS_IGNORED, TaskGroup, TaskStatus
 from ._threads import SupervisedThread, ThreadGroup, ThreadJoinTimeoutError
+from ._trace import Trace, TraceDifference, TraceEntry
 from ._work_tracker import WorkTracker
 
 #: 1.4's name for :class:`TAExceptionGroup`.
@@ -80,11 +89,13 @@ __all__ = [
     "QueueStatistics",
     "RegistryClosedError",
     "Reply",
+    "Request",
     "RequestRegistry",
     "RunnerClosedError",
     "RunnerStatistics",
     "ScopeGroup",
     "Server",
+    "ServerStatistics",
     "ShutdownType",
     "Signal",
     "SteppingEventLoop",
@@ -96,6 +107,8 @@ __all__ = [
     "ThreadJoinTimeoutError",
     "Till",
     "TimeoutTimer",
+    "Trace",
+    "TraceDifference",
     "TraceEntry",
     "UnknownRequestError",
     "VirtualClock",
@@ -103,6 +116,7 @@ __all__ = [
     "checkpoint",
     "fail_after",
     "move_on_after",
+    "request",
     "run_or_raise",
     "wait_for_or_cancel",
 ]

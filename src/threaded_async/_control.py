@@ -1,82 +1,109 @@
-"""Control inversion: coroutines issue requests, the host thread answers them when it chooses."""
+"""Control inversion: coroutines issue requests, the host thread answers them when it chooses.
+
+The client side is a coroutine on the server's loop: ``await env.move(1)`` queues a
+:class:`Request` and waits for its answer. The host side is any thread: it answers the
+oldest request (``process``), takes requests as handles to answer now or later
+(``take``, ``next_request``, ``gather`` for lockstep), and decides when virtual time moves.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
+import itertools
 import threading
+import time
+import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, cast, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
 from ._core import (
     PENDING,
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
     Deadline,
+    EventLoopTimeoutError,
     InvalidStateError,
     Outcome,
     RunnerClosedError,
+    ThreadWaiter,
     VirtualClock,
+    WaiterList,
     catch_up,
+    check_timeout,
     make_view,
     token_of,
+    wait_idle,
 )
 from ._future import Future
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
+from ._trace import Trace, TraceEntry
 
 R = TypeVar("R")
+C = TypeVar("C", bound="Client")
+P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Client", "ExecutionRequest", "Server", "TraceEntry", "UnknownRequestError"]
+__all__ = [
+    "Client",
+    "ExecutionRequest",
+    "Request",
+    "Server",
+    "ServerStatistics",
+    "TraceEntry",
+    "UnknownRequestError",
+    "request",
+]
+
+#: A loop that never goes idle is not waited for once it has run this many iterations
+#: and this many seconds without idling (per server: Server.catch_up_iterations and
+#: Server.catch_up_seconds).
+DEFAULT_CATCH_UP_ITERATIONS = 3
+DEFAULT_CATCH_UP_SECONDS = 0.010
+
+_monotonic = time.monotonic
 
 
 @dataclasses.dataclass(frozen=True)
 class ExecutionRequest(Generic[R]):
-    """A request issued by a client: call ``fun(*args, **kw_args)`` on the host's terms."""
+    """A request issued by a client: call ``fun(*args, **kw_args)`` on the host's terms.
+
+    ``client`` is the name of the client that issued it (None for requests built by hand);
+    it takes no part in ``==`` and ``repr``, which stay as in 1.4.
+    """
 
     fun: Callable[..., R]
     args: tuple[Any, ...]
     kw_args: dict[str, Any]
+    #: Not compared nor shown: 1.4 code compares and prints requests without it.
+    client: str | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
         """The requested function's qualified name (e.g. ``Stub.increment``)."""
-        return getattr(self.fun, "__qualname__", None) or repr(self.fun)
-
-
-@dataclasses.dataclass(frozen=True)
-class TraceEntry:
-    """One answered request, as recorded by ``Server(record_trace=True)``.
-
-    Two runs of the same client code with the same answers and clock steps record equal
-    traces (exceptions are recorded as ``"TypeName: message"`` so they compare).
-    """
-
-    request: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    result: Any = None
-    error: str | None = None
-    time: float | None = None
+        return _key_name(self.fun)
 
 
 _new_object: Callable[[type[Any]], Any] = object.__new__
 
 
 def _new_request(
-    fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], client: str | None
 ) -> ExecutionRequest[Any]:
-    """``ExecutionRequest(fun, args, kwargs)`` without the frozen dataclass's ``__init__``
-    (three ``object.__setattr__`` calls): the same instance, built for the per-request path."""
+    """``ExecutionRequest(fun, args, kwargs, client)`` without the frozen dataclass's
+    ``__init__`` (four ``object.__setattr__`` calls): the same instance, built for the
+    per-request path."""
     request: ExecutionRequest[Any] = _new_object(ExecutionRequest)
     fields = request.__dict__
     fields["fun"] = fun
     fields["args"] = args
     fields["kw_args"] = kwargs
+    fields["client"] = client
     return request
 
 
@@ -84,47 +111,178 @@ class UnknownRequestError(LookupError):
     """A request reached a server that has no handler for it."""
 
 
-class QueuedRequest:
-    """A request waiting in a server's queue: the request, the future its answer goes to
-    (the view handed to the handler), the outcome behind it when the server made the future
-    itself (else None), and the virtual time it was issued at. Internal."""
+class Request(Generic[R]):
+    """One queued request, as a handle the host answers now or later, from any thread.
 
-    __slots__ = ("future", "outcome", "request", "time")
+    Made by the server when a client issues a request; the host gets it from
+    :meth:`Server.take`, :meth:`Server.next_request`, :meth:`Server.gather` or
+    :meth:`Server.requests`. :meth:`answer` / :meth:`fail` deliver the answer (any thread,
+    never blocks); :meth:`Server.dispatch` answers it with the registered handler.
+
+    Attributes:
+        client: The name of the client that issued it.
+        fun: The requested stub method (the handler key).
+        args: Positional arguments.
+        kwargs: Keyword arguments.
+        issued_at: The virtual time it was issued at (None without a virtual clock).
+        execution_request: The same request as 1.4's :class:`ExecutionRequest`.
+        future: The :class:`Future` its answer goes to (what ``_handle_request`` gets).
+        taken: Whether a host took it from the queue (process, take, gather...).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_client",
+        "_outcome",
+        "execution_request",
+        "future",
+        "issued_at",
+        "taken",
+    )
 
     def __init__(
         self,
-        request: ExecutionRequest[Any],
-        future: Future[Any],
-        outcome: Outcome[Any] | None,
-        time: float | None,
+        execution_request: ExecutionRequest[R],
+        future: Future[R],
+        outcome: Outcome[R] | None,
+        issued_at: float | None,
+        client: Client | None,
     ) -> None:
-        self.request = request
-        self.future = future
-        self.outcome = outcome
-        self.time = time
+        self.execution_request: ExecutionRequest[R] = execution_request
+        self.future: Future[R] = future
+        self._outcome = outcome
+        self.issued_at: float | None = issued_at
+        self._client = client
+        self.taken: bool = False
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self.cancelled() else "answered" if self.done() else "pending"
+        return f"<Request {self.client!r} {self.name}{self.args!r} {state}>"
+
+    @property
+    def client(self) -> str | None:
+        """The name of the client that issued the request."""
+        return self.execution_request.client
+
+    @property
+    def fun(self) -> Callable[..., R]:
+        """The requested stub method (or function): the key handlers are registered by."""
+        return self.execution_request.fun
+
+    @property
+    def name(self) -> str:
+        """The request's qualified name, e.g. ``Env.move``."""
+        return self.execution_request.name
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        """The positional arguments."""
+        return self.execution_request.args
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments."""
+        return self.execution_request.kw_args
 
     def done(self) -> bool:
-        """Whether the request was answered or its client gave up."""
-        outcome = self.outcome
+        """Whether it was answered, failed, or its client gave up (any thread)."""
+        outcome = self._outcome
         return outcome.state != PENDING if outcome is not None else self.future.done()
+
+    def cancelled(self) -> bool:
+        """Whether its client gave up on it (was cancelled) or the server cancelled it."""
+        return self.future.cancelled()
+
+    def answer(self, value: R) -> bool:
+        """Answer the request: the client's ``await`` returns ``value``.
+
+        Any thread; never blocks. Returns False (and does nothing) if the client gave up
+        meanwhile; raises InvalidStateError if it was already answered.
+        """
+        future = self.future
+        if future.cancelled():
+            return False
+        try:
+            future.set_result(value)
+        except (InvalidStateError, RunnerClosedError):
+            if future.cancelled():
+                return False
+            raise
+        return True
+
+    def fail(self, exception: BaseException) -> bool:
+        """Fail the request: the client's ``await`` raises ``exception``.
+
+        Any thread; never blocks. Returns False if the client gave up meanwhile; raises
+        InvalidStateError if it was already answered.
+        """
+        future = self.future
+        if future.cancelled():
+            return False
+        try:
+            future.set_exception(exception)
+        except (InvalidStateError, RunnerClosedError):
+            if future.cancelled():
+                return False
+            raise
+        return True
 
 
 class Client:
     """Base class for the coroutine side of control inversion.
 
-    Subclass it with async stub methods that forward to :meth:`execute`::
+    Subclass it with async stub methods, either written by hand::
 
-        class Stub(Client):
-            async def increment(self, n: int) -> int:
-                return await self.execute(Stub.increment, n)
+        class Env(Client):
+            async def move(self, dx: int) -> int:
+                return await self.execute(Env.move, dx)
+
+    or with :func:`request`, which writes that body for you::
+
+        class Env(Client):
+            @request
+            async def move(self, dx: int) -> int: ...
+
+    Every client of a server has a unique :attr:`name` (default: the class name and a
+    counter, e.g. ``"Env-1"``), recorded in each request it issues. A client is *live*
+    until the task that issued its requests has ended (:meth:`Server.gather` waits for
+    live clients only). A client may be created from any thread.
+
+    Raises:
+        ValueError: the name is already used by another client of the server.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, name: str | None = None) -> None:
         self._server = server
+        #: Whether the task issuing this client's requests is known (internal).
+        self.bound: bool = False
+        self._ended = False
+        self._name = server.register_client(self, name)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name!r}>"
 
     @property
     def server(self) -> Server:
+        """The server this client talks to."""
         return self._server
+
+    @property
+    def name(self) -> str:
+        """The client's unique name on its server. Assigning renames it (ValueError if
+        another client of the server has that name), so 1.4 subclasses that set a ``name``
+        attribute keep working."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str) -> None:
+        self._name = self._server.rename_client(self, name)
+
+    @property
+    def live(self) -> bool:
+        """Whether the client may still issue requests: True until the task that issued its
+        requests has ended (and before its first request)."""
+        return not self._ended
 
     @overload
     async def execute(
@@ -136,10 +294,75 @@ class Client:
         """Queue a request for the host and wait (asynchronously) for its answer.
 
         Must be awaited on the server's loop. Raises what the host's handler raised,
-        CancelledError if the server exits before answering. A coroutine function, as in
-        1.4 (mocks and ``iscoroutinefunction`` checks rely on that).
+        CancelledError if the server exits before answering, RunnerClosedError if the
+        server is not running. A coroutine function, as in 1.4 (mocks and
+        ``iscoroutinefunction`` checks rely on that).
         """
-        return await self._server.issue(fun, args, kwargs)
+        return await self._server.issue(fun, args, kwargs, self)
+
+    def bind_task(self, task: asyncio.Task[Any]) -> None:
+        """Internal (called by the server on the loop thread): the task issuing this
+        client's requests; the client is live until it ends."""
+        if self.bound:
+            return
+        self.bound = True
+        task.add_done_callback(self._task_ended)
+
+    def _task_ended(self, task: asyncio.Task[Any]) -> None:
+        self._ended = True
+        self._server.client_ended()
+
+
+def request(
+    fn: Callable[Concatenate[C, P], Awaitable[R]],
+) -> Callable[Concatenate[C, P], Coroutine[Any, Any, R]]:
+    """Make an async stub method of a :class:`Client` forward to :meth:`Client.execute`.
+
+    ``@request async def move(self, dx: int) -> int: ...`` behaves exactly like the
+    hand-written ``return await self.execute(Env.move, dx)``; the handler key is the
+    decorated method (``Env.move``), and type checkers see the method's own signature. The
+    body is never run (write ``...``).
+    """
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"@request needs an async def stub method, not {fn!r}")
+
+    @functools.wraps(fn)
+    async def stub(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self.execute(stub, *args, **kwargs)
+
+    stub.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    _REQUEST_STUBS.add(stub)
+    return stub
+
+
+#: The stubs made by @request: their requests carry exactly the stub's parameters, so a
+#: handler can be checked against them (a hand-written stub may pass anything to execute).
+_REQUEST_STUBS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerStatistics:
+    """A snapshot of a :class:`Server` (``server.statistics()``), for debugging and tests.
+
+    Attributes:
+        queued: Requests queued and not yet taken.
+        queued_per_client: The same, by client name (requests without a client under None).
+        clients: Every client's name, in creation order.
+        live_clients: The names of the live clients (see :attr:`Client.live`).
+        waiting_hosts: Host threads blocked in next_request() or gather() now.
+        virtual_time: The virtual clock's time, or None without one.
+        jump_holds: Holds on virtual-time autojumps (requests in flight, clock.hold()).
+        runner: The runner's own statistics.
+    """
+
+    queued: int
+    queued_per_client: dict[str | None, int]
+    clients: tuple[str, ...]
+    live_clients: tuple[str, ...]
+    waiting_hosts: int
+    virtual_time: float | None
+    jump_holds: int
+    runner: Any
 
 
 class Server:
@@ -156,16 +379,22 @@ class Server:
     keyed by the stub method: ``Server(handlers={Stub.increment: fn})`` or the
     :meth:`handler` decorator. Handlers take the request's arguments; a sync handler's
     return value or exception is the client's answer; an async handler is run to
-    completion on a private event loop of the host thread, inside ``process()``.
+    completion on a private event loop of the calling host thread. A handler whose
+    signature cannot take the arguments of its :func:`request` stub is refused at
+    registration (TypeError).
+
+    Beyond ``process()``: :meth:`take`, :meth:`next_request`, :meth:`gather` (lockstep)
+    and :meth:`requests` give :class:`Request` handles to answer now or later, from any
+    thread, or with :meth:`dispatch`.
 
     Quiescence: ``process()``, ``process_all()`` and ``create_background_task()`` wait
     until the loop is idle (see :meth:`AsyncRunner.wait_until_idle`), which the default
-    :class:`SteppingEventLoop` detects exactly. If the loop never idles (a task polling
-    with ``sleep(0)``), they give up after a bounded number of loop iterations, like
-    1.4's one-iteration catch-up. With a foreign loop (``loop_factory``, e.g. uvloop)
-    idleness cannot be detected: they let the loop run a fixed number of scheduling
-    rounds instead, so a client that hops through more steps than that between requests
-    may be seen one ``process()`` later (which then returns ``False`` once too often).
+    :class:`SteppingEventLoop` detects exactly. A loop that never idles (an agent that
+    computes between ``sleep(0)``s) is not waited for once it has run
+    :attr:`catch_up_iterations` iterations and :attr:`catch_up_seconds` of real time
+    without idling, and a ``budget=`` bounds the whole wait of one call. With a foreign
+    loop (``loop_factory``, e.g. uvloop) idleness cannot be detected: they let the loop
+    run a fixed number of scheduling rounds instead.
 
     Args:
         queue_size: Accepted for 1.4 compatibility. Requests are not bounded: each client
@@ -176,7 +405,8 @@ class Server:
         record_trace: Record every answered request in :attr:`trace`.
 
     Raises:
-        TypeError: an argument of the wrong type (e.g. a runner passed positionally).
+        TypeError: an argument of the wrong type (e.g. a runner passed positionally), or a
+            handler that cannot take its stub's arguments.
         ValueError: both a runner and a different clock were given.
     """
 
@@ -206,9 +436,21 @@ class Server:
         token = token_of(runner)
         assert token is not None
         self._token = token
-        self._pending: deque[QueuedRequest] = deque()
-        self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = dict(handlers or {})
-        self._trace: list[TraceEntry] | None = [] if record_trace else None
+        self._pending: deque[Request[Any]] = deque()
+        self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = {}
+        for key, handler in (handlers or {}).items():
+            self._register(key, handler)
+        self._trace: Trace | None = Trace() if record_trace else None
+        self._clients: dict[str, Client] = {}
+        self._clients_lock = threading.Lock()
+        self._client_counters: dict[str, itertools.count[int]] = {}
+        #: Host threads blocked in next_request()/gather(), woken by every new request
+        #: and every client that ends.
+        self._arrivals = WaiterList()
+        #: A loop that never idles is not waited for after this many iterations and
+        #: seconds without idling (both must pass; settable).
+        self.catch_up_iterations: int = DEFAULT_CATCH_UP_ITERATIONS
+        self.catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS
         #: One asyncio.Runner per host thread for async handlers (a loop runs in one
         #: thread at a time), all closed when the server exits.
         self._host_loops = threading.local()
@@ -250,25 +492,114 @@ class Server:
         self._runner.exit_timeout = timeout
 
     def handler(self, fun: Callable[..., Any] | str) -> Callable[[F], F]:
-        """Decorator registering a handler for requests of ``fun``."""
+        """Decorator registering a handler for requests of ``fun``.
+
+        Raises TypeError (naming both) if the handler cannot take the stub's arguments.
+        """
 
         def register(handler: F) -> F:
-            self._handlers[fun] = handler
+            self._register(fun, handler)
             return handler
 
         return register
 
+    def _register(self, key: Callable[..., Any] | str, handler: Callable[..., Any]) -> None:
+        if not callable(handler):
+            raise TypeError(f"the handler for {_key_name(key)} must be callable, not {handler!r}")
+        if not isinstance(key, str) and key in _REQUEST_STUBS:
+            _check_handler_fits(key, handler)
+        self._handlers[key] = handler
+
     @property
-    def trace(self) -> list[TraceEntry]:
-        """Answered requests in the order they were answered (``record_trace=True``)."""
+    def trace(self) -> Trace:
+        """Answered requests in the order they were answered (``record_trace=True``):
+        a :class:`Trace` (a list of :class:`TraceEntry` with ``dump``/``digest``/``diff``).
+        """
         if self._trace is None:
             raise RuntimeError("create the server with record_trace=True to record a trace")
-        return list(self._trace)
+        return Trace(self._trace)
 
     @property
     def pending(self) -> list[ExecutionRequest[Any]]:
         """The requests waiting for an answer, oldest first (any thread, never blocks)."""
-        return [p.request for p in tuple(self._pending) if not p.done()]
+        return [r.execution_request for r in tuple(self._pending) if not r.done()]
+
+    @property
+    def clients(self) -> list[Client]:
+        """Every client of this server, in creation order."""
+        with self._clients_lock:
+            return list(self._clients.values())
+
+    def statistics(self) -> ServerStatistics:
+        """A snapshot for debugging and tests (any thread, never blocks)."""
+        queued: dict[str | None, int] = {}
+        for item in tuple(self._pending):
+            if not item.done():
+                queued[item.client] = queued.get(item.client, 0) + 1
+        clients = self.clients
+        runner = self._runner.statistics()
+        return ServerStatistics(
+            queued=sum(queued.values()),
+            queued_per_client=queued,
+            clients=tuple(c.name for c in clients),
+            live_clients=tuple(c.name for c in clients if c.live),
+            waiting_hosts=len(self._arrivals),
+            virtual_time=runner.virtual_time,
+            jump_holds=runner.jump_holds,
+            runner=runner,
+        )
+
+    # -- clients -------------------------------------------------------------------------
+    def register_client(self, client: Client, name: str | None) -> str:
+        """Internal (called by :class:`Client`): give the client its unique name.
+
+        ValueError if ``name`` is taken already by another client of this server.
+        """
+        with self._clients_lock:
+            if name is None:
+                base = type(client).__name__
+                counter = self._client_counters.setdefault(base, itertools.count(1))
+                name = f"{base}-{next(counter)}"
+                while name in self._clients:
+                    name = f"{base}-{next(counter)}"
+            elif not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise TypeError(f"a client's name must be a str, not {type(name).__name__}")
+            elif name in self._clients:
+                raise ValueError(f"this server already has a client named {name!r}")
+            self._clients[name] = client
+        return name
+
+    def rename_client(self, client: Client, name: str) -> str:
+        """Internal (``client.name = ...``): rename ``client``; ValueError if taken."""
+        if not isinstance(name, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"a client's name must be a str, not {type(name).__name__}")
+        with self._clients_lock:
+            current = self._clients.get(name)
+            if current is client:
+                return name
+            if current is not None:
+                raise ValueError(f"this server already has a client named {name!r}")
+            for old, known in list(self._clients.items()):
+                if known is client:
+                    del self._clients[old]
+            self._clients[name] = client
+        return name
+
+    def client_ended(self) -> None:
+        """Internal: a client's task ended; hosts waiting in gather() look again."""
+        if self._arrivals:
+            self._arrivals.wake_all()
+
+    def _resolve_client(self, client: Client | str | None) -> str | None:
+        if client is None:
+            return None
+        if isinstance(client, Client):
+            if client.server is not self:
+                raise ValueError(f"{client!r} is a client of another server")
+            return client.name
+        if isinstance(client, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            return client
+        raise TypeError(f"client must be a Client or its name, not {type(client).__name__}")
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> Self:
@@ -293,9 +624,9 @@ class Server:
         """A :class:`Future` bound to the server's runner."""
         return Future(self._runner)
 
-    def create_client(self) -> Client:
-        """A plain :class:`Client` connected to this server."""
-        return Client(self)
+    def create_client(self, name: str | None = None) -> Client:
+        """A plain :class:`Client` connected to this server (``name`` as for Client)."""
+        return Client(self, name)
 
     def create_background_task(
         self, awaitable: Awaitable[R], timeout: float | None = USE_DEFAULT_TIMEOUT
@@ -315,12 +646,16 @@ class Server:
 
     # -- the client side (loop thread) ---------------------------------------------------
     async def issue(
-        self, fun: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        fun: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        client: Client | None = None,
     ) -> Any:
         """Queue a request and wait for its answer: what :meth:`Client.execute` does.
 
         A coroutine for the server's loop. Raises what the handler raised, CancelledError
-        if the server exits before answering.
+        if the server exits before answering, RunnerClosedError if it is not running.
         """
         token = self._token
         if not token.running:
@@ -329,40 +664,63 @@ class Server:
             # The server is exiting: nobody will answer. Cancelled, like the requests that
             # were still queued when the exit began (a task's finally may issue one).
             raise asyncio.CancelledError("the server is shutting down")
-        request = _new_request(fun, args, kwargs)
+        name: str | None = None
+        if client is not None:
+            name = client.name
+            if not client.bound:  # its first request: the task issuing it decides liveness
+                task = asyncio.current_task()
+                if task is not None:
+                    client.bind_task(task)
         clock = self._runner.clock
         stepping = token.stepping
+        execution_request = _new_request(fun, args, kwargs, name)
         if self._default_futures:
             # One await on one loop future: no Future.result()/wait_async() frames. The
             # outcome is not published yet, so its waiter is registered without a lock.
             waiter = AsyncWaiter(token)
             outcome: Outcome[Any] = Outcome(waiter)
             future = cast("Future[Any]", make_view(Future, outcome, token))
+            item: Request[Any] = Request(
+                execution_request, future, outcome, clock.time() if clock else None, client
+            )
             if stepping is not None and clock is not None:
                 # A request in flight freezes virtual-time autojumps until it is answered.
                 stepping.add_jump_hold(outcome)
                 outcome.add_done_callback(stepping.release_jump_hold)
-            self._pending.append(
-                QueuedRequest(request, future, outcome, clock.time() if clock else None)
-            )
+            if self._trace is not None:
+                outcome.add_done_callback(lambda _: self._record(item))
+            self._pending.append(item)
+            if self._arrivals:
+                self._arrivals.wake_all()
             try:
-                await waiter.fut
+                if waiter.thread_id != token.thread_id:  # awaited from another loop
+                    await token.park_async(waiter)
+                else:
+                    await waiter.fut
             except asyncio.CancelledError:
                 outcome.cancel()  # drops our waiter; the host sees the request is gone
                 raise
+            if outcome.state == PENDING:  # woken by the runner's close
+                outcome.cancel()
+                raise RunnerClosedError("the server closed before answering the request")
             return outcome.unwrap()
         future = self.create_future()  # a subclass's 1.4 hook: it may publish it
+        item = Request(execution_request, future, None, clock.time() if clock else None, client)
         if stepping is not None and clock is not None:
             stepping.add_jump_hold(future)
             future.add_done_callback(stepping.release_jump_hold)
-        self._pending.append(QueuedRequest(request, future, None, clock.time() if clock else None))
+        if self._trace is not None:
+            future.add_done_callback(lambda _: self._record(item))
+        self._pending.append(item)
+        if self._arrivals:
+            self._arrivals.wake_all()
         try:
             return await future
         except asyncio.CancelledError:
             future.cancel()
             raise
 
-    # -- the host side -------------------------------------------------------------------
+    # -- taking requests -----------------------------------------------------------------
     def _cancel_queued(self) -> None:
         pending = self._pending
         while pending:
@@ -371,8 +729,10 @@ class Server:
             except IndexError:
                 break
             item.future.cancel()
+        if self._arrivals:
+            self._arrivals.wake_all()
 
-    def _pop(self) -> QueuedRequest | None:
+    def _pop(self) -> Request[Any] | None:
         pending = self._pending
         while pending:
             try:
@@ -380,49 +740,237 @@ class Server:
             except IndexError:
                 return None
             if not item.done():
+                item.taken = True
                 return item  # (else its client cancelled it meanwhile)
         return None
 
-    def process(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
+    def _take_matching(
+        self, client: str | None, fun: Callable[..., Any] | None
+    ) -> Request[Any] | None:
+        if client is None and fun is None:
+            return self._pop()
+        pending = self._pending
+        for item in tuple(pending):
+            if item.done():
+                continue
+            if client is not None and item.client != client:
+                continue
+            if fun is not None and item.fun is not fun:
+                continue
+            try:
+                pending.remove(item)
+            except ValueError:  # taken by another host thread meanwhile
+                continue
+            item.taken = True
+            return item
+        return None
+
+    def take(
+        self, *, client: Client | str | None = None, fun: Callable[..., Any] | None = None
+    ) -> Request[Any] | None:
+        """Remove and return the oldest queued request (of ``client`` and/or for ``fun``,
+        if given) without answering it; None if there is none.
+
+        Any thread; never blocks and never waits for the loop. Answer the request with
+        :meth:`Request.answer`, :meth:`Request.fail` or :meth:`dispatch`, now or later,
+        from any thread. ValueError for a client of another server.
+        """
+        return self._take_matching(self._resolve_client(client), fun)
+
+    def requests(self, *, client: Client | str | None = None) -> list[Request[Any]]:
+        """The queued requests (of ``client``, if given) as handles, oldest first, without
+        taking them (any thread, never blocks)."""
+        name = self._resolve_client(client)
+        return [
+            r for r in tuple(self._pending) if not r.done() and (name is None or r.client == name)
+        ]
+
+    def next_request(
+        self,
+        timeout: float | None = USE_DEFAULT_TIMEOUT,
+        *,
+        client: Client | str | None = None,
+        fun: Callable[..., Any] | None = None,
+    ) -> Request[Any] | None:
+        """Like :meth:`take`, but block the calling thread until a matching request is
+        queued (parked on a lock: no polling); None when ``timeout`` passes first.
+
+        While it waits, an autojump clock may jump to the next timer whenever the loop is
+        idle, even though other requests are queued, so sleeping agents are reached.
+        Raises RunnerClosedError when the server stops while it waits (or is not running),
+        RuntimeError on the loop thread.
+        """
+        token = self._token
+        token.check_may_block("Server.next_request()", "`await` in a coroutine, or take()")
+        name = self._resolve_client(client)
+        deadline = Deadline(token.resolve(timeout))
+        while True:
+            found = self._take_matching(name, fun)
+            if found is not None:
+                return found
+            if not self._wait_for_arrival(deadline, lambda: self._has_matching(name, fun)):
+                return None
+
+    def _has_matching(self, client: str | None, fun: Callable[..., Any] | None) -> bool:
+        for item in tuple(self._pending):
+            if (
+                not item.done()
+                and (client is None or item.client == client)
+                and (fun is None or item.fun is fun)
+            ):
+                return True
+        return False
+
+    def _wait_for_arrival(self, deadline: Deadline, ready: Callable[[], bool]) -> bool:
+        """Park the host thread until something arrives (a request, a client ending, the
+        close); False if the deadline passed. Autojumps are allowed meanwhile."""
+        token = self._token
+        if not token.running:
+            raise token.not_running_error("wait for requests")
+        waiter = ThreadWaiter()
+        arrivals = self._arrivals
+        arrivals.add(waiter)
+        stepping = token.stepping
+        try:
+            if ready():
+                return True
+            if stepping is not None:
+                stepping.add_host_wait(waiter)
+            woken = token.park(waiter, deadline.remaining())
+        finally:
+            arrivals.discard(waiter)
+            if stepping is not None:
+                stepping.remove_host_wait(waiter)
+        if token.closed or not token.running:
+            raise RunnerClosedError("the server stopped while the host waited for requests")
+        return woken
+
+    def gather(
+        self,
+        clients: Iterable[Client | str] | None = None,
+        timeout: float | None = USE_DEFAULT_TIMEOUT,
+    ) -> list[Request[Any]]:
+        """Lockstep: wait until every live client among ``clients`` (default: every client
+        of the server) has a request queued, take one per client (its oldest) and return
+        them ordered by client creation; an empty list when no client is live.
+
+        A client is live until the task that issued its requests ended (one that has not
+        issued any yet counts as live). Blocks the calling thread (parked, no polling);
+        while it waits an autojump clock may jump to the next timer whenever the loop is
+        idle. Raises EventLoopTimeoutError after ``timeout`` (nothing is taken then),
+        ValueError for a client of another server, RunnerClosedError if the server stops,
+        RuntimeError on the loop thread.
+        """
+        token = self._token
+        token.check_may_block("Server.gather()", "`await` in a coroutine")
+        deadline = Deadline(token.resolve(timeout))
+        chosen = self._choose_clients(clients)
+        while True:
+            live = [c for c in chosen if c.live]
+            if not live:
+                return []
+            missing = [c for c in live if not self._has_matching(c.name, None)]
+            if not missing:
+                taken = [self._take_matching(c.name, None) for c in live]
+                if all(r is not None for r in taken):
+                    return [r for r in taken if r is not None]
+                for r in taken:  # another host thread took one meanwhile: put back
+                    if r is not None:
+                        r.taken = False
+                        self._pending.appendleft(r)
+                continue
+            if not self._wait_for_arrival(deadline, lambda: self._lockstep_ready(chosen)):
+                names = ", ".join(c.name for c in missing)
+                raise token.timeout_error(f"requests from {names} (gather)", deadline.timeout)
+
+    def _lockstep_ready(self, chosen: list[Client]) -> bool:
+        return all(not c.live or self._has_matching(c.name, None) for c in chosen)
+
+    def _choose_clients(self, clients: Iterable[Client | str] | None) -> list[Client]:
+        with self._clients_lock:
+            known = dict(self._clients)
+        if clients is None:
+            return list(known.values())
+        chosen: list[Client] = []
+        for client in clients:
+            if isinstance(client, Client):
+                if client.server is not self:
+                    raise ValueError(f"{client!r} is a client of another server")
+                chosen.append(client)
+            elif isinstance(client, str) and client in known:  # pyright: ignore[reportUnnecessaryIsInstance]
+                chosen.append(known[client])
+            else:
+                raise ValueError(f"{client!r} is not a client of this server")
+        order = {name: index for index, name in enumerate(known)}
+        return sorted(chosen, key=lambda c: order[c.name])
+
+    # -- answering -----------------------------------------------------------------------
+    def dispatch(self, request: Request[Any]) -> None:
+        """Answer a taken request with the registered handler (or ``_handle_request``),
+        exactly as :meth:`process` would have, on the calling thread.
+
+        Raises what an overridden ``_handle_request`` raises (the client is answered
+        first), RunnerClosedError if the server is not running.
+        """
+        self._answer(request)
+
+    def process(
+        self, timeout: float | None = USE_DEFAULT_TIMEOUT, *, budget: float | None = None
+    ) -> bool:
         """Answer the oldest queued request; return False if there is none.
 
         If no request is queued, first lets the loop catch up (waits until it is idle, so
         a client that awaited ``sleep(0)`` or subtasks since its last answer is seen). If
         answering emptied the queue, lets the loop catch up again before returning, so the
-        client's reaction to the answer has happened by then. A loop that never idles
-        (a client polling with ``sleep(0)``) gets a bounded catch-up instead (at most
-        1000 loop iterations); a foreign loop (uvloop) cannot report idleness and gets a
-        fixed number of scheduling rounds (see the class docstring).
+        client's reaction to the answer has happened by then. A loop that never idles (an
+        agent computing between ``sleep(0)``s) is waited for at most
+        :attr:`catch_up_iterations` iterations and :attr:`catch_up_seconds`; a foreign loop
+        (uvloop) gets a fixed number of scheduling rounds (see the class docstring).
 
-        Blocks the calling thread (RuntimeError on the loop thread); raises
-        EventLoopTimeoutError if the loop does not respond within ``timeout`` and
-        RunnerClosedError if the server is not running. Exceptions from an overridden
-        ``_handle_request`` propagate to the caller.
+        ``budget``: wall-clock seconds this call may spend waiting for the loop to catch
+        up, before and after answering (a frame budget); when it is spent the call returns
+        quietly. Blocks the calling thread (RuntimeError on the loop thread). Raises
+        EventLoopTimeoutError if the loop does not respond within ``timeout`` — only if
+        nothing was answered: once it answered, it returns True — RunnerClosedError if
+        the server is not running, ValueError for a negative budget. Exceptions from an
+        overridden ``_handle_request`` (or a handler's KeyboardInterrupt) propagate after
+        the client got its answer.
         """
         token = self._token
         token.check_may_block("Server.process()", "a host thread")
         wait = token.resolve(timeout)
+        budget_end = _budget_end(budget)
         item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
         deadline: Deadline | None = None
         if item is None:
             deadline = Deadline(wait)
-            catch_up(token, deadline.remaining())
+            self._catch_up(deadline.remaining(), budget_end)
             item = self._pop()
             if item is None:
                 return False
         self._answer(item)
         if not self._pending and self._runner.is_running:
-            catch_up(token, wait if deadline is None else deadline.remaining())
+            try:
+                self._catch_up(wait if deadline is None else deadline.remaining(), budget_end)
+            except (EventLoopTimeoutError, RunnerClosedError):
+                pass  # it answered: that is what the caller asked for
         return True
 
-    def process_all(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
+    def process_all(
+        self, timeout: float | None = USE_DEFAULT_TIMEOUT, *, budget: float | None = None
+    ) -> int:
         """Answer every request queued now (after letting the loop catch up); return how
-        many. Requests issued in reaction are left for the next call."""
+        many. Requests issued in reaction are left for the next call.
+
+        ``timeout`` and ``budget`` as for :meth:`process`: a timeout raises only if
+        nothing was answered.
+        """
         token = self._token
         token.check_may_block("Server.process_all()", "a host thread")
         deadline = Deadline(token.resolve(timeout))
+        budget_end = _budget_end(budget)
         if not self._pending:
-            catch_up(token, deadline.remaining())
+            self._catch_up(deadline.remaining(), budget_end)
         count = 0
         for _ in range(len(self._pending)):
             item = self._pop()
@@ -431,18 +979,33 @@ class Server:
             self._answer(item)
             count += 1
         if count and self._runner.is_running:
-            catch_up(token, deadline.remaining())
+            try:
+                self._catch_up(deadline.remaining(), budget_end)
+            except (EventLoopTimeoutError, RunnerClosedError):
+                pass
         return count
 
-    def _answer(self, item: QueuedRequest) -> None:
+    def _catch_up(self, timeout: float | None, budget_end: float | None) -> None:
+        """Let the loop catch up (see process); quietly give up when the budget is spent."""
+        quiet = False
+        if budget_end is not None:
+            left = max(0.0, budget_end - _monotonic())
+            if timeout is None or left <= timeout:
+                timeout = left
+                quiet = True
+        try:
+            wait_idle(self._token, timeout, self.catch_up_iterations, self.catch_up_seconds)
+        except EventLoopTimeoutError:
+            if not quiet:
+                raise
+
+    def _answer(self, item: Request[Any]) -> None:
         future = item.future
         if not self._runner.is_running:
             future.cancel()  # taken from the queue: its client must not wait forever
             raise RunnerClosedError("the server is not running")
-        if self._trace is not None:
-            future.add_done_callback(lambda f: self._record(item, f))
         try:
-            self._handle_request(item.request, future)
+            self._handle_request(item.execution_request, future)
         except BaseException as exc:
             # The request is taken: whatever escaped (an overridden _handle_request,
             # Ctrl-C in a slow handler), its client gets an answer, then the host the
@@ -450,21 +1013,36 @@ class Server:
             _answer_with(future, exc)
             raise
 
-    def _record(self, item: QueuedRequest, future: Future[Any]) -> None:
-        assert self._trace is not None
-        request = item.request
-        exc = future.exception()
+    def _record(self, item: Request[Any]) -> None:
+        trace = self._trace
+        if trace is None or not item.taken:
+            return  # a request its client gave up before the host took it
+        future = item.future
+        clock = self._runner.clock
+        answered_at = clock.time() if clock is not None else None
+        request = item.execution_request
+        result: Any = None
+        error: str | None = None
         if future.cancelled():
-            entry = TraceEntry(
-                request.name, request.args, request.kw_args, None, "cancelled", item.time
-            )
-        elif exc is not None:
-            error = f"{type(exc).__name__}: {exc}"
-            entry = TraceEntry(request.name, request.args, request.kw_args, None, error, item.time)
+            error = "cancelled"
         else:
-            result = future.result_nowait()
-            entry = TraceEntry(request.name, request.args, request.kw_args, result, None, item.time)
-        self._trace.append(entry)
+            exc = future.exception()
+            if exc is not None:
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                result = future.result_nowait()
+        trace.append(
+            TraceEntry(
+                request.name,
+                request.args,
+                request.kw_args,
+                result,
+                error,
+                item.issued_at,
+                client=request.client,
+                answered_at=answered_at,
+            )
+        )
 
     def _find_handler(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
         handlers = self._handlers
@@ -524,6 +1102,13 @@ class Server:
         return host_runner.run(run())
 
 
+def _budget_end(budget: float | None) -> float | None:
+    if budget is None:
+        return None
+    seconds = check_timeout(budget, "budget")
+    return None if seconds is None else _monotonic() + seconds
+
+
 def _answer_with(future: Future[Any], exc: BaseException) -> None:
     """Answer a request whose handling raised ``exc`` (unless it is answered already):
     the client sees ``exc``, or CancelledError for an interrupt of the host itself
@@ -539,5 +1124,70 @@ def _answer_with(future: Future[Any], exc: BaseException) -> None:
         future.cancel()
 
 
+def _stub_parameters(fun: Callable[..., Any]) -> inspect.Signature | None:
+    """The signature a request for ``fun`` is issued with (a method stub's ``self`` left
+    out), or None if it cannot be read."""
+    try:
+        signature = inspect.signature(fun)
+    except (TypeError, ValueError):
+        return None
+    params = list(signature.parameters.values())
+    if (
+        params
+        and params[0].name == "self"
+        and params[0].kind
+        in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        )
+    ):
+        params = params[1:]
+    return signature.replace(parameters=params)
+
+
+def _check_handler_fits(key: Callable[..., Any], handler: Callable[..., Any]) -> None:
+    """TypeError, naming both, if ``handler`` cannot take every call the @request stub
+    ``key`` can issue (all parameters given, and only the required ones)."""
+    stub = _stub_parameters(key)
+    if stub is None:
+        return
+    try:
+        target = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return
+    positional: list[object] = []
+    required_positional: list[object] = []
+    keywords: dict[str, object] = {}
+    required_keywords: dict[str, object] = {}
+    for param in stub.parameters.values():
+        if param.kind in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            positional.append(None)
+            if param.default is inspect.Parameter.empty:
+                required_positional.append(None)
+        elif param.kind is inspect.Parameter.VAR_POSITIONAL:
+            positional.append(None)
+        elif param.kind is inspect.Parameter.KEYWORD_ONLY:
+            keywords[param.name] = None
+            if param.default is inspect.Parameter.empty:
+                required_keywords[param.name] = None
+    for args, kwargs in ((positional, keywords), (required_positional, required_keywords)):
+        try:
+            target.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(
+                f"handler {_key_name(handler)}{target} cannot take the arguments of "
+                f"{_key_name(key)}{stub}: {exc}"
+            ) from None
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def _key_name(key: Callable[..., Any] | str) -> str:
-    return key if isinstance(key, str) else getattr(key, "__qualname__", repr(key))
+    if isinstance(key, str):
+        return key
+    name = getattr(key, "__qualname__", None)
+    return name if isinstance(name, str) else repr(key)

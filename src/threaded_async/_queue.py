@@ -130,8 +130,23 @@ class Queue(Generic[T]):
     # -- inspection ----------------------------------------------------------------------
     @property
     def maxsize(self) -> float:
-        """Maximum number of items, as given (zero or negative: unbounded)."""
+        """Maximum number of items, as given (zero or negative: unbounded).
+
+        May be changed while the queue is in use, as with the stdlib queues: putters
+        blocked on a full queue go on if it grew.
+        """
         return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, maxsize: float) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"maxsize must be an int or a float, not {type(maxsize).__name__}")
+        if maxsize != maxsize:
+            raise ValueError("maxsize must be a number, not NaN")
+        with self._lock:
+            self._maxsize = maxsize
+            self._slow_put = maxsize > 0 or self._shutdown
+        self._putters.wake_all()
 
     def qsize(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
         """Number of items in the queue (never blocks; ``timeout`` is kept for 1.4)."""

@@ -439,9 +439,7 @@ class AsyncRunner:
         self._token.bind(loop)
         # Our own default executor (as asyncio's, but with its threads marked): a stop()
         # called from one of them must not wait for the executor it runs in.
-        executor = concurrent.futures.ThreadPoolExecutor(
-            thread_name_prefix="asyncio", initializer=_mark_executor_thread, initargs=(self._token,)
-        )
+        executor = _DefaultExecutor(self._token)
         self._executor = executor
         loop.set_default_executor(executor)
         loop.call_soon(self._on_started)
@@ -790,6 +788,29 @@ class RunnerStatistics:
 
 def _noop() -> None:
     pass
+
+
+class _DefaultExecutor(concurrent.futures.ThreadPoolExecutor):
+    """asyncio's default executor as asyncio makes it, plus: its worker threads are marked
+    with the runner's token (a stop() from one must not wait for it), and while a job runs
+    it holds the virtual clock's autojumps (time must not race ahead of real work such as
+    ``asyncio.to_thread(requests.get, ...)``)."""
+
+    def __init__(self, token: LoopToken) -> None:
+        super().__init__(
+            thread_name_prefix="asyncio", initializer=_mark_executor_thread, initargs=(token,)
+        )
+        self._token = token
+
+    def submit(
+        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[T]:
+        future = super().submit(fn, *args, **kwargs)
+        stepping = self._token.stepping
+        if stepping is not None and stepping.clock is not None:
+            stepping.add_jump_hold(future)
+            future.add_done_callback(stepping.release_jump_hold)
+        return future
 
 
 class _ExecutorThread(threading.local):

@@ -128,8 +128,7 @@ class Env(Client):
     """What an agent script sees: every call is a request the host answers in its frame."""
 
     def __init__(self, server: Server, name: str) -> None:
-        super().__init__(server)
-        self.name = name
+        super().__init__(server, name)
 
     async def move(self, dx: int, dy: int) -> Pos:
         """Try to move one cell; returns the new position (unchanged if blocked)."""

@@ -34,9 +34,10 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from ._control import Server, TraceEntry
+from ._control import Server
 from ._core import VirtualClock
 from ._runner import AsyncRunner
+from ._trace import TraceEntry
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ never from the modules inside. ``docs/internals.md`` has the layer table and the
 protocol.
 """
 
-from ._clock import ClockHost, VirtualClock
+from ._clock import ClockHost, JumpHold, VirtualClock
 from ._errors import (
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
@@ -61,6 +61,7 @@ __all__ = [
     "ExceptionDetails",
     "ForcedThreadShutdown",
     "InvalidStateError",
+    "JumpHold",
     "LoopHint",
     "LoopToken",
     "Outcome",

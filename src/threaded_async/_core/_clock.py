@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from ._errors import RunnerClosedError
@@ -17,7 +18,7 @@ from ._outcome import Parker
 from ._timeouts import USE_DEFAULT_TIMEOUT
 from ._waiters import ThreadWaiter
 
-__all__ = ["ClockHost", "VirtualClock"]
+__all__ = ["ClockHost", "JumpHold", "VirtualClock"]
 
 
 class ClockHost(Parker, Protocol):
@@ -37,6 +38,14 @@ class ClockHost(Parker, Protocol):
 
     def resolve(self, timeout: float | None) -> float | None:
         """A timeout argument in seconds (``USE_DEFAULT_TIMEOUT`` resolved)."""
+        ...
+
+    def hold_jumps(self, key: object) -> None:
+        """Forbid autojumps until ``release_jumps(key)``."""
+        ...
+
+    def release_jumps(self, key: object) -> None:
+        """Drop the autojump hold ``key``."""
         ...
 
 
@@ -148,6 +157,28 @@ class VirtualClock:
                     self._waiters.remove(waiter)
             raise host.timeout_error(what, wait)
 
+    def hold(self) -> JumpHold:
+        """A context manager that holds autojumps while it is entered.
+
+        ``async with clock.hold(): await real_io()`` (or ``with`` from any thread): while
+        it is held, an autojump clock does not jump, so a real HTTP call or database query
+        awaited inside an agent is not timed out by virtual time racing ahead. Advances by
+        the host still move time. Holds nest and may overlap; it must be entered while the
+        clock drives a running runner (RuntimeError otherwise).
+        """
+        return JumpHold(self._hold_key)
+
+    def _hold_key(self, key: object, hold: bool) -> None:
+        host = self._host
+        if host is None or not host.running:
+            if hold:
+                raise RuntimeError("clock.hold() needs the clock's runner to be running")
+            return
+        if hold:
+            host.hold_jumps(key)
+        else:
+            host.release_jumps(key)
+
     # -- the loop contract ---------------------------------------------------------------
     def attach(self, host: ClockHost) -> None:
         """Called by the runner when its loop starts: ``host`` is how :meth:`advance`
@@ -220,3 +251,32 @@ def _check_seconds(value: float, name: str) -> None:
         raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number of seconds, not {value!r}")
+
+
+class JumpHold:
+    """What :meth:`VirtualClock.hold` returns: holds autojumps while entered (``with`` or
+    ``async with``, from any thread or coroutine). Re-entering it while held is an error."""
+
+    __slots__ = ("_held", "_set_hold")
+
+    def __init__(self, set_hold: Callable[[object, bool], None]) -> None:
+        self._set_hold = set_hold
+        self._held = False
+
+    def __enter__(self) -> JumpHold:
+        if self._held:
+            raise RuntimeError("this clock hold is already held; use a new clock.hold()")
+        self._set_hold(self, True)
+        self._held = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._held:
+            self._held = False
+            self._set_hold(self, False)
+
+    async def __aenter__(self) -> JumpHold:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__()

@@ -23,13 +23,20 @@ CATCH_UP_ITERATIONS = 1000
 FOREIGN_LOOP_HOPS = 16
 
 
-def wait_idle(token: LoopToken, timeout: float | None, max_iterations: int | None = None) -> None:
+def wait_idle(
+    token: LoopToken,
+    timeout: float | None,
+    max_iterations: int | None = None,
+    min_seconds: float = 0.0,
+) -> None:
     """Block the calling thread until the token's loop is idle.
 
-    ``max_iterations``: give up (return) after that many loop iterations without idling.
-    Raises EventLoopTimeoutError after ``timeout`` real seconds, RunnerClosedError if the
-    loop does not run or closes (or starts tearing down) meanwhile. The caller has
-    checked that this is not the loop thread.
+    ``max_iterations``: give up (return) once that many loop iterations and
+    ``min_seconds`` of real time have both passed without the loop idling: a loop that
+    never idles is not waited for, while one long step is. Raises EventLoopTimeoutError
+    after ``timeout`` real seconds, RunnerClosedError if the loop does not run or closes
+    (or starts tearing down) meanwhile. The caller has checked that this is not the loop
+    thread.
     """
     loop = token.require_loop("wait for the event loop")
     if token.closing:
@@ -39,7 +46,7 @@ def wait_idle(token: LoopToken, timeout: float | None, max_iterations: int | Non
         return
     waiter = ThreadWaiter()
     if stepping is not None:
-        stepping.add_idle_waiter(waiter, max_iterations)
+        stepping.add_idle_waiter(waiter, max_iterations, min_seconds)
     else:
         hops = (
             FOREIGN_LOOP_HOPS if max_iterations is None else min(max_iterations, FOREIGN_LOOP_HOPS)

@@ -134,9 +134,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._iteration = 0
         self._hook_lock = threading.Lock()
         self._idle_waiters: list[ThreadWaiter] = []
-        self._iteration_waiters: list[tuple[int, ThreadWaiter]] = []
+        #: (iteration, monotonic time, waiter): released at idle, or once both are reached.
+        self._iteration_waiters: list[tuple[int, float, ThreadWaiter]] = []
         #: Objects that forbid virtual-time autojumps while present (pending requests).
         self._jump_holds: set[object] = set()
+        #: Host threads waiting for requests (gather, next_request): while any waits,
+        #: autojumps are allowed despite the holds of queued requests.
+        self._host_waits: set[object] = set()
         self._virtual_clock = clock
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
@@ -270,7 +274,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             # appends its wake-up to _ready first and drops its hold second, so a stale
             # read here always comes with a non-empty _ready, and we loop again instead of
             # jumping past the answered client.
-            jump_allowed = not self._jump_holds
+            jump_allowed = not self._jump_holds or bool(self._host_waits)
             if self._ready:
                 return 0
             scheduled = self._scheduled
@@ -297,7 +301,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
     def _release_iteration_waiters(self) -> None:
         iteration = self._iteration
+        now = _monotonic()
         wake: list[ThreadWaiter] = []
+        bounded = False
         with self._hook_lock:
             # Look at _ready again, under the lock: a thread queues its work (an answer)
             # before it registers, so every entry seen here comes with that work either
@@ -305,15 +311,23 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             # may predate both. Deciding under the lock also keeps a concurrent
             # remove_idle_waiter from being undone.
             idle = self._idle_now and not self._ready
-            keep: list[tuple[int, ThreadWaiter]] = []
+            keep: list[tuple[int, float, ThreadWaiter]] = []
             for entry in self._iteration_waiters:
-                if idle or iteration >= entry[0]:
-                    wake.append(entry[1])
+                if idle:
+                    wake.append(entry[2])
+                elif iteration >= entry[0] and now >= entry[1]:
+                    wake.append(entry[2])
+                    bounded = True
                 else:
                     keep.append(entry)
             self._iteration_waiters = keep
         for waiter in wake:
             waiter.wake()
+        if bounded:
+            # The loop is busy and a host thread waits for the GIL to go on: hand it over
+            # (a bare release-and-retake here is usually won by this thread again, which
+            # left hosts of a busy loop waiting up to seconds on Python 3.11).
+            _sleep(_HAND_OVER)
 
     # -- thread-side API -----------------------------------------------------------------
     def is_idle_now(self) -> bool:
@@ -321,13 +335,19 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         # Reading the length of _ready from another thread is a single atomic operation.
         return self._idle_now and not self._ready
 
-    def add_idle_waiter(self, waiter: ThreadWaiter, max_iterations: int | None) -> None:
-        """Wake ``waiter`` at the next idle point (or after ``max_iterations`` iterations)."""
+    def add_idle_waiter(
+        self, waiter: ThreadWaiter, max_iterations: int | None, min_seconds: float = 0.0
+    ) -> None:
+        """Wake ``waiter`` at the next idle point, or, with ``max_iterations``, once that
+        many loop iterations and ``min_seconds`` of real time have both passed without
+        one (a loop that never idles). Any thread; never blocks."""
         with self._hook_lock:
             if max_iterations is None:
                 self._idle_waiters.append(waiter)
             else:
-                self._iteration_waiters.append((self._iteration + max_iterations, waiter))
+                self._iteration_waiters.append(
+                    (self._iteration + max_iterations, _monotonic() + min_seconds, waiter)
+                )
         # Re-check after registering: the loop may have gone idle just before. Otherwise it
         # is running (it will reach the hook) or blocked with its self-pipe armed.
         if self.is_idle_now():
@@ -338,9 +358,18 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         with self._hook_lock:
             if waiter in self._idle_waiters:
                 self._idle_waiters.remove(waiter)
-            self._iteration_waiters = [
-                (t, w) for t, w in self._iteration_waiters if w is not waiter
-            ]
+            self._iteration_waiters = [e for e in self._iteration_waiters if e[2] is not waiter]
+
+    def add_host_wait(self, key: object) -> None:
+        """A host thread waits for requests (``key``): allow autojumps despite holds until
+        :meth:`remove_host_wait`. Any thread; wakes the loop so it looks again."""
+        self._host_waits.add(key)
+        if self._polling and threading.get_ident() != self._thread_id:
+            self.wake()
+
+    def remove_host_wait(self, key: object) -> None:
+        """The host thread stopped waiting (any thread, never blocks)."""
+        self._host_waits.discard(key)
 
     def resolve_threadsafe(self, fut: asyncio.Future[None]) -> None:
         """Set ``fut`` (a future of this loop) to ``None`` from any thread; a no-op if it is
@@ -412,6 +441,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
 _monotonic = time.monotonic
+_sleep = time.sleep
+#: How long a busy loop thread sleeps to hand the GIL to a host thread it woke: long
+#: enough for the woken thread to be scheduled and take the GIL.
+_HAND_OVER = 50e-6
 
 
 def _noop() -> None:

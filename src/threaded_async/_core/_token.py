@@ -225,6 +225,19 @@ class LoopToken:
         (then it must wait with :meth:`park_async` to be woken at close)."""
         return waiter.thread_id != self.thread_id
 
+    def hold_jumps(self, key: object) -> None:
+        """Forbid virtual-time autojumps until :meth:`release_jumps` with the same ``key``
+        (any thread; a no-op on a loop without our hook)."""
+        stepping = self.stepping
+        if stepping is not None:
+            stepping.add_jump_hold(key)
+
+    def release_jumps(self, key: object) -> None:
+        """Drop the hold ``key`` (any thread); the loop looks again if it may jump now."""
+        stepping = self.stepping
+        if stepping is not None:
+            stepping.release_jump_hold(key)
+
     def wake(self) -> None:
         """Make the loop run one more iteration soon (any thread; a no-op once closed)."""
         loop = self.loop
