@@ -419,3 +419,30 @@ def test_statistics() -> None:
         assert stats.jump_holds == 1
         assert stats.runner.running
         del b
+
+
+def test_answer_after_lets_virtual_time_pass_under_autojump() -> None:
+    clock = ta.VirtualClock(autojump=True)
+    with ta.Server(clock=clock) as server:
+        env = Env(server)
+
+        async def agent() -> tuple[int, float]:
+            answer = await env.move(1)
+            return answer, clock.time()
+
+        task = server.create_background_task(agent())
+        req = server.take()
+        assert req is not None
+        req.answer_after(2.5, 11)
+        assert task.wait(BOUND) == (11, 2.5)
+        with pytest.raises(ValueError, match="seconds"):
+            req.answer_after(-1, 0)
+
+
+def test_trace_entries_compare_without_the_fields_a_hand_written_one_lacks() -> None:
+    recorded = ta.TraceEntry("Env.move", (1,), {}, result=2, time=0.5, client="a", answered_at=1.0)
+    assert recorded == ta.TraceEntry("Env.move", (1,), {}, result=2)
+    assert recorded == ta.TraceEntry("Env.move", (1,), {}, result=2, client="a")
+    assert recorded != ta.TraceEntry("Env.move", (1,), {}, result=2, client="b")
+    assert recorded != ta.TraceEntry("Env.move", (1,), {}, result=3)
+    assert hash(recorded) == hash(ta.TraceEntry("Env.move", (1,), {}, result=2))

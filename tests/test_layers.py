@@ -164,6 +164,8 @@ def _check(imports: list[Import]) -> list[str]:
         source, target = source_parts[0], target_parts[0]
         if imp.type_only and target == "_runner":
             continue  # annotating a public `runner` parameter
+        if source == target and len(source_parts) + len(target_parts) > 2:
+            continue  # inside one public package (envs): its own business
         if target not in RANK or source not in RANK:
             continue
         if RANK[target] >= RANK[source]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from threaded_async.testing import (
     ScriptError,
     ScriptHarness,
     format_trace,
+    replay,
     run_scripted,
     scripted_fixture,  # noqa: F401  # pyright: ignore[reportUnusedImport]  # the `scripted` fixture
 )
@@ -184,3 +187,113 @@ def test_the_scripted_fixture(scripted: ScriptHarness) -> None:
     run = scripted.run(lambda server: Env(server).look(), answers={Env.look: ["door"]})
     assert run.lines() == ["t=0 Env.look() -> 'door'"]
     assert scripted.runs == [run]
+
+
+# -- per-client answers, delays, clear errors, replay (SPEC §8) -----------------------------
+def _two_agents(server: ta.Server) -> Awaitable[list[tuple[int, int]]]:
+    async def both() -> list[tuple[int, int]]:
+        a, b = Env(server, name="a"), Env(server, name="b")
+        return list(await asyncio.gather(a.move(1, 0), b.move(1, 0)))
+
+    return both()
+
+
+def test_answers_per_client() -> None:
+    run = run_scripted(
+        _two_agents,
+        answers={("b", Env.move): [(9, 9)], Env.move: [(1, 0)]},
+    )
+    assert run.result == [(1, 0), (9, 9)]
+    assert {e.client for e in run.trace} == {"a", "b"}
+
+
+def test_answer_delays_in_virtual_time_let_agents_time_out() -> None:
+    async def impatient(env: Env) -> str:
+        try:
+            await asyncio.wait_for(env.move(1, 0), timeout=1.0)
+        except TimeoutError:
+            return f"gave up at t={asyncio.get_running_loop().time():g}"
+        return "answered"
+
+    slow = run_scripted(
+        lambda server: impatient(Env(server)), answers={Env.move: [(1, 0)]}, delays={Env.move: 2}
+    )
+    assert slow.result == "gave up at t=1"
+    quick = run_scripted(
+        lambda server: impatient(Env(server)),
+        answers={Env.move: [(1, 0)]},
+        delays={Env.move: 0.5},
+    )
+    assert quick.result == "answered"
+    assert (quick.trace[0].issued_at, quick.trace[0].answered_at) == (0.0, 0.5)
+
+
+def test_passing_a_coroutine_instead_of_a_factory_says_so() -> None:
+    coroutine = agent(Env(ta.Server()))
+    with pytest.raises(TypeError, match="lambda server"):
+        run_scripted(coroutine, answers={})  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+def test_step_with_an_autojump_clock_is_an_error() -> None:
+    with pytest.raises(ValueError, match="autojump"):
+        run_scripted(
+            lambda server: agent(Env(server)), clock=ta.VirtualClock(autojump=True), step=1.0
+        )
+
+
+async def _walker(server: ta.Server, turn: bool, look: bool = True) -> str:
+    a, b = Env(server, name="a"), Env(server, name="b")
+
+    async def walk(env: Env, n: int) -> None:
+        for _ in range(n):
+            await env.move(1, 0)
+            await asyncio.sleep(1.5)
+        if turn:
+            await env.move(0, 1)
+
+    await asyncio.gather(walk(a, 2), walk(b, 3))
+    return await a.look() if look else "did not look"
+
+
+def _record(turn: bool, path: Path) -> ta.Trace:
+    counter = iter(range(100))
+
+    def move(dx: int, dy: int) -> tuple[int, int]:
+        return (next(counter), dx + dy)
+
+    run = run_scripted(
+        lambda server: _walker(server, turn),
+        answers={Env.move: move, Env.look: ["wall"]},
+        delays={("b", Env.move): 0.25},
+    )
+    run.trace.dump(path)
+    return run.trace
+
+
+def test_replay_reproduces_a_recorded_run_from_disk(tmp_path: Path) -> None:
+    recorded = _record(True, tmp_path / "run.jsonl")
+    loaded = ta.Trace.load(tmp_path / "run.jsonl")
+    assert loaded == recorded
+    run = replay(loaded, lambda server: _walker(server, True))
+    assert run.trace == recorded
+    assert run.trace.digest() == recorded.digest()
+    assert run.result == "wall"
+
+
+def test_replay_names_the_first_request_that_differs(tmp_path: Path) -> None:
+    recorded = _record(True, tmp_path / "run.jsonl")
+
+    async def different(server: ta.Server) -> str:
+        a, b = Env(server, name="a"), Env(server, name="b")
+        await b.move(1, 0)
+        await a.move(2, 0)  # the recording has a.move(1, 0)
+        return "?"
+
+    with pytest.raises(
+        ScriptError, match=r"#1 of client 'a'.*Env\.move\(2, 0\).*Env\.move\(1, 0\)"
+    ):
+        replay(recorded, different)
+    with pytest.raises(ScriptError, match=r"#3 of client 'a'.*Env\.look\(\).*Env\.move\(0, 1\)"):
+        replay(recorded, lambda server: _walker(server, False))
+    with pytest.raises(ScriptError, match=r"'a' ended with 1 recorded request\(s\) not made"):
+        replay(recorded, lambda server: _walker(server, True, look=False))

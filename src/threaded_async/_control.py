@@ -30,6 +30,7 @@ from ._core import (
     InvalidStateError,
     Outcome,
     RunnerClosedError,
+    SteppingEventLoop,
     ThreadWaiter,
     VirtualClock,
     WaiterList,
@@ -226,6 +227,43 @@ class Request(Generic[R]):
                 return False
             raise
         return True
+
+    def answer_after(
+        self, seconds: float, value: Any = None, *, exception: BaseException | None = None
+    ) -> None:
+        """Answer the request (or fail it with ``exception``) once ``seconds`` of the loop's
+        time have passed: virtual seconds with a :class:`VirtualClock`, during which
+        autojumps and ``advance()`` may move time (this request no longer holds them),
+        real seconds otherwise.
+
+        Any thread; never blocks. An answer that finds the client gone is dropped, as
+        :meth:`answer` does. Raises ValueError for a negative delay, RunnerClosedError if
+        the server is not running.
+        """
+        delay = check_timeout(seconds, "seconds")
+        if delay is None:
+            raise ValueError("answer_after needs a finite number of seconds")
+        client = self._client
+        if client is None:
+            raise RuntimeError("this request was not issued through a client of a server")
+        hold: object = self._outcome if self._outcome is not None else self.future
+
+        def deliver() -> None:
+            try:
+                if exception is not None:
+                    self.fail(exception)
+                else:
+                    self.answer(value)
+            except InvalidStateError:  # answered meanwhile by someone else
+                pass
+
+        def schedule() -> None:
+            loop = asyncio.get_running_loop()
+            if isinstance(loop, SteppingEventLoop):
+                loop.release_jump_hold(hold)
+            loop.call_later(delay, deliver)
+
+        client.server.runner.call_soon(schedule)
 
 
 class Client:
@@ -1044,8 +1082,11 @@ class Server:
             )
         )
 
-    def _find_handler(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
+    def _find_handler(self, request: ExecutionRequest[Any]) -> Callable[..., Any] | None:
+        """The handler for ``request``: keyed by its function, else by the function's name.
+        Subclasses may look further (the test harness: per client)."""
         handlers = self._handlers
+        fun = request.fun
         try:
             found = handlers.get(fun)
         except TypeError:  # an unhashable callable: no handler can be keyed by it
@@ -1056,26 +1097,33 @@ class Server:
                 found = handlers.get(name)
         return found
 
+    def _unknown_request(self, request: ExecutionRequest[Any]) -> UnknownRequestError:
+        known = ", ".join(sorted(_key_name(k) for k in self._handlers)) or "none"
+        return UnknownRequestError(
+            f"no handler for request {request.name}; registered handlers: {known}"
+        )
+
+    def _call_handler(self, handler: Callable[..., Any], request: ExecutionRequest[Any]) -> Any:
+        """Run ``handler`` on the request's arguments on this thread (an async handler on
+        this thread's private loop) and return its answer, or raise what it raised."""
+        result = handler(*request.args, **request.kw_args)
+        if inspect.isawaitable(result):
+            result = self._run_on_host_loop(result)
+        return result
+
     def _handle_request(self, request: ExecutionRequest[Any], future: Future[Any]) -> None:
         """Answer ``request`` by setting ``future``; the default dispatches to handlers.
 
         Override it as in 1.4, or register handlers. The future may also be set later
         (from any thread) to answer asynchronously.
         """
-        handler = self._find_handler(request.fun)
+        handler = self._find_handler(request)
         if handler is None:
-            known = ", ".join(sorted(_key_name(k) for k in self._handlers)) or "none"
-            future.set_exception(
-                UnknownRequestError(
-                    f"no handler for request {request.name}; registered handlers: {known}"
-                )
-            )
+            future.set_exception(self._unknown_request(request))
             return
         try:
             try:
-                result = handler(*request.args, **request.kw_args)
-                if inspect.isawaitable(result):
-                    result = self._run_on_host_loop(result)
+                result = self._call_handler(handler, request)
             except BaseException as exc:
                 _answer_with(future, exc)
                 if not isinstance(exc, Exception):

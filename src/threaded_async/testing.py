@@ -20,6 +20,10 @@ harness the answers the host would give and compare the requests it made::
 Time is a :class:`VirtualClock` in autojump mode by default, so ``await asyncio.sleep(3600)``
 costs nothing, and the same script with the same answers gives the same trace every run.
 Pass ``step=frame_seconds`` (with a clock without autojump) to step time like a game loop.
+Answers may differ per client (key them by ``(client_name, Env.move)``) and may be given
+late in virtual time (``delays={Env.move: 2.0}``), so an agent's own timeouts can be tested.
+:func:`replay` re-runs agent code against the answers of a recorded :class:`Trace` and
+names the first request that differs from the recording.
 
 Everything here is plain Python usable from any test runner. When pytest is already
 imported (i.e. under pytest), this module also defines a ``scripted`` fixture; enable it
@@ -29,25 +33,31 @@ itself never imports pytest.
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import dataclasses
+import inspect
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
 
-from ._control import Server
+from ._control import ExecutionRequest, Request, Server
 from ._core import VirtualClock
 from ._runner import AsyncRunner
-from ._trace import TraceEntry
+from ._trace import Trace, TraceEntry, canonical_json
 
 T = TypeVar("T")
 
 __all__ = [
+    "RecordedError",
     "ScriptError",
     "ScriptHarness",
     "ScriptRun",
     "ScriptedServer",
     "format_trace",
     "format_trace_entry",
+    "replay",
     "run_scripted",
 ]
 
@@ -55,11 +65,21 @@ __all__ = [
 #: answers given in order (an exception instance or class in it is raised to the client).
 Answer = Callable[..., Any] | Sequence[Any]
 
+#: What answers and delays are keyed by: the stub method (``Env.move``) or its name, for
+#: every client, or ``(client_name, Env.move)`` for one client only.
+AnswerKey = Callable[..., Any] | str | tuple[str, Callable[..., Any] | str]
+
 ClientCode = Callable[[Server], Awaitable[T]]
 
 
 class ScriptError(AssertionError):
-    """The scripted run went wrong: answers ran out, the client stalled or ran too long."""
+    """The scripted run went wrong: answers ran out, the client stalled or ran too long, or
+    (in :func:`replay`) it made a request that differs from the recording."""
+
+
+class RecordedError(Exception):
+    """An error replayed from a trace whose exception type is not a builtin one (the trace
+    keeps only ``"TypeName: message"``)."""
 
 
 def format_trace_entry(entry: TraceEntry) -> str:
@@ -114,12 +134,40 @@ def _key_name(key: Callable[..., Any] | str) -> str:
     return key if isinstance(key, str) else getattr(key, "__qualname__", repr(key))
 
 
+def _split_key(key: AnswerKey) -> tuple[str | None, Callable[..., Any] | str]:
+    if isinstance(key, tuple):
+        parts = cast("tuple[object, ...]", key)
+        if len(parts) != 2 or not isinstance(parts[0], str):
+            raise TypeError(f"a per-client key is (client_name, Stub.method), not {key!r}")
+        return parts[0], cast("Callable[..., Any] | str", parts[1])
+    return None, key
+
+
+def _show_key(key: AnswerKey) -> str:
+    client, fun = _split_key(key)
+    return _key_name(fun) if client is None else f"{client}'s {_key_name(fun)}"
+
+
+def _check_client_code(client_code: object, what: str) -> None:
+    if inspect.isawaitable(client_code):
+        close = getattr(client_code, "close", None)
+        if callable(close):
+            close()  # no "never awaited" warning on top of the error
+        raise TypeError(
+            f"{what} takes a function of the server that returns the agent's coroutine, "
+            "e.g. `lambda server: agent(Env(server))`, not a coroutine (it must be created "
+            "once the server exists)"
+        )
+    if not callable(client_code):
+        raise TypeError(f"{what} takes a function of the server, not {client_code!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class ScriptRun(Generic[T]):
     """What a scripted run did.
 
     Attributes:
-        trace: Every answered request, in the order answered.
+        trace: Every answered request, in the order answered (a :class:`Trace`).
         result: The client code's return value (None if it failed).
         error: The client code's exception, if it failed (only kept with
             ``raise_errors=False``; otherwise it is raised).
@@ -128,7 +176,7 @@ class ScriptRun(Generic[T]):
         unused_answers: Scripted answers never asked for, by request name.
     """
 
-    trace: list[TraceEntry]
+    trace: Trace
     result: T | None
     error: BaseException | None
     time: float
@@ -144,42 +192,58 @@ class ScriptedServer(Server):
     """A :class:`Server` that answers from a script, records its trace and owns a virtual clock.
 
     Args:
-        answers: For each stub method (or its name): a handler called with the request's
+        answers: For each stub method (or its name), or for ``(client_name, Stub.method)``
+            to answer one client differently: a handler called with the request's
             arguments (sync or async), or a sequence of answers given in order. An answer
             that is an exception (instance or class) is raised to the client; asking for
-            more answers than scripted fails the client with :class:`ScriptError`.
+            more answers than scripted fails the client with :class:`ScriptError`. A
+            per-client key wins over a plain one.
+        delays: Virtual seconds to wait before giving the answer, keyed like ``answers``
+            (the answer is computed when the request is taken, delivered later; time
+            moves meanwhile), so an agent's own timeouts can be tested.
         clock: The virtual clock; default ``VirtualClock(autojump=True)``.
         timeout: Real seconds any single wait for the loop may take before
             EventLoopTimeoutError (the runner's ``call_in_loop_timeout``).
 
     Use it as a context manager and call :meth:`run`, or let :func:`run_scripted` do both.
+
+    Raises:
+        TypeError: an answer that is a string (wrap it in a list), or a malformed key.
+        ValueError: a negative delay.
     """
 
     def __init__(
         self,
-        answers: Mapping[Callable[..., Any] | str, Answer] | None = None,
+        answers: Mapping[AnswerKey, Answer] | None = None,
         *,
+        delays: Mapping[AnswerKey, float] | None = None,
         clock: VirtualClock | None = None,
         timeout: float | None = 10.0,
     ) -> None:
         if clock is None:
             clock = VirtualClock(autojump=True)
         self._scripts: dict[str, _Script] = {}
-        handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = {}
+        self._answers: dict[tuple[str | None, Callable[..., Any] | str], Callable[..., Any]] = {}
         for key, answer in (answers or {}).items():
+            split = _split_key(key)
             if callable(answer):
-                handlers[key] = answer
+                self._answers[split] = answer
             elif isinstance(answer, str | bytes):
                 raise TypeError(
-                    f"answers for {_key_name(key)} must be a handler or a sequence of "
+                    f"answers for {_show_key(key)} must be a handler or a sequence of "
                     f"answers, not a string (wrap it: [{answer!r}])"
                 )
             else:
-                script = _Script(_key_name(key), answer)
-                self._scripts[_key_name(key)] = script
-                handlers[key] = script
+                script = _Script(_show_key(key), answer)
+                self._scripts[_show_key(key)] = script
+                self._answers[split] = script
+        self._delays: dict[tuple[str | None, Callable[..., Any] | str], float] = {}
+        for key, delay in (delays or {}).items():
+            if not delay >= 0:
+                raise ValueError(f"the delay for {_show_key(key)} must be >= 0, not {delay!r}")
+            self._delays[_split_key(key)] = float(delay)
         runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
-        super().__init__(handlers=handlers, runner=runner, record_trace=True)
+        super().__init__(runner=runner, record_trace=True)
         self._virtual_clock = clock
 
     @property
@@ -190,6 +254,57 @@ class ScriptedServer(Server):
     def unused_answers(self) -> dict[str, int]:
         """Scripted answers not yet asked for, by request name (only non-zero counts)."""
         return {name: s.unused for name, s in self._scripts.items() if s.unused}
+
+    def _keys(self, request: ExecutionRequest[Any]) -> list[tuple[str | None, Any]]:
+        fun = request.fun
+        name = getattr(fun, "__name__", None)
+        keys: list[tuple[str | None, Any]] = []
+        for client in (request.client, None):
+            if client is None and keys and keys[-1][0] is None:
+                break
+            keys.append((client, fun))
+            if isinstance(name, str):
+                keys.append((client, name))
+        return keys
+
+    def _find_handler(self, request: ExecutionRequest[Any]) -> Callable[..., Any] | None:
+        for key in self._keys(request):
+            try:
+                found = self._answers.get(key)
+            except TypeError:  # an unhashable function
+                continue
+            if found is not None:
+                return found
+        return super()._find_handler(request)
+
+    def _delay(self, request: ExecutionRequest[Any]) -> float:
+        for key in self._keys(request):
+            try:
+                found = self._delays.get(key)
+            except TypeError:
+                continue
+            if found is not None:
+                return found
+        return 0.0
+
+    def _answer_later(self, request: Request[Any], delay: float) -> None:
+        """Work out the answer now (scripts stay in request order), deliver it later."""
+        handler = self._find_handler(request.execution_request)
+        try:
+            if handler is None:
+                raise self._unknown_request(request.execution_request)
+            value = self._call_handler(handler, request.execution_request)
+        except Exception as exc:
+            request.answer_after(delay, exception=exc)
+        else:
+            request.answer_after(delay, value)
+
+    def _take_delayed(self) -> Request[Any] | None:
+        """The oldest queued request, taken, if it is to be answered late."""
+        queued = self.requests()
+        if not queued or not self._delay(queued[0].execution_request):
+            return None
+        return self.take()
 
     def run(
         self,
@@ -203,25 +318,40 @@ class ScriptedServer(Server):
         """Start ``client_code(self)`` and answer its requests until it finishes.
 
         Call it from the host thread inside ``with server:``; it blocks until the client
-        code is done. Each round answers one queued request with :meth:`process`; when none
-        is queued and the loop is idle, time moves: by ``step`` seconds via
-        ``clock.advance`` if ``step`` is given, else by the clock's autojump.
+        code is done. Each round answers one queued request with :meth:`process` (or,
+        with a delay, takes it and answers it later); when none is queued and the loop is
+        idle, time moves: by ``step`` seconds via ``clock.advance`` if ``step`` is given,
+        else by the clock's autojump.
 
         Raises the client code's exception (with the trace so far added as a note) unless
         ``raise_errors=False``; :class:`ScriptError` if it makes more than ``max_steps``
         requests, runs past virtual time ``max_time``, or stalls (waits for something that
         is neither an answer nor a timer, e.g. another thread); EventLoopTimeoutError if
-        the loop never goes idle (a task polling with ``sleep(0)`` forever).
+        the loop never goes idle (a task polling with ``sleep(0)`` forever); TypeError if
+        ``client_code`` is a coroutine instead of a function that makes one; ValueError
+        for ``step`` with an autojump clock (time would move twice), or neither.
         """
+        _check_client_code(client_code, "ScriptedServer.run()")
         clock = self._virtual_clock
+        if step is not None and clock.autojump:
+            raise ValueError(
+                "step= moves time by hand, but this clock jumps by itself (autojump): use "
+                "VirtualClock() without autojump for step=, or drop step="
+            )
         if step is None and not clock.autojump:
             raise ValueError("pass step=seconds, or use a VirtualClock(autojump=True)")
-        if step is not None and step <= 0:
+        if step is not None and not step > 0:
             raise ValueError(f"step must be positive, not {step!r}")
         task = self.create_background_task(client_code(self))
         steps = 0
         while not task.done():
-            if self.process():
+            delayed = self._take_delayed()
+            if delayed is not None:
+                self._answer_later(delayed, self._delay(delayed.execution_request))
+                answered = True
+            else:
+                answered = self.process()
+            if answered:
                 steps += 1
                 if steps > max_steps:
                     raise self._fail(f"the client code made more than {max_steps} requests")
@@ -272,8 +402,9 @@ class ScriptedServer(Server):
 
 def run_scripted(
     client_code: ClientCode[T],
-    answers: Mapping[Callable[..., Any] | str, Answer] | None = None,
+    answers: Mapping[AnswerKey, Answer] | None = None,
     *,
+    delays: Mapping[AnswerKey, float] | None = None,
     clock: VirtualClock | None = None,
     step: float | None = None,
     max_steps: int = 10_000,
@@ -284,14 +415,21 @@ def run_scripted(
     """Run ``client_code(server)`` under a fresh :class:`ScriptedServer`; return its run.
 
     ``client_code`` receives the server and returns the awaitable to run, typically
-    ``lambda server: agent(Env(server))``. See :class:`ScriptedServer` for ``answers``,
-    ``clock`` and ``timeout``, and :meth:`ScriptedServer.run` for the rest.
+    ``lambda server: agent(Env(server))`` (passing the coroutine itself is a TypeError
+    that says so). See :class:`ScriptedServer` for ``answers``, ``delays``, ``clock`` and
+    ``timeout``, and :meth:`ScriptedServer.run` for the rest.
 
     Call it from any thread that is not running an event loop of this library; it blocks
     until the client code finished and the server has shut down. Requests the client
     code left unanswered are cancelled at shutdown.
     """
-    with ScriptedServer(answers, clock=clock, timeout=timeout) as server:
+    _check_client_code(client_code, "run_scripted()")
+    if step is not None and clock is not None and clock.autojump:
+        raise ValueError(
+            "step= moves time by hand, but this clock jumps by itself (autojump): use "
+            "VirtualClock() without autojump for step=, or drop step="
+        )
+    with ScriptedServer(answers, delays=delays, clock=clock, timeout=timeout) as server:
         return server.run(
             client_code,
             step=step,
@@ -299,6 +437,135 @@ def run_scripted(
             max_time=max_time,
             raise_errors=raise_errors,
         )
+
+
+class _ReplayServer(ScriptedServer):
+    """Answers every client from its own part of a recorded trace, in order."""
+
+    def __init__(
+        self, trace: Iterable[TraceEntry], clock: VirtualClock, timeout: float | None
+    ) -> None:
+        super().__init__(clock=clock, timeout=timeout)
+        self._expected: dict[str | None, deque[TraceEntry]] = {}
+        self._counts: dict[str | None, int] = {}
+        for entry in trace:
+            self._expected.setdefault(entry.client, deque()).append(entry)
+        self.mismatch: ScriptError | None = None
+
+    def _next_entry(self, request: ExecutionRequest[Any]) -> TraceEntry | ScriptError:
+        """The recorded entry that answers ``request``, or the error saying how it differs."""
+        client = request.client
+        index = self._counts.get(client, 0)
+        self._counts[client] = index + 1
+        expected = self._expected.get(client)
+        asked = _call_text(TraceEntry(request.name, request.args, request.kw_args))
+        who = "the client" if client is None else f"client {client!r}"
+        if not expected:
+            return self._mismatch(
+                f"{who} made request #{index + 1}, {asked}, but the recording has only "
+                f"{index} for it"
+            )
+        entry = expected.popleft()
+        same = (
+            entry.request == request.name
+            and canonical_json(entry.args) == canonical_json(tuple(request.args))
+            and canonical_json(entry.kwargs) == canonical_json(dict(request.kw_args))
+        )
+        if not same:
+            return self._mismatch(
+                f"request #{index + 1} of {who} differs from the recording: it asked "
+                f"{asked}, the recording has {_call_text(entry)}"
+            )
+        return entry
+
+    def _mismatch(self, message: str) -> ScriptError:
+        error = ScriptError(message)
+        if self.mismatch is None:
+            self.mismatch = error
+        return error
+
+    def _find_handler(self, request: ExecutionRequest[Any]) -> Callable[..., Any] | None:
+        entry = self._next_entry(request)
+        return lambda *args, **kwargs: _replayed(entry)
+
+    def _delay(self, request: ExecutionRequest[Any]) -> float:
+        expected = self._expected.get(request.client)
+        if not expected:
+            return 0.0
+        entry = expected[0]
+        if entry.answered_at is None or entry.issued_at is None:
+            return 0.0
+        return max(0.0, entry.answered_at - entry.issued_at)
+
+    def leftovers(self) -> list[str]:
+        return [
+            f"client {client!r} ended with {len(left)} recorded request(s) not made, "
+            f"first {_call_text(left[0])}"
+            for client, left in self._expected.items()
+            if left
+        ]
+
+
+def _call_text(entry: TraceEntry) -> str:
+    """``Env.move(1, 0)``: the call an entry records, without time or answer."""
+    bare = TraceEntry(entry.request, entry.args, entry.kwargs)
+    return format_trace_entry(bare).rsplit(" -> ", 1)[0]
+
+
+def _replayed(entry: TraceEntry | ScriptError) -> Any:
+    if isinstance(entry, ScriptError):
+        raise entry  # the client sees how it differs; replay() raises it too
+    error = entry.error
+    if error is None:
+        return entry.result
+    if error == "cancelled":
+        raise asyncio.CancelledError("cancelled in the recording")
+    name, _, message = error.partition(": ")
+    kind = getattr(builtins, name, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            raise kind(message)
+        except TypeError:  # an exception type that takes other arguments
+            pass
+    raise RecordedError(error)
+
+
+def replay(
+    trace: Iterable[TraceEntry],
+    client_code: ClientCode[T],
+    *,
+    max_steps: int = 10_000,
+    max_time: float = 86_400.0 * 365,
+    timeout: float | None = 10.0,
+) -> ScriptRun[T]:
+    """Re-run agent code against the answers recorded in ``trace``, per client, on virtual
+    time; return the run (its trace equals the recording if the code did the same).
+
+    Each client's requests are answered, in order, with what that client got in the
+    recording (its result, or its error: a builtin exception type is raised again, any
+    other as :class:`RecordedError`), at the same virtual delay after the request. Clients
+    are matched by name, so create them in the same order (or with the same names).
+    Raises :class:`ScriptError` naming the first request that differs from the recording
+    (or that the recording does not have, or a recorded request never made), and the
+    agent code's own exception otherwise. ``client_code`` as for :func:`run_scripted`.
+    """
+    _check_client_code(client_code, "replay()")
+    entries = list(trace)
+    starts = [e.issued_at for e in entries if e.issued_at is not None]
+    clock = VirtualClock(start=min(starts) if starts else 0.0, autojump=True)
+    with _ReplayServer(entries, clock, timeout) as server:
+        try:
+            run = server.run(client_code, max_steps=max_steps, max_time=max_time)
+        except BaseException as exc:
+            if server.mismatch is not None:
+                raise server.mismatch from exc
+            raise
+        if server.mismatch is not None:
+            raise server.mismatch
+        leftovers = server.leftovers()
+        if leftovers:
+            raise ScriptError("; ".join(leftovers))
+        return run
 
 
 class ScriptHarness:
@@ -314,7 +581,7 @@ class ScriptHarness:
     def run(
         self,
         client_code: ClientCode[T],
-        answers: Mapping[Callable[..., Any] | str, Answer] | None = None,
+        answers: Mapping[AnswerKey, Answer] | None = None,
         **options: Any,
     ) -> ScriptRun[T]:
         """Like :func:`run_scripted`; also appends the run to :attr:`runs`."""
