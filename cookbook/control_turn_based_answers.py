@@ -48,8 +48,10 @@ def main() -> None:
                 print(f"{player.name} wins")
             req.answer(stones)
             turn += 1
-        for req in server.requests():  # the loser's last request: the game is over
-            req.answer(0)
+        loser = players[turn % 2]  # it asks once more: tell it the game is over
+        last = server.next_request(timeout=10, client=loser)
+        assert last is not None
+        last.answer(0)
         for task in tasks:
             task.wait(10)
 

@@ -149,16 +149,19 @@ class Queue(Generic[T]):
         self._putters.wake_all()
 
     def qsize(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
-        """Number of items in the queue (never blocks; ``timeout`` is kept for 1.4)."""
-        return len(self._items)
+        """Number of items in the queue (never blocks; ``timeout`` is kept for 1.4).
+
+        Zero once ``shutdown(immediate=True)`` returned, even while a put that raced with
+        it is still discarding its item."""
+        return 0 if self._immediate else len(self._items)
 
     def empty(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
         """Whether the queue is empty (never blocks; ``timeout`` is kept for 1.4)."""
-        return not self._items
+        return self._immediate or not self._items
 
     def full(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> bool:
         """Whether the queue is full (never blocks; ``timeout`` is kept for 1.4)."""
-        return 0 < self._maxsize <= len(self._items)
+        return not self._immediate and 0 < self._maxsize <= len(self._items)
 
     def is_shutdown(self) -> bool:
         """Whether :meth:`shutdown` has been called."""

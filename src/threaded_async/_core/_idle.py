@@ -48,10 +48,9 @@ def wait_idle(
     if stepping is not None:
         stepping.add_idle_waiter(waiter, max_iterations, min_seconds)
     else:
-        hops = (
-            FOREIGN_LOOP_HOPS if max_iterations is None else min(max_iterations, FOREIGN_LOOP_HOPS)
-        )
-        loop.call_soon_threadsafe(_hop, loop, hops, waiter)
+        # No idle hook to ask: a fixed number of scheduling rounds stands in for idleness,
+        # whatever bound the caller gave (which counts iterations of our loop only).
+        loop.call_soon_threadsafe(_hop, loop, FOREIGN_LOOP_HOPS, waiter)
     woken = token.park(waiter, timeout)
     if token.closed or token.closing:
         raise RunnerClosedError(
