@@ -87,12 +87,16 @@ class VirtualClock:
         self._now = 0.0
         #: The loop's clock resolution at the current time (see the class docstring).
         self.resolution: float = _RESOLUTION
+        self._resolution_until = 0.0
         self.autojump = autojump
         self._target: int | None = None
         self._waiters: list[ThreadWaiter] = []
         self._lock = threading.Lock()
         self._host: ClockHost | None = None
-        self._set(_to_ns(start))
+        self._ns = _to_ns(start)
+        self._now = self._ns / _NS
+        self.resolution = max(_RESOLUTION, 4 * math.ulp(self._now))
+        self._resolution_until = 2.0 ** math.frexp(self._now)[1] if self._now > 0 else 0.0
 
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
@@ -218,7 +222,9 @@ class VirtualClock:
             self._ns = ns
             now = ns / _NS  # int / int: the float nearest to the exact time
             self._now = now
-            self.resolution = max(_RESOLUTION, 4 * math.ulp(now))
+            if now >= self._resolution_until:  # a float step grows at each power of two
+                self.resolution = max(_RESOLUTION, 4 * math.ulp(now))
+                self._resolution_until = 2.0 ** math.frexp(now)[1]
 
     def _settle(self, target: int) -> None:
         """The loop is idle and no timer is due by ``target``: the advance is complete,

@@ -31,7 +31,11 @@ sleeps. In asyncio debug mode the plain path (always write to the self-pipe) is 
 from __future__ import annotations
 
 import asyncio
+import asyncio.futures
 import contextvars
+import heapq
+import itertools
+import logging
 import selectors
 import threading
 import time
@@ -110,8 +114,39 @@ class Handle(asyncio.Handle):
         self._source_traceback = None
 
 
+class TimerHandle(asyncio.TimerHandle):
+    """An ``asyncio.TimerHandle`` for a loop outside debug mode, built like :class:`Handle`.
+    The loop keeps it in its heap as ``(when, sequence, handle)``: tuples compare in C,
+    where ``TimerHandle.__lt__`` is a Python call per comparison."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: Sequence[Any],
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context | None = None,
+    ) -> None:
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = False
+
+
 class SteppingEventLoop(asyncio.SelectorEventLoop):
-    """asyncio's selector event loop plus the idle/wake-up hook described above."""
+    """asyncio's selector event loop plus the idle/wake-up hook described above.
+
+    Its timers are asyncio's, kept in a heap of ``(when, sequence, handle)`` tuples (equal
+    times fire in the order they were scheduled), and its iteration is asyncio's
+    ``_run_once`` minus bookkeeping it does not need; see :meth:`_run_once`.
+    """
 
     def __init__(
         self,
@@ -149,10 +184,14 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             self._clock_resolution = clock.resolution
         self._inner_selector = hooked.inner
         hooked.install_hook(self._select)
+        #: Orders timers due at the same time: first scheduled, first fired.
+        self._timer_sequence = itertools.count()
 
     # asyncio internals we rely on, typed here once.
     _ready: Any
     _scheduled: Any
+    _timer_cancelled_count: int
+    _current_handle: asyncio.Handle | None
     _clock_resolution: float
     _debug: bool
     _closed: bool
@@ -176,28 +215,131 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         return self._iteration
 
     def _run_once(self) -> None:
-        """One loop iteration. With no timer scheduled (and outside debug mode) asyncio's
-        iteration reduces to "poll (sleep if nothing is ready), then run what is ready";
-        this does exactly that without its timer bookkeeping, two clock reads and an
-        event-processing call on an empty list. Otherwise asyncio's own iteration runs.
+        """One loop iteration: asyncio's (``BaseEventLoop._run_once``, the only place where
+        callbacks are called), written for this loop. The differences, all outside debug
+        mode (debug mode keeps asyncio's checks and slow-callback warnings):
+
+        * timers live in a heap of ``(when, sequence, handle)`` tuples (see call_at);
+        * with nothing ready and no timer, the poll sleeps with no timeout computation;
+        * a due timer of ``asyncio.sleep`` (``futures._set_result_unless_cancelled``) sets
+          its future directly instead of running a handle that calls a function that
+          sets it; the woken task then runs in this same iteration, after what was ready
+          before, instead of in the next one. Order stays FIFO and deterministic.
 
         Only the loop thread adds timers, and polling runs no callback, so no timer can
-        appear between the test and the poll.
+        appear between the tests and the poll.
         """
         ready = self._ready
-        if self._scheduled or self._debug:
-            super()._run_once()  # type: ignore[misc]
-            return
-        event_list = self._selector.select(0 if ready or self._stopping else None)
+        scheduled = self._scheduled
+        if scheduled:
+            count = len(scheduled)
+            if count > _MIN_SCHEDULED and self._timer_cancelled_count / count > _CANCELLED_FRACTION:
+                live: list[tuple[float, int, asyncio.TimerHandle]] = []
+                for entry in scheduled:
+                    if entry[2]._cancelled:
+                        entry[2]._scheduled = False
+                    else:
+                        live.append(entry)
+                _heapify(live)
+                self._scheduled = scheduled = live
+                self._timer_cancelled_count = 0
+            else:
+                while scheduled and scheduled[0][2]._cancelled:
+                    self._timer_cancelled_count -= 1
+                    _heappop(scheduled)[2]._scheduled = False
+            if ready or self._stopping:
+                timeout: float | None = 0
+            elif scheduled:
+                timeout = min(max(0.0, scheduled[0][0] - self.time()), _MAX_SELECT_TIMEOUT)
+            else:
+                timeout = None
+        else:
+            timeout = 0 if ready or self._stopping else None
+        event_list = self._selector.select(timeout)
         if event_list:
             self._process_events(event_list)  # type: ignore[attr-defined]
             event_list = None  # as asyncio: no reference cycle through a traceback
+        debug = self._debug
+        if scheduled:
+            end = self.time() + self._clock_resolution
+            while scheduled:
+                entry = scheduled[0]
+                if entry[0] >= end:
+                    break
+                _heappop(scheduled)
+                timer = entry[2]
+                timer._scheduled = False
+                if timer._callback is _sleep_done and not debug and not timer._cancelled:
+                    future = timer._args[0]
+                    if not future.done():  # (a cancelled sleep's future is done)
+                        future.set_result(timer._args[1])
+                else:
+                    ready.append(timer)
         popleft = ready.popleft
-        for _ in range(len(ready)):
-            handle = popleft()
-            if not handle._cancelled:
-                handle._run()
+        if debug:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    self._run_in_debug_mode(handle)
+        else:
+            for _ in range(len(ready)):
+                handle = popleft()
+                if not handle._cancelled:
+                    handle._run()
         handle = None
+
+    def _run_in_debug_mode(self, handle: asyncio.Handle) -> None:
+        """Run ``handle`` as asyncio's debug mode does: warn about slow callbacks."""
+        try:
+            self._current_handle = handle
+            start = self.time()
+            handle._run()
+            duration = self.time() - start
+            if duration >= self.slow_callback_duration:
+                _asyncio_logger.warning("Executing %s took %.3f seconds", handle, duration)
+        finally:
+            self._current_handle = None
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """As ``BaseEventLoop.call_at`` (loop thread only), keeping the timer in this
+        loop's heap of ``(when, sequence, handle)``; outside debug mode without asyncio's
+        checks, as :meth:`call_soon`."""
+        if when is None:  # pyright: ignore[reportUnnecessaryComparison]
+            raise TypeError("when cannot be None")
+        timer: asyncio.TimerHandle
+        if self._debug:
+            self._check_closed()  # type: ignore[attr-defined]
+            self._check_thread()  # type: ignore[attr-defined]
+            self._check_callback(callback, "call_at")  # type: ignore[attr-defined]
+            timer = asyncio.TimerHandle(when, callback, args, self, context)
+            source = timer._source_traceback
+            if source:
+                del source[-1]
+        else:
+            if self._closed:
+                raise RuntimeError("Event loop is closed")
+            timer = TimerHandle(when, callback, args, self, context)
+        _heappush(self._scheduled, (when, next(self._timer_sequence), timer))
+        timer._scheduled = True  # pyright: ignore[reportPrivateUsage]  # asyncio's flag: in the heap
+        return timer
+
+    def call_later(
+        self,
+        delay: float,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """As ``BaseEventLoop.call_later`` (loop thread only)."""
+        if delay is None:  # pyright: ignore[reportUnnecessaryComparison]
+            raise TypeError("delay must not be None")
+        return self.call_at(self.time() + delay, callback, *args, context=context)
 
     def call_soon(
         self,
@@ -278,7 +420,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             if self._ready:
                 return 0
             scheduled = self._scheduled
-            moved = clock.on_idle(scheduled[0]._when if scheduled else None, jump_allowed)
+            moved = clock.on_idle(scheduled[0][0] if scheduled else None, jump_allowed)
             # asyncio fires timers due before time() + _clock_resolution: keep that above
             # one float step of the virtual time, or no timer fires at large times.
             self._clock_resolution = clock.resolution
@@ -441,6 +583,18 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
 _monotonic = time.monotonic
+_heappush = heapq.heappush
+_heappop = heapq.heappop
+_heapify = heapq.heapify
+# asyncio's own bounds (base_events): rebuild the heap when over half its timers are
+# cancelled; never sleep longer than a day in one poll.
+_MIN_SCHEDULED = 100
+_CANCELLED_FRACTION = 0.5
+_MAX_SELECT_TIMEOUT = 24 * 3600
+_asyncio_logger = logging.getLogger("asyncio")
+#: What asyncio.sleep schedules (asyncio.futures._set_result_unless_cancelled): the timer
+#: _run_once fires directly.
+_sleep_done: object = getattr(asyncio.futures, "_set_result_unless_cancelled", None)
 _sleep = time.sleep
 #: How long a busy loop thread sleeps to hand the GIL to a host thread it woke: long
 #: enough for the woken thread to be scheduled and take the GIL.
