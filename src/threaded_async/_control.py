@@ -22,6 +22,8 @@ from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
 from ._core import (
+    CATCH_UP_ITERATIONS,
+    CATCH_UP_SECONDS,
     PENDING,
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
@@ -61,11 +63,6 @@ __all__ = [
     "request",
 ]
 
-#: A loop that never goes idle is not waited for once it has run this many iterations
-#: and this many seconds without idling (per server: Server.catch_up_iterations and
-#: Server.catch_up_seconds).
-DEFAULT_CATCH_UP_ITERATIONS = 3
-DEFAULT_CATCH_UP_SECONDS = 0.010
 
 _monotonic = time.monotonic
 
@@ -487,8 +484,8 @@ class Server:
         self._arrivals = WaiterList()
         #: A loop that never idles is not waited for after this many iterations and
         #: seconds without idling (both must pass; settable).
-        self.catch_up_iterations: int = DEFAULT_CATCH_UP_ITERATIONS
-        self.catch_up_seconds: float = DEFAULT_CATCH_UP_SECONDS
+        self.catch_up_iterations: int = CATCH_UP_ITERATIONS
+        self.catch_up_seconds: float = CATCH_UP_SECONDS
         #: One asyncio.Runner per host thread for async handlers (a loop runs in one
         #: thread at a time), all closed when the server exits.
         self._host_loops = threading.local()
@@ -679,7 +676,9 @@ class Server:
         deadline = Deadline(self._token.resolve(timeout))
         task = runner.create_task(awaitable)
         if not runner.in_runner_loop:
-            catch_up(self._token, deadline.remaining())
+            catch_up(
+                self._token, deadline.remaining(), self.catch_up_iterations, self.catch_up_seconds
+            )
         return task
 
     # -- the client side (loop thread) ---------------------------------------------------
@@ -1010,12 +1009,21 @@ class Server:
         if not self._pending:
             self._catch_up(deadline.remaining(), budget_end)
         count = 0
-        for _ in range(len(self._pending)):
-            item = self._pop()
-            if item is None:
-                break
-            self._answer(item)
-            count += 1
+        stepping = token.stepping
+        batch = object()
+        if stepping is not None:
+            # A frame is a batch: the answers wake the loop once, when all are given.
+            stepping.hold_wakeups(batch)
+        try:
+            for _ in range(len(self._pending)):
+                item = self._pop()
+                if item is None:
+                    break
+                self._answer(item)
+                count += 1
+        finally:
+            if stepping is not None:
+                stepping.release_wakeups(batch)
         if count and self._runner.is_running:
             try:
                 self._catch_up(deadline.remaining(), budget_end)

@@ -20,7 +20,13 @@ from ._errors import (
     TAExceptionGroup,
     describe_callable,
 )
-from ._idle import CATCH_UP_ITERATIONS, FOREIGN_LOOP_HOPS, catch_up, wait_idle
+from ._idle import (
+    CATCH_UP_ITERATIONS,
+    CATCH_UP_SECONDS,
+    FOREIGN_LOOP_HOPS,
+    catch_up,
+    wait_idle,
+)
 from ._loop import SteppingEventLoop
 from ._outcome import (
     CANCELLED,
@@ -48,6 +54,7 @@ from ._waiters import (
 __all__ = [
     "CANCELLED",
     "CATCH_UP_ITERATIONS",
+    "CATCH_UP_SECONDS",
     "EXCEPTION",
     "FOREIGN_LOOP_HOPS",
     "PENDING",

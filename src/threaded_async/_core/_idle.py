@@ -15,10 +15,18 @@ from ._errors import RunnerClosedError
 from ._token import LoopToken
 from ._waiters import ThreadWaiter
 
-__all__ = ["CATCH_UP_ITERATIONS", "FOREIGN_LOOP_HOPS", "catch_up", "wait_idle"]
+__all__ = [
+    "CATCH_UP_ITERATIONS",
+    "CATCH_UP_SECONDS",
+    "FOREIGN_LOOP_HOPS",
+    "catch_up",
+    "wait_idle",
+]
 
-#: Loop iterations a "let the loop catch up" wait allows before giving up on idleness.
-CATCH_UP_ITERATIONS = 1000
+#: A "let the loop catch up" wait gives up on a loop that never idles once it has run this
+#: many iterations and this many seconds without idling (both; Server has its own copy).
+CATCH_UP_ITERATIONS = 3
+CATCH_UP_SECONDS = 0.010
 #: call_soon hops standing in for idleness on loops without our hook (e.g. uvloop).
 FOREIGN_LOOP_HOPS = 16
 
@@ -62,9 +70,16 @@ def wait_idle(
         raise token.timeout_error("the event loop to become idle", timeout)
 
 
-def catch_up(token: LoopToken, timeout: float | None) -> None:
-    """Let the loop catch up: :func:`wait_idle`, but give up after CATCH_UP_ITERATIONS."""
-    wait_idle(token, timeout, CATCH_UP_ITERATIONS)
+def catch_up(
+    token: LoopToken,
+    timeout: float | None,
+    iterations: int = CATCH_UP_ITERATIONS,
+    seconds: float = CATCH_UP_SECONDS,
+) -> None:
+    """Let the loop catch up: :func:`wait_idle`, but give up once ``iterations`` loop
+    iterations and ``seconds`` of real time have both passed without the loop idling (a
+    loop that never idles is not waited for; one long step still is)."""
+    wait_idle(token, timeout, iterations, seconds)
 
 
 def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:

@@ -176,6 +176,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         #: Host threads waiting for requests (gather, next_request): while any waits,
         #: autojumps are allowed despite the holds of queued requests.
         self._host_waits: set[object] = set()
+        #: Threads answering a batch (hold_wakeups): resolutions wake the loop once, after.
+        self._wakeup_holds: set[object] = set()
+        self._wakeup_deferred = False
         self._virtual_clock = clock
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
@@ -502,6 +505,22 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 self._idle_waiters.remove(waiter)
             self._iteration_waiters = [e for e in self._iteration_waiters if e[2] is not waiter]
 
+    def hold_wakeups(self, key: object) -> None:
+        """A thread is about to resolve a batch of waiters (answering a frame of requests):
+        until :meth:`release_wakeups`, resolving a waiter does not wake the loop; the
+        release wakes it once. Only :meth:`resolve_threadsafe` defers: work handed to the
+        loop with ``call_soon_threadsafe`` (a handler waiting for the loop) still wakes it
+        at once, so nothing can wait on a deferred wake-up. Any thread; never blocks."""
+        self._wakeup_holds.add(key)
+
+    def release_wakeups(self, key: object) -> None:
+        """End the batch ``key``; wake the loop if a wake-up was deferred (any thread)."""
+        holds = self._wakeup_holds
+        holds.discard(key)
+        if not holds and self._wakeup_deferred:
+            self._wakeup_deferred = False
+            self._write_to_self()
+
     def add_host_wait(self, key: object) -> None:
         """A host thread waits for requests (``key``): allow autojumps despite holds until
         :meth:`remove_host_wait`. Any thread; wakes the loop so it looks again."""
@@ -534,6 +553,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         try:
             fut.set_result(None)
         except asyncio.InvalidStateError:  # cancelled by the loop in the meantime
+            return
+        if self._wakeup_holds:
+            self._wakeup_deferred = True  # one wake-up when the batch ends (release)
             return
         self._write_to_self()
 
