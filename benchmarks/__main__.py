@@ -2,15 +2,17 @@
 
 Usage::
 
-    uv run python -m benchmarks [--rounds 5] [--quick] [--only rtt,step] [--no-peers]
+    uv run python -m benchmarks [--rounds 5] [--quick] [--only rtt,step,frame] [--no-peers]
                                 [--systems ours,floor,stdlib] [--output PATH]
 
 Each figure comes from a fresh subprocess (``benchmarks/_worker.py``). Our system, the
 floor (two plain threads + ``queue.Queue``) and the stdlib glue run with this python; the
-peers (threaded_async 1.4 from PyPI, aiologic, culsans, janus, anyio) run with the python
-of ``benchmarks/.peers``, a venv this command creates with ``uv``. One warm-up round, then
-``--rounds`` rounds; within a round every system runs each scenario in turn, so drift hits
-all alike. Reported: median, min-max, and the median of per-round ratios to the floor.
+peers (threaded_async 1.4 from PyPI, aiologic, culsans, janus, anyio, SimPy) run with the
+python of ``benchmarks/.peers``, a venv this command creates with ``uv``. One warm-up
+round, then ``--rounds`` rounds; within a round every system runs each scenario in turn, so
+drift hits all alike. Reported: median, min-max, and the median of per-round ratios to the
+scenario's reference (the floor unless the scenario names another). ``--only`` takes
+scenario keys or worker names (``frame`` selects frame100, frame1000 and frame10000).
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORKER = HERE / "_worker.py"
 PEERS_DIR = HERE / ".peers"
-PEER_PACKAGES = ["threaded_async==1.4", "aiologic", "culsans", "janus", "anyio"]
+PEER_PACKAGES = ["threaded_async==1.4", "aiologic", "culsans", "janus", "anyio", "simpy>=4,<5"]
 LOCAL = ("ours", "floor", "stdlib")
-PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio")
+PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio", "simpy")
 LABEL = {
     "ours": "threaded_async (this repo)",
     "floor": "floor: 2 threads + queue.Queue",
@@ -41,20 +43,25 @@ LABEL = {
     "culsans": "culsans",
     "janus": "janus",
     "anyio": "anyio blocking portal",
+    "simpy": "SimPy 4",
 }
+FRAME_60FPS_MS = 1000 / 60
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One row group of the table: worker scenario name, size, unit."""
+    """One row group of the table: worker scenario name, size, unit, reference."""
 
     key: str
     worker: str
     n: int
     quick_n: int
-    unit: str  # "us" (lower is better), "items/s" (higher is better), "B" (bytes)
+    # "us", "ms" (lower is better), "items/s", "events/s" (higher is better), "B" (bytes)
+    unit: str
     title: str
     systems: tuple[str, ...]
+    ref: str = "floor"  # the system the "x ref" column divides by (same round)
+    ref_value: float | None = None  # or a constant reference, in the scenario's unit
 
 
 SCENARIOS = [
@@ -148,6 +155,67 @@ SCENARIOS = [
         "memory per pending request (bytes, incl. client task)",
         ("ours", "ta14"),
     ),
+    Scenario(
+        "busy",
+        "busy",
+        50,
+        10,
+        "ms",
+        "agent computing 1 ms between sleep(0)s: host time per frame "
+        "(ref: one 60 fps frame, 16.7 ms)",
+        ("stdlib", "ours", "ta14"),
+        ref_value=FRAME_60FPS_MS,
+    ),
+    Scenario(
+        "frame100",
+        "frame",
+        100,
+        20,
+        "us",
+        "one frame for 100 agents, process_all() (µs/agent; ref: stdlib glue)",
+        ("stdlib", "ours"),
+        ref="stdlib",
+    ),
+    Scenario(
+        "frame1000",
+        "frame",
+        1000,
+        50,
+        "us",
+        "one frame for 1,000 agents (µs/agent; ref: stdlib glue)",
+        ("stdlib", "ours"),
+        ref="stdlib",
+    ),
+    Scenario(
+        "frame10000",
+        "frame",
+        10_000,
+        100,
+        "us",
+        "one frame for 10,000 agents (µs/agent; ref: stdlib glue)",
+        ("stdlib", "ours"),
+        ref="stdlib",
+    ),
+    Scenario(
+        "vtime",
+        "vtime",
+        1000,
+        50,
+        "events/s",
+        "virtual time: 1,000 tasks x 100 sleeps, autojump (sleeps/s; ref: SimPy)",
+        ("simpy", "ours"),
+        ref="simpy",
+    ),
+    Scenario(
+        "hour",
+        "hour",
+        3600,
+        3600,
+        "ms",
+        "one simulated hour: 3,600 x sleep(1), autojump (wall ms; ref: SimPy)",
+        ("simpy", "ours"),
+        ref="simpy",
+    ),
 ]
 
 
@@ -155,17 +223,18 @@ def peers_python() -> Path:
     """Create (once) the peers' venv and return its python."""
     py = PEERS_DIR / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     marker = PEERS_DIR / "installed.txt"
-    if not marker.exists():
+    wanted = "\n".join(PEER_PACKAGES) + "\n"
+    if not marker.exists() or marker.read_text() != wanted:  # (re)install a changed list
         if not py.exists():
             subprocess.run(["uv", "venv", "-q", str(PEERS_DIR)], check=True)
         env = dict(os.environ, VIRTUAL_ENV=str(PEERS_DIR))
         subprocess.run(["uv", "pip", "install", "-q", *PEER_PACKAGES], check=True, env=env)
-        marker.write_text("\n".join(PEER_PACKAGES) + "\n")
+        marker.write_text(wanted)
     return py
 
 
-def measure(python: str, system: str, worker: str, n: int) -> float | None:
-    """Run one measurement in a fresh process."""
+def measure(python: str, system: str, worker: str, n: int) -> tuple[float | None, bool]:
+    """Run one measurement in a fresh process: (value, whether it is a capped lower bound)."""
     proc = subprocess.run(
         [python, str(WORKER), system, worker, str(n)],
         capture_output=True,
@@ -175,17 +244,32 @@ def measure(python: str, system: str, worker: str, n: int) -> float | None:
     )
     if proc.returncode != 0:
         print(f"  ! {system}/{worker}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-        return None
-    value = json.loads(proc.stdout.strip().splitlines()[-1])["value"]
-    return None if value is None else float(value)
+        return None, False
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    value = out["value"]
+    return (None if value is None else float(value)), bool(out.get("capped", False))
 
 
-def fmt(value: float, unit: str) -> str:
+def fmt(value: float, unit: str, capped: bool = False) -> str:
+    text = _fmt_value(value, unit)
+    return f"≥ {text}" if capped else text
+
+
+def _fmt_value(value: float, unit: str) -> str:
     if unit == "items/s":
         return f"{value / 1e6:.3f} M/s"
+    if unit == "events/s":
+        return f"{value / 1e3:.0f} k/s"
     if unit == "B":
         return f"{value:.0f} B"
+    if unit == "ms":
+        return f"{value:.1f} ms"
     return f"{value:.1f} µs"
+
+
+#: Per scenario key and system, one flag per measured round: the value is a lower bound
+#: (the run hit its time cap, see _worker.busy).
+Capped = dict[str, dict[str, list[bool]]]
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
@@ -201,13 +285,17 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
 
     only = {s for s in args.only.split(",") if s}
     chosen = {s for s in args.systems.split(",") if s}
-    scenarios = [s for s in SCENARIOS if not only or s.key in only]
+    unknown = only - {s.key for s in SCENARIOS} - {s.worker for s in SCENARIOS}
+    if unknown:
+        parser.error(f"unknown scenario(s) in --only: {', '.join(sorted(unknown))}")
+    scenarios = [s for s in SCENARIOS if not only or s.key in only or s.worker in only]
     systems = [s for s in (*LOCAL, *PEERS) if (not chosen or s in chosen)]
     if args.no_peers:
         systems = [s for s in systems if s in LOCAL]
     py_peers = str(peers_python()) if any(s in PEERS for s in systems) else ""
 
     results: dict[str, dict[str, list[float]]] = {s.key: {} for s in scenarios}
+    capped: Capped = {s.key: {} for s in scenarios}
     rounds = args.rounds + (0 if args.no_warmup else 1)
     for r in range(rounds):
         warm = r == 0 and not args.no_warmup
@@ -220,14 +308,15 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
                 python = py_peers if system in PEERS else sys.executable
                 # threaded_async 1.4 moves ~10k items/s: a tenth of the items keeps the run short.
                 size = n // 10 if system == "ta14" and sc.unit == "items/s" else n
-                value = measure(python, system, sc.worker, size)
+                value, cut = measure(python, system, sc.worker, size)
                 if value is not None and not warm:
                     results[sc.key].setdefault(system, []).append(value)
+                    capped[sc.key].setdefault(system, []).append(cut)
     if args.output != "-":
-        Path(args.output).write_text(render(results, scenarios, args))
+        Path(args.output).write_text(render(results, scenarios, args, capped))
         print(f"wrote {args.output}", file=sys.stderr)
     else:
-        print(render(results, scenarios, args))
+        print(render(results, scenarios, args, capped))
     return results
 
 
@@ -238,14 +327,27 @@ def _ratio(results: dict[str, list[float]], a: str, b: str) -> float | None:
     return statistics.median(pairs) if pairs else None
 
 
+def _ref_ratio(sc: Scenario, results: dict[str, list[float]], system: str) -> float | None:
+    """The "x ref" figure of one row: median per-round ratio to the scenario's reference."""
+    if sc.ref_value is not None:
+        xs = results.get(system, [])
+        return statistics.median(x / sc.ref_value for x in xs) if xs else None
+    if system == sc.ref:
+        return None
+    return _ratio(results, system, sc.ref)
+
+
 def _fmt(ratio: float | None, digits: int) -> str:
     """A ratio for the target column, or "not measured" when a system was not run."""
     return "not measured" if ratio is None else f"{ratio:.{digits}f}x"
 
 
-def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, bool | None]]:
+def targets(
+    results: dict[str, dict[str, list[float]]], capped: Capped | None = None
+) -> dict[str, tuple[str, bool | None]]:
     """Target text and verdict per scenario key."""
     out: dict[str, tuple[str, bool | None]] = {}
+    capped = capped or {}
 
     def check(key: str, text: str, conds: list[float | None], ok: list[bool]) -> None:
         out[key] = (text, None if any(c is None for c in conds) else all(ok))
@@ -288,6 +390,29 @@ def targets(results: dict[str, dict[str, list[float]]]) -> dict[str, tuple[str, 
     if lo and hi:
         f = statistics.median(hi) / statistics.median(lo)
         out["clients10000"] = (f"flat: 10,000 vs 10 clients ({f:.2f}x, ≤1.5x)", f <= 1.5)
+    busy = results.get("busy", {}).get("ours")
+    if busy:
+        m = statistics.median(busy)
+        cut = any(capped.get("busy", {}).get("ours", []))
+        out["busy"] = (
+            f"≤17 ms per call ({fmt(m, 'ms', cut)} = {m / FRAME_60FPS_MS:.2f} frames)",
+            m <= 17 and not cut,
+        )
+    for key in ("frame100", "frame1000", "frame10000"):
+        x = _ratio(results.get(key, {}), "ours", "stdlib")
+        check(key, f"≤1.0x stdlib glue ({_fmt(x, 2)})", [x], [x is not None and x <= 1.0])
+    per_agent = results.get("frame10000", {}).get("ours")
+    if per_agent and "frame10000" in out:
+        m = statistics.median(per_agent)
+        text, ok = out["frame10000"]
+        out["frame10000"] = (
+            f"{text}, ≤3 µs/agent ({m:.1f} µs)",
+            None if ok is None else ok and m <= 3,
+        )
+    x = _ratio(results.get("vtime", {}), "ours", "simpy")
+    check("vtime", f"≥0.5x SimPy's events/s ({_fmt(x, 2)})", [x], [x is not None and x >= 0.5])
+    x = _ratio(results.get("hour", {}), "ours", "simpy")
+    check("hour", f"≤3x SimPy's time ({_fmt(x, 2)})", [x], [x is not None and x <= 3])
     return out
 
 
@@ -295,8 +420,10 @@ def render(
     results: dict[str, dict[str, list[float]]],
     scenarios: list[Scenario],
     args: argparse.Namespace,
+    capped: Capped | None = None,
 ) -> str:
-    verdicts = targets(results)
+    capped = capped or {}
+    verdicts = targets(results, capped)
     lines = [
         "# Benchmark results",
         "",
@@ -308,10 +435,12 @@ def render(
         f"systems interleaved per round{'; QUICK sizes' if args.quick else ''}",
         f"- Command: `{' '.join(['uv run python -m benchmarks', *sys.argv[1:]])}`",
         "",
-        "Figures: median (min-max) over rounds; *x floor* is the median of per-round ratios "
-        "to the floor (for throughput, >1 is faster than the floor).",
+        "Figures: median (min-max) over rounds; *x ref* is the median of per-round ratios "
+        "to the scenario's reference: the floor unless the scenario names another (for "
+        "throughput and events/s, >1 is faster than the reference). *≥ x*: a run cut short "
+        "by its time cap, so a lower bound.",
         "",
-        "| scenario | system | median | min-max | x floor | target | target met? |",
+        "| scenario | system | median | min-max | x ref | target | target met? |",
         "|---|---|---|---|---|---|---|",
     ]
     for sc in scenarios:
@@ -322,13 +451,15 @@ def render(
             vals = res.get(system)
             if not vals:
                 continue
-            ratio = _ratio(res, system, "floor")
+            cuts = capped.get(sc.key, {}).get(system) or [False] * len(vals)
+            lo, hi = min(zip(vals, cuts, strict=True)), max(zip(vals, cuts, strict=True))
+            ratio = _ref_ratio(sc, res, system)
             cells = [
                 sc.title if first else "",
                 LABEL[system],
-                fmt(statistics.median(vals), sc.unit),
-                f"{fmt(min(vals), sc.unit)} - {fmt(max(vals), sc.unit)}",
-                f"{ratio:.2f}x" if ratio is not None and system != "floor" else "",
+                fmt(statistics.median(vals), sc.unit, any(cuts)),
+                f"{fmt(lo[0], sc.unit, lo[1])} - {fmt(hi[0], sc.unit, hi[1])}",
+                f"{'≥ ' if any(cuts) else ''}{ratio:.2f}x" if ratio is not None else "",
                 text if first else "",
                 ("yes" if ok else "**no**" if ok is not None else "") if first else "",
             ]

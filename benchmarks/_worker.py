@@ -1,6 +1,7 @@
 """One measurement in a fresh process: ``python _worker.py SYSTEM SCENARIO N``.
 
-Prints one JSON object: ``{"value": float, "unit": str}``. Runs with the project's
+Prints one JSON object: ``{"value": float | null, "capped": bool}`` (``capped``: the
+value is a lower bound, the run hit its time cap). Runs with the project's
 python (ours, floor, stdlib) or with the peers' venv python (the peer systems), so it
 imports nothing from the repository and peer libraries only by name at run time.
 """
@@ -11,7 +12,9 @@ import asyncio
 import concurrent.futures
 import importlib
 import json
+import os
 import queue
+import statistics
 import sys
 import threading
 import time
@@ -433,6 +436,276 @@ def mem_request(system: str, n: int) -> float:
         return (after - before) / n
 
 
+# -- hosting agents (SPEC §5/§7) ---------------------------------------------------------
+class Capped(float):
+    """A lower bound: the measurement was cut short by its time cap (reported as ">= x")."""
+
+
+THINK_SECONDS = 0.001  # the busy agent computes this long between sleep(0)s
+REQUEST_EVERY = 0.02  # the requesting agent's pause between requests
+
+
+async def _thinker() -> None:
+    """An agent that thinks cooperatively: ~1 ms of computing between ``sleep(0)``s."""
+    clock = time.perf_counter
+    while True:
+        end = clock() + THINK_SECONDS
+        while clock() < end:
+            pass
+        await asyncio.sleep(0)
+
+
+class _Frames:
+    """Times ``n`` calls of a host function under a wall-clock cap for the whole run.
+
+    A watchdog thread reports a :class:`Capped` lower bound and ends the process if the
+    cap passes first: the median of the calls done so far and of the one in progress
+    (counted up to now), each a lower bound of its true time.
+    """
+
+    def __init__(self, cap: float) -> None:
+        self.cap = cap
+        self.times: list[float] = []
+        self.current: float | None = None
+        self._lock = threading.Lock()
+        self._done = False
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def run(self, call: Callable[[], object], n: int) -> None:
+        clock = time.perf_counter
+        for _ in range(n):
+            t0 = clock()
+            self.current = t0
+            call()
+            self.times.append(clock() - t0)
+            self.current = None
+
+    def finish(self) -> float:
+        with self._lock:
+            self._done = True
+        return statistics.median(self.times) * 1e3
+
+    def _watch(self) -> None:
+        time.sleep(self.cap)
+        with self._lock:
+            if self._done:
+                return
+            times = list(self.times)
+            current = self.current
+            capped = current is not None or not times
+            if current is not None:
+                times.append(time.perf_counter() - current)
+            value = statistics.median(times) * 1e3 if times else self.cap * 1e3
+            _report(Capped(value) if capped else value)
+            os._exit(0)
+
+
+def busy(system: str, n: int) -> float:
+    """Median host ms per frame beside a busy agent: ours/1.4 ``Server.process()`` (a
+    second agent requests now and then), stdlib ``run_coroutine_threadsafe(...).result()``
+    of a trivial coroutine. ``n`` frames (at most n // 10 for 1.4 and stdlib); the whole
+    run of one system is capped at n / 10 seconds."""
+    cap = n / 10
+    if system == "stdlib":
+        lt = _LoopThread()
+        asyncio.run_coroutine_threadsafe(_thinker(), lt.loop)
+        frames = _Frames(cap)
+
+        def call() -> None:
+            asyncio.run_coroutine_threadsafe(_trivial(), lt.loop).result()
+
+        frames.run(call, max(1, n // 10))
+        return frames.finish()  # the loop thread is a daemon: no teardown to wait for
+    if system not in ("ours", "ta14"):
+        raise NotImplementedError
+    server = _server(system, 1)
+    server.__enter__()
+    client = server.create_client()
+    runner = server.runner if system == "ours" else server._runner
+
+    async def requester() -> None:
+        i = 0
+        while True:
+            i = await client.execute(_inc, i)
+            await asyncio.sleep(REQUEST_EVERY)
+
+    # Not create_background_task: beside a never-idle loop it waits for the loop to catch
+    # up, up to ~1 s (setup, not timed). The server is not stopped either (main() ends the
+    # process): a stop beside a never-idle loop takes its whole exit timeout.
+    runner.create_task(requester())
+    runner.create_task(_thinker())
+    frames = _Frames(cap)
+    frames.run(server.process, n if system == "ours" else max(1, n // 10))
+    return frames.finish()
+
+
+def _frame_count(n: int) -> int:
+    """Frames for ``n`` agents: ~50,000 agent-steps, 5 to 100 frames."""
+    return max(5, min(100, 50_000 // n))
+
+
+def frame(system: str, n: int) -> float:
+    """µs per agent per frame: ``n`` agents each have a request queued; the host answers
+    all of them in one batch and waits until every agent has issued its next one."""
+    frames = _frame_count(n)
+    if system == "stdlib":
+        return _glue_frame(n, frames)
+    if system != "ours":
+        raise NotImplementedError
+    with _server(system, n) as server:
+        clients = [server.create_client() for _ in range(n)]
+
+        async def agent(client: Any) -> None:
+            for i in range(frames + 1):
+                await client.execute(_inc, i)
+
+        async def spawn() -> None:
+            async with asyncio.TaskGroup() as tg:
+                for c in clients:
+                    tg.create_task(agent(c))
+
+        # Returns once the loop is idle: every agent has its first request queued.
+        task = server.create_background_task(spawn())
+        short: list[int] = []
+        t0 = time.perf_counter()
+        for _ in range(frames):
+            count = server.process_all()
+            if count != n:
+                short.append(count)
+        dt = time.perf_counter() - t0
+        while server.process_all():  # the last requests: let the agents end
+            pass
+        task.wait(None)
+        if short:
+            raise AssertionError(f"process_all() answered {short[:5]} of {n} agents")
+        return dt / (frames * n) * 1e6
+
+
+def _glue_frame(n: int, frames: int) -> float:
+    """Stdlib glue for one frame: agents post (args, loop future) to a SimpleQueue; the
+    host takes n and answers them all in one call_soon_threadsafe."""
+    lt = _LoopThread()
+    loop = lt.loop
+    requests: queue.SimpleQueue[tuple[int, asyncio.Future[int]]] = queue.SimpleQueue()
+
+    async def agent() -> None:
+        for i in range(frames + 1):
+            fut: asyncio.Future[int] = loop.create_future()
+            requests.put((i, fut))
+            await fut
+
+    async def spawn() -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(agent()) for _ in range(n)]
+
+    def answer(batch: list[tuple[int, asyncio.Future[int]]]) -> None:
+        def answer_all() -> None:
+            for i, fut in batch:
+                fut.set_result(i + 1)
+
+        loop.call_soon_threadsafe(answer_all)
+
+    try:
+        tasks: list[asyncio.Task[None]] = lt.run(spawn())
+        get = requests.get
+        batch = [get() for _ in range(n)]
+        t0 = time.perf_counter()
+        for _ in range(frames):
+            answer(batch)
+            batch = [get() for _ in range(n)]  # until every agent posted its next request
+        dt = time.perf_counter() - t0
+        answer(batch)
+        lt.run(asyncio.wait(tasks))
+        return dt / (frames * n) * 1e6
+    finally:
+        lt.close()
+
+
+VTIME_SLEEPS = 100
+
+
+def _delay(i: int) -> float:
+    return (i % 7 + 1) * 0.01
+
+
+def vtime(system: str, n: int) -> float:
+    """Events (sleeps completed) per wall second: ``n`` tasks x 100 sleeps of varied
+    delays, virtual time with autojump (ours) or SimPy ``env.timeout``s."""
+    events = n * VTIME_SLEEPS
+    end = max(_delay(i) for i in range(n)) * VTIME_SLEEPS
+    if system == "simpy":
+        simpy: Any = importlib.import_module("simpy")
+        env = simpy.Environment()
+
+        def proc(delay: float) -> Any:
+            for _ in range(VTIME_SLEEPS):
+                yield env.timeout(delay)
+
+        t0 = time.perf_counter()
+        for i in range(n):
+            env.process(proc(_delay(i)))
+        env.run()
+        dt = time.perf_counter() - t0
+        _check_end(env.now, end)
+        return events / dt
+    if system != "ours":
+        raise NotImplementedError
+    ta = _ta()
+    clock = ta.VirtualClock(autojump=True)
+    with ta.AsyncRunner(clock=clock) as runner:
+
+        async def sleeper(delay: float) -> None:
+            for _ in range(VTIME_SLEEPS):
+                await asyncio.sleep(delay)
+
+        async def main() -> None:
+            await asyncio.gather(*(sleeper(_delay(i)) for i in range(n)))
+
+        t0 = time.perf_counter()
+        runner.run(main())
+        dt = time.perf_counter() - t0
+        _check_end(clock.time(), end)
+    return events / dt
+
+
+def hour(system: str, n: int) -> float:
+    """Wall ms for one task doing ``n`` x ``sleep(1)`` (n = 3,600: a simulated hour) with
+    autojump (ours) or one SimPy process yielding ``n`` ``env.timeout(1)``s."""
+    if system == "simpy":
+        simpy: Any = importlib.import_module("simpy")
+        env = simpy.Environment()
+
+        def proc() -> Any:
+            for _ in range(n):
+                yield env.timeout(1)
+
+        t0 = time.perf_counter()
+        env.process(proc())
+        env.run()
+        dt = time.perf_counter() - t0
+        _check_end(env.now, n)
+        return dt * 1e3
+    if system != "ours":
+        raise NotImplementedError
+    ta = _ta()
+    clock = ta.VirtualClock(autojump=True)
+    with ta.AsyncRunner(clock=clock) as runner:
+
+        async def main() -> None:
+            for _ in range(n):
+                await asyncio.sleep(1)
+
+        t0 = time.perf_counter()
+        runner.run(main())
+        dt = time.perf_counter() - t0
+        _check_end(clock.time(), n)
+    return dt * 1e3
+
+
+def _check_end(now: float, end: float) -> None:
+    if abs(now - end) > 1e-6 * max(1.0, end):
+        raise AssertionError(f"virtual time ended at {now!r}, expected {end!r}")
+
+
 SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "rtt": rtt,
     "oneway": oneway,
@@ -442,7 +715,15 @@ SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "clients": clients,
     "mem_item": mem_item,
     "mem_request": mem_request,
+    "busy": busy,
+    "frame": frame,
+    "vtime": vtime,
+    "hour": hour,
 }
+
+
+def _report(value: float | None) -> None:
+    print(json.dumps({"value": value, "capped": isinstance(value, Capped)}), flush=True)
 
 
 def main() -> None:
@@ -451,7 +732,10 @@ def main() -> None:
         value: float | None = SCENARIOS[scenario](system, n)
     except NotImplementedError:
         value = None
-    print(json.dumps({"value": value}))
+    _report(value)
+    # Nothing left to clean up that matters; do not let a daemon thread (a busy agent's
+    # loop) or an interpreter-exit hook stretch the run.
+    os._exit(0)
 
 
 if __name__ == "__main__":
