@@ -1,0 +1,34 @@
+"""Host Gymnasium and PettingZoo environments for agent coroutines (control inversion).
+
+The environment stays on the host thread (the thread that creates the host and calls
+``run_episode``: SDL, MuJoCo and Gymnasium's renderers require it); each agent is an async
+function on the loop thread that talks to it through an :class:`EnvClient`
+(``await env.reset()``, ``await env.step(action)``). The host decides when each request is
+answered:
+
+* :class:`GymHost`: one Gymnasium env, one agent, answered at once;
+* :class:`ParallelHost`: a PettingZoo parallel env, one agent per agent id, in lockstep
+  or at a fixed frame rate with default actions for agents that miss a frame;
+* :class:`TurnHost`: a PettingZoo AEC env, where only the agent whose turn it is gets
+  its answer.
+
+``run_episode`` returns an :class:`Episode`: step records, total rewards, missed frames,
+the request trace, optional frames (``save_gif``) and a ``digest()`` that is the same for
+the same seed and agents on every run. Gymnasium, PettingZoo, imageio and tqdm are
+imported only when needed: ``pip install "threaded_async[envs]"``.
+"""
+
+from ._episode import AgentError, Episode, StepRecord
+from ._gym import GymHost
+from ._pettingzoo import ParallelHost, TurnHost
+from ._session import EnvClient
+
+__all__ = [
+    "AgentError",
+    "EnvClient",
+    "Episode",
+    "GymHost",
+    "ParallelHost",
+    "StepRecord",
+    "TurnHost",
+]

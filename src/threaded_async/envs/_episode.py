@@ -1,0 +1,182 @@
+"""What an episode leaves behind: its step records, totals, request trace, frames and digest."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import re
+from typing import Any
+
+from .. import Trace
+from ._optional import require
+
+__all__ = ["AgentError", "Episode", "StepRecord"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRecord:
+    """One step of the environment, as the host made it.
+
+    Attributes:
+        time: The virtual time of the step (None when the host runs in real time).
+        actions: The action of each agent that acted, by agent id. For a real-time
+            :class:`~threaded_async.envs.ParallelHost`, an agent that missed the frame has
+            its default action here.
+        rewards: Each agent's reward for the step (as a float).
+        terminations: Each agent's ``terminated`` flag after the step.
+        truncations: Each agent's ``truncated`` flag after the step.
+        missed: The agents that were still running but had no action queued when the
+            frame was due (real-time ParallelHost only; empty otherwise).
+
+    A :class:`~threaded_async.envs.TurnHost` records one step per turn: the agent whose
+    turn it was, the reward and flags ``env.last()`` gave it at that turn (what it earned
+    since its previous turn), and the action it took (None for a done agent).
+    """
+
+    time: float | None
+    actions: dict[str, Any]
+    rewards: dict[str, float]
+    terminations: dict[str, bool]
+    truncations: dict[str, bool]
+    missed: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentError:
+    """An agent that raised: the host reports it here and cancels the other agents.
+
+    Attributes:
+        agent: The agent's id (its client's name).
+        type: The exception's class name.
+        message: ``str()`` of the exception.
+        traceback: The formatted traceback, as Python prints it.
+        exception: The exception itself (not compared).
+    """
+
+    agent: str
+    type: str
+    message: str
+    traceback: str
+    exception: BaseException = dataclasses.field(compare=False, repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Episode:
+    """One episode run by a host: what happened at each step and what the agents asked.
+
+    Returned by ``run_episode`` of :class:`~threaded_async.envs.GymHost`,
+    :class:`~threaded_async.envs.ParallelHost` and :class:`~threaded_async.envs.TurnHost`.
+    An immutable record; any thread may read it.
+
+    Attributes:
+        seed: The seed the episode was run with (None if not seeded).
+        records: One :class:`StepRecord` per step of the environment, in order.
+        total_rewards: The sum of each agent's rewards over the episode.
+        missed_frames: For each agent, how many frames it missed (real-time
+            ParallelHost; zero otherwise).
+        results: What each agent function returned, for the agents that returned.
+        trace: Every request the agents issued, with its answer (a
+            :class:`threaded_async.Trace`).
+        error: The first agent that raised, or None.
+        frames: The rendered frames (numpy arrays) when the host records frames: one after
+            the reset and one after each step (not compared).
+    """
+
+    seed: int | None
+    records: tuple[StepRecord, ...]
+    total_rewards: dict[str, float]
+    missed_frames: dict[str, int]
+    results: dict[str, Any]
+    trace: Trace
+    error: AgentError | None = None
+    frames: tuple[Any, ...] = dataclasses.field(default=(), repr=False, compare=False)
+
+    @property
+    def steps(self) -> int:
+        """How many steps the environment made (``len(records)``)."""
+        return len(self.records)
+
+    def digest(self) -> str:
+        """The SHA-256 (64 hex digits) of the episode's canonical encoding.
+
+        Covers the seed, the records, the totals, the missed frames, the error (agent,
+        type and message: not the traceback) and the trace (by its own
+        :meth:`~threaded_async.Trace.digest`); not the agents' return values nor the
+        frames. The same seed and agents on a virtual clock give the same digest on every
+        run, machine and supported Python. Any thread; never blocks.
+        """
+        error = None
+        if self.error is not None:
+            error = [self.error.agent, self.error.type, self.error.message]
+        data = {
+            "seed": self.seed,
+            "records": [_fields(record) for record in self.records],
+            "total_rewards": self.total_rewards,
+            "missed_frames": self.missed_frames,
+            "error": error,
+            "trace": self.trace.digest(),
+        }
+        text = json.dumps(
+            _plain(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        )
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def save_gif(self, path: str | os.PathLike[str], *, fps: float = 30.0) -> None:
+        """Write the recorded frames to ``path`` as an animated GIF (looping), ``fps``
+        frames per second.
+
+        Any thread; blocks while it encodes. Raises ValueError if no frame was recorded
+        (create the host with ``record_frames=True``), ImportError naming the
+        ``threaded_async[envs]`` extra if imageio is not installed, OSError if the file
+        cannot be written.
+        """
+        if not self.frames:
+            raise ValueError("no frames were recorded: create the host with record_frames=True")
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, not {fps!r}")
+        iio = require("imageio.v3", "Episode.save_gif()")
+        iio.imwrite(path, list(self.frames), duration=1000.0 / fps, loop=0)
+
+
+def _fields(record: StepRecord) -> dict[str, Any]:
+    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
+
+
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
+def _plain(value: object) -> Any:
+    """``value`` as JSON data that encodes it exactly and the same way on every run.
+
+    numpy values (anything with ``dtype`` and ``tolist``) keep their dtype and shape;
+    non-finite floats and dicts with non-str keys are tagged; tuples become lists; any
+    other object is its repr (without memory addresses).
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if hasattr(value, "dtype") and hasattr(value, "tolist"):
+        array: Any = value
+        return {
+            "$numpy": str(array.dtype),
+            "shape": [int(n) for n in getattr(array, "shape", ())],
+            "value": _plain(array.tolist()),
+        }
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        number = float(value)
+        return number if math.isfinite(number) else {"$float": repr(number)}
+    if isinstance(value, list | tuple):
+        items: list[object] = list(value)  # pyright: ignore[reportUnknownArgumentType]
+        return [_plain(item) for item in items]
+    if isinstance(value, dict):
+        mapping: dict[object, object] = dict(value)  # pyright: ignore[reportUnknownArgumentType]
+        if all(isinstance(key, str) for key in mapping):
+            return {str(key): _plain(item) for key, item in mapping.items()}
+        pairs = [[_plain(key), _plain(item)] for key, item in mapping.items()]
+        pairs.sort(key=lambda pair: json.dumps(pair, sort_keys=True))
+        return {"$dict": pairs}
+    return {"$repr": _ADDRESS.sub("", repr(value))}

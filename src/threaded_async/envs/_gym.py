@@ -1,0 +1,143 @@
+"""GymHost: one Gymnasium environment on the host thread, one agent coroutine on the loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import VirtualClock
+from ._episode import Episode
+from ._session import AgentFn, EnvClient, EnvHost, Session, make_env
+
+__all__ = ["GymHost"]
+
+AGENT = "agent"
+
+
+class GymHost(EnvHost):
+    """Hosts one Gymnasium environment on the calling thread for an agent coroutine.
+
+    ``env`` is an env object (anything with Gymnasium's ``reset``/``step``/``render``,
+    ``action_space`` and ``observation_space``), or an id such as ``"CartPole-v1"``
+    that the host makes with ``gymnasium.make(env, **make_kwargs)`` (and closes in
+    :meth:`close`; with ``record_frames=True`` it defaults ``render_mode`` to
+    ``"rgb_array"``)::
+
+        async def agent(env: EnvClient) -> None:
+            observation, info = await env.reset()
+            done = False
+            while not done:
+                action = env.action_space.sample()
+                observation, reward, terminated, truncated, info = await env.step(action)
+                done = terminated or truncated
+
+        with GymHost("CartPole-v1") as host:
+            episode = host.run_episode(agent, seed=42)
+
+    **Threads.** The env, its renderer and any window it opens stay on the host thread:
+    the thread that creates the host and calls :meth:`run_episode`, which is where every
+    ``reset``, ``step`` and ``render`` runs (SDL/pygame, MuJoCo and Gymnasium's renderers
+    require that). The agent runs on the loop thread of a fresh runner per episode and
+    only sends requests. A host runs one episode at a time.
+
+    **Time.** By default the loop runs on a ``VirtualClock(autojump=True)``: an agent may
+    ``await asyncio.sleep(...)`` and virtual time jumps there at once, so an episode is
+    deterministic and fast. ``real_time=True`` uses the real clock instead.
+
+    Args:
+        env: The env, or a Gymnasium id to make one.
+        real_time: Run the agent on the real clock instead of virtual time.
+        timeout: Real seconds the host waits for the agent's next request (or for the
+            loop) before it gives up with EventLoopTimeoutError.
+        record_frames: Render a frame after every reset and step (the env must render
+            ``"rgb_array"``); the episode keeps them (:meth:`Episode.save_gif`).
+        progress: Show a tqdm progress bar of the steps, if tqdm is installed.
+        make_kwargs: Passed to ``gymnasium.make`` (only with an id).
+
+    Raises:
+        ImportError: an id was given and Gymnasium is not installed
+            (``pip install "threaded_async[envs]"``).
+        TypeError: ``make_kwargs`` given with an env object.
+        ValueError: ``record_frames`` with an env that does not render ``"rgb_array"``,
+            or a timeout that is not positive.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        *,
+        real_time: bool = False,
+        timeout: float = 10.0,
+        record_frames: bool = False,
+        progress: bool = False,
+        **make_kwargs: Any,
+    ) -> None:
+        if isinstance(env, str) and record_frames:
+            make_kwargs.setdefault("render_mode", "rgb_array")
+        made_env, made = make_env(
+            env, make_kwargs, "gymnasium", lambda gym: gym.make(env, **make_kwargs)
+        )
+        super().__init__(made_env, made, timeout, record_frames)
+        self._real_time = real_time
+        self._progress = progress
+
+    def run_episode(self, agent: AgentFn, *, seed: int | None = None) -> Episode:
+        """Run ``agent`` against the env until the agent returns; return the episode.
+
+        Call it on the host thread; it blocks until the agent has returned (or raised).
+        Each request is answered at once, on this thread: ``reset`` calls
+        ``env.reset(seed=..., options=...)`` (the first reset without a seed gets
+        ``seed``), ``step`` calls ``env.step(action)``; what the env returns, or raises,
+        goes back to the agent. ``seed`` also seeds the action space. The agent may run
+        several episodes of the env (each ``reset`` starts one); every step is recorded.
+
+        An agent that raises is reported in :attr:`Episode.error`. Raises
+        EventLoopTimeoutError if the agent issues no request and does not return within
+        ``timeout`` real seconds (it is cancelled first); RuntimeError if called on an
+        event loop thread of this library.
+        """
+        env = self._env
+        clock = None if self._real_time else VirtualClock(autojump=True)
+        session = Session(
+            env,
+            {AGENT: (env.action_space, env.observation_space)},
+            clock=clock,
+            seed=seed,
+            timeout=self._timeout,
+            record_frames=self._record_frames,
+            progress=_describe(env) if self._progress else None,
+        )
+        first_reset = True
+
+        def reset(seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
+            nonlocal first_reset
+            if seed is None and first_reset:
+                seed = session.seed
+            first_reset = False
+            result = env.reset(seed=seed, options=options)
+            session.frame()
+            return result
+
+        def step(action: Any) -> Any:
+            result = env.step(action)
+            _, reward, terminated, truncated, _ = result
+            session.record(
+                {AGENT: action}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}
+            )
+            return result
+
+        with session:
+            server = session.server
+            server.handler(EnvClient.reset)(reset)
+            server.handler(EnvClient.step)(step)
+            session.start({AGENT: agent})
+            client = session.clients[AGENT]
+            while batch := server.gather([client], timeout=self._timeout):
+                server.dispatch(batch[0])
+            return session.finish()
+
+
+def _describe(env: Any) -> str:
+    """The env's id for a progress bar."""
+    spec = getattr(env, "spec", None)
+    name = getattr(spec, "id", None)
+    return name if isinstance(name, str) else type(env).__name__

@@ -1,0 +1,298 @@
+"""What every host shares: the agents' client, and one episode's server, agents and records."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self, SupportsFloat
+
+from .. import (
+    AsyncRunner,
+    BackgroundTask,
+    Client,
+    EventLoopTimeoutError,
+    Request,
+    Server,
+    VirtualClock,
+    request,
+)
+from ._episode import AgentError, Episode, StepRecord
+from ._optional import Progress, require
+
+__all__ = ["AgentFn", "EnvClient", "EnvHost", "Session", "action_of", "agents_by_id", "make_env"]
+
+#: What a step answers: ``(observation, reward, terminated, truncated, info)``.
+StepResult = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
+
+
+class EnvClient(Client):
+    """An agent's handle on the environment: its requests go to the host thread.
+
+    Made by the hosts, one per agent (its :attr:`~threaded_async.Client.name` is the
+    agent id: ``"agent"`` for a :class:`~threaded_async.envs.GymHost`, the PettingZoo
+    agent id otherwise). Its coroutines must be awaited on the host's loop, i.e. by the
+    agent function the host runs; each waits until the host answers: at once for a
+    GymHost, when every agent has acted (lockstep), when the frame is due (real time) or
+    when it is the agent's turn again (:class:`~threaded_async.envs.TurnHost`). They raise
+    what the environment raised for the request, and CancelledError when the host stops
+    the episode (another agent raised, the episode ended, a timeout).
+    """
+
+    def __init__(
+        self, server: Server, name: str, action_space: Any, observation_space: Any
+    ) -> None:
+        super().__init__(server, name)
+        self._action_space = action_space
+        self._observation_space = observation_space
+
+    @property
+    def action_space(self) -> Any:
+        """The agent's action space (a ``gymnasium.spaces.Space``), seeded by the host
+        when the episode has a seed, so ``action_space.sample()`` is reproducible."""
+        return self._action_space
+
+    @property
+    def observation_space(self) -> Any:
+        """The agent's observation space (a ``gymnasium.spaces.Space``)."""
+        return self._observation_space
+
+    @request
+    async def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Reset the environment; returns ``(observation, info)``.
+
+        GymHost: calls ``env.reset(seed=..., options=...)`` (the episode's seed for the
+        first reset without one). PettingZoo hosts reset the environment themselves with
+        the episode's seed: this returns the agent's own first observation and info
+        (TurnHost: at its first turn), and ``seed``/``options`` must be left out.
+        """
+        ...
+
+    @request
+    async def step(self, action: Any) -> StepResult:
+        """Act; returns ``(observation, reward, terminated, truncated, info)``, exactly
+        what the environment gives this agent for the step."""
+        ...
+
+
+#: An agent: an async function that takes its client and runs until it is done.
+AgentFn = Callable[[EnvClient], Awaitable[Any]]
+
+
+def action_of(req: Request[Any]) -> Any:
+    """The action of a ``step`` request, passed positionally or as ``action=``."""
+    return req.args[0] if req.args else req.kwargs["action"]
+
+
+class EnvHost:
+    """What the hosts share: an environment owned by the host thread, made from an id or
+    given, closed by :meth:`close` if the host made it."""
+
+    def __init__(self, env: Any, made: bool, timeout: float, record_frames: bool) -> None:
+        if not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        if record_frames and getattr(env, "render_mode", None) != "rgb_array":
+            if made:
+                env.close()
+            raise ValueError('record_frames=True needs an env made with render_mode="rgb_array"')
+        self._env = env
+        self._made = made
+        self._timeout = timeout
+        self._record_frames = record_frames
+
+    @property
+    def env(self) -> Any:
+        """The environment. Use it on the host thread only."""
+        return self._env
+
+    def close(self) -> None:
+        """Close the environment if the host made it from an id (else it is the caller's
+        to close). Host thread; idempotent."""
+        if self._made:
+            self._made = False
+            self._env.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def make_env(
+    env: Any, make_kwargs: dict[str, Any], module: str, make: Callable[[Any], Any]
+) -> tuple[Any, bool]:
+    """``(env, False)`` for an env object; ``(make(module), True)`` for an id (a str), with
+    ``module`` imported lazily (ImportError naming the extra if it is missing)."""
+    if isinstance(env, str):
+        return make(require(module, f"making the env {env!r}")), True
+    if make_kwargs:
+        raise TypeError(
+            f"the keyword arguments {sorted(make_kwargs)} are for making an env from an id"
+        )
+    return env, False
+
+
+class Session:
+    """One episode on the host thread: a server (fresh loop, virtual or real clock) whose
+    clients are the agents, the agent tasks, and what becomes the :class:`Episode`."""
+
+    def __init__(
+        self,
+        env: Any,
+        spaces: Mapping[str, tuple[Any, Any]],
+        *,
+        clock: VirtualClock | None,
+        seed: int | None,
+        timeout: float,
+        record_frames: bool,
+        progress: str | None,
+    ) -> None:
+        self.env = env
+        self.clock = clock
+        self.seed = seed
+        self.timeout = timeout
+        runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
+        self.server = Server(runner=runner, record_trace=True)
+        self.clients: dict[str, EnvClient] = {
+            name: EnvClient(self.server, name, action, observation)
+            for name, (action, observation) in spaces.items()
+        }
+        if seed is not None:
+            for index, (action_space, _) in enumerate(spaces.values()):
+                action_space.seed(seed + index)
+        self.records: list[StepRecord] = []
+        self.totals: dict[str, float] = dict.fromkeys(spaces, 0.0)
+        self.missed: dict[str, int] = dict.fromkeys(spaces, 0)
+        self.frames: list[Any] = []
+        self._record_frames = record_frames
+        self._progress = Progress(progress)
+        self._tasks: list[BackgroundTask[None]] = []
+        self._results: dict[str, Any] = {}
+        self._errors: list[AgentError] = []
+
+    def __enter__(self) -> Self:
+        self.server.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.server.__exit__(exc_type, exc, tb)
+        finally:
+            self._progress.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether an agent function is still running (or has not started yet)."""
+        return any(client.live for client in self.clients.values())
+
+    @property
+    def error(self) -> AgentError | None:
+        """The first agent that raised so far (any thread)."""
+        return self._errors[0] if self._errors else None
+
+    def start(self, agents: Mapping[str, AgentFn]) -> None:
+        """Start every agent on the loop, in the order of the clients."""
+        for name, client in self.clients.items():
+            coroutine = self._run_agent(client, agents[name])
+            self._tasks.append(self.server.runner.create_task(coroutine))
+
+    async def _run_agent(self, client: EnvClient, agent: AgentFn) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        # The client is live until this task ends, even if it ends before its first
+        # request (gather() would wait for it otherwise).
+        client.bind_task(task)
+        try:
+            result = await agent(client)
+        except Exception as exc:
+            text = "".join(traceback.format_exception(exc))
+            self._errors.append(AgentError(client.name, type(exc).__name__, str(exc), text, exc))
+        else:
+            self._results[client.name] = result
+
+    def frame(self) -> None:
+        """Render a frame on this (the host) thread, if the host records frames."""
+        if self._record_frames:
+            self.frames.append(self.env.render())
+
+    def record(
+        self,
+        actions: dict[str, Any],
+        rewards: Mapping[str, SupportsFloat],
+        terminations: Mapping[str, Any],
+        truncations: Mapping[str, Any],
+        missed: tuple[str, ...] = (),
+    ) -> None:
+        """Record one step of the environment (then render its frame)."""
+        floats = {name: float(rewards[name]) for name in actions}
+        for name, reward in floats.items():
+            self.totals[name] = self.totals.get(name, 0.0) + reward
+        for name in missed:
+            self.missed[name] += 1
+        self.records.append(
+            StepRecord(
+                time=self.clock.time() if self.clock is not None else None,
+                actions=actions,
+                rewards=floats,
+                terminations={name: bool(terminations[name]) for name in actions},
+                truncations={name: bool(truncations[name]) for name in actions},
+                missed=missed,
+            )
+        )
+        self.frame()
+        self._progress.update()
+
+    def finish(self) -> Episode:
+        """End the episode: without an error, let the agents react to their last answers
+        (until the loop is idle, at most ``timeout``); then cancel the agents still
+        running and wait for them to finish."""
+        if self.error is None:
+            try:
+                self.server.runner.wait_until_idle(self.timeout)
+            except EventLoopTimeoutError:
+                pass  # an agent that never idles: cancelled below
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                task.wait(self.timeout)
+            except asyncio.CancelledError:
+                pass
+        return Episode(
+            seed=self.seed,
+            records=tuple(self.records),
+            total_rewards=dict(self.totals),
+            missed_frames=dict(self.missed),
+            results=dict(self._results),
+            trace=self.server.trace,
+            error=self.error,
+            frames=tuple(self.frames),
+        )
+
+
+def agents_by_id(agents: Mapping[str, AgentFn] | AgentFn, ids: list[str]) -> dict[str, AgentFn]:
+    """One agent function per agent id: the same function for all, or a complete mapping."""
+    if callable(agents):
+        return dict.fromkeys(ids, agents)
+    missing = [name for name in ids if name not in agents]
+    unknown = [name for name in agents if name not in ids]
+    if missing or unknown:
+        raise ValueError(
+            f"agents must map every agent id of the env ({ids}) to a function; "
+            f"missing {missing}, unknown {unknown}"
+        )
+    return {name: agents[name] for name in ids}
