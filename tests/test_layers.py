@@ -52,7 +52,7 @@ LAYERS: list[list[str]] = [
     ["_control", "_actor"],  # L4: models built on a runner
     # L5: the public face: re-exports and public modules built on public names.
     ["threaded_async", "control_inversion", "async_utils", "timers", "__init__"],
-    ["testing", "demo", "envs"],
+    ["testing", "envs", "demo"],
 ]
 
 RANK = {

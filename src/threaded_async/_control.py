@@ -22,14 +22,18 @@ from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
 from ._core import (
+    CANCELLED,
     CATCH_UP_ITERATIONS,
     CATCH_UP_SECONDS,
+    EXCEPTION,
     PENDING,
+    RESULT,
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
     Deadline,
     EventLoopTimeoutError,
     InvalidStateError,
+    LoopToken,
     Outcome,
     RunnerClosedError,
     SteppingEventLoop,
@@ -123,34 +127,47 @@ class Request(Generic[R]):
         args: Positional arguments.
         kwargs: Keyword arguments.
         issued_at: The virtual time it was issued at (None without a virtual clock).
-        execution_request: The same request as 1.4's :class:`ExecutionRequest`.
-        future: The :class:`Future` its answer goes to (what ``_handle_request`` gets).
         taken: Whether a host took it from the queue (process, take, gather...).
     """
 
     __slots__ = (
         "__weakref__",
         "_client",
+        "_execution_request",
+        "_future",
         "_outcome",
-        "execution_request",
-        "future",
+        "_token",
+        "args",
+        "client",
+        "fun",
         "issued_at",
+        "kwargs",
         "taken",
     )
 
     def __init__(
         self,
-        execution_request: ExecutionRequest[R],
-        future: Future[R],
-        outcome: Outcome[R] | None,
-        issued_at: float | None,
+        fun: Callable[..., R],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
         client: Client | None,
+        issued_at: float | None,
+        outcome: Outcome[R] | None,
+        future: Future[R] | None,
+        token: LoopToken,
     ) -> None:
-        self.execution_request: ExecutionRequest[R] = execution_request
-        self.future: Future[R] = future
-        self._outcome = outcome
-        self.issued_at: float | None = issued_at
+        self.fun: Callable[..., R] = fun
+        self.args: tuple[Any, ...] = args
+        self.kwargs: dict[str, Any] = kwargs
         self._client = client
+        self.client: str | None = None if client is None else client.name
+        self.issued_at: float | None = issued_at
+        #: The server's own outcome (then the Future view is made on demand), or None
+        #: when a subclass's create_future() made the future.
+        self._outcome = outcome
+        self._future = future
+        self._execution_request: ExecutionRequest[R] | None = None
+        self._token = token
         self.taken: bool = False
 
     def __repr__(self) -> str:
@@ -158,29 +175,29 @@ class Request(Generic[R]):
         return f"<Request {self.client!r} {self.name}{self.args!r} {state}>"
 
     @property
-    def client(self) -> str | None:
-        """The name of the client that issued the request."""
-        return self.execution_request.client
-
-    @property
-    def fun(self) -> Callable[..., R]:
-        """The requested stub method (or function): the key handlers are registered by."""
-        return self.execution_request.fun
-
-    @property
     def name(self) -> str:
         """The request's qualified name, e.g. ``Env.move``."""
-        return self.execution_request.name
+        return _key_name(self.fun)
 
     @property
-    def args(self) -> tuple[Any, ...]:
-        """The positional arguments."""
-        return self.execution_request.args
+    def execution_request(self) -> ExecutionRequest[R]:
+        """The same request as 1.4's :class:`ExecutionRequest` (what ``_handle_request``
+        gets)."""
+        request = self._execution_request
+        if request is None:
+            request = _new_request(self.fun, self.args, self.kwargs, self.client)
+            self._execution_request = request
+        return request
 
     @property
-    def kwargs(self) -> dict[str, Any]:
-        """The keyword arguments."""
-        return self.execution_request.kw_args
+    def future(self) -> Future[R]:
+        """The :class:`Future` the answer goes to (what ``_handle_request`` gets)."""
+        future = self._future
+        if future is None:
+            assert self._outcome is not None
+            future = cast("Future[R]", make_view(Future, self._outcome, self._token))
+            self._future = future
+        return future
 
     def done(self) -> bool:
         """Whether it was answered, failed, or its client gave up (any thread)."""
@@ -189,7 +206,8 @@ class Request(Generic[R]):
 
     def cancelled(self) -> bool:
         """Whether its client gave up on it (was cancelled) or the server cancelled it."""
-        return self.future.cancelled()
+        outcome = self._outcome
+        return outcome.state == CANCELLED if outcome is not None else self.future.cancelled()
 
     def answer(self, value: R) -> bool:
         """Answer the request: the client's ``await`` returns ``value``.
@@ -197,16 +215,7 @@ class Request(Generic[R]):
         Any thread; never blocks. Returns False (and does nothing) if the client gave up
         meanwhile; raises InvalidStateError if it was already answered.
         """
-        future = self.future
-        if future.cancelled():
-            return False
-        try:
-            future.set_result(value)
-        except (InvalidStateError, RunnerClosedError):
-            if future.cancelled():
-                return False
-            raise
-        return True
+        return self._settle(RESULT, value)
 
     def fail(self, exception: BaseException) -> bool:
         """Fail the request: the client's ``await`` raises ``exception``.
@@ -214,16 +223,33 @@ class Request(Generic[R]):
         Any thread; never blocks. Returns False if the client gave up meanwhile; raises
         InvalidStateError if it was already answered.
         """
-        future = self.future
-        if future.cancelled():
-            return False
-        try:
-            future.set_exception(exception)
-        except (InvalidStateError, RunnerClosedError):
+        if isinstance(exception, type):
+            exception = exception()
+        if not isinstance(exception, BaseException):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"fail() needs an exception, not {type(exception).__name__}")
+        return self._settle(EXCEPTION, exception)
+
+    def _settle(self, state: int, value: Any) -> bool:
+        outcome = self._outcome
+        if outcome is None:  # a subclass's future: its own rules
+            future = self.future
             if future.cancelled():
                 return False
-            raise
-        return True
+            try:
+                if state == RESULT:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+            except (InvalidStateError, RunnerClosedError):
+                if future.cancelled():
+                    return False
+                raise
+            return True
+        if outcome.settle(state, value):
+            return True
+        if outcome.state == CANCELLED:
+            return False
+        raise InvalidStateError(f"the request was answered already ({outcome.describe_state()})")
 
     def answer_after(
         self, seconds: float, value: Any = None, *, exception: BaseException | None = None
@@ -363,12 +389,16 @@ def request(
 
     @functools.wraps(fn)
     async def stub(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if type(self).execute is _CLIENT_EXECUTE:  # what execute() would do, one frame less
+            return await self.server.issue(stub, args, kwargs, self)
         return await self.execute(stub, *args, **kwargs)
 
     stub.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
     _REQUEST_STUBS.add(stub)
     return stub
 
+
+_CLIENT_EXECUTE = Client.execute
 
 #: The stubs made by @request: their requests carry exactly the stub's parameters, so a
 #: handler can be checked against them (a hand-written stub may pass anything to execute).
@@ -496,6 +526,12 @@ class Server:
         runner.add_stop_callback(self._cancel_queued)
         #: Requests make their own Future unless a subclass overrides create_future (1.4).
         self._default_futures = type(self).create_future is Server.create_future
+        #: Neither _handle_request nor create_future overridden: answers are computed
+        #: without a Future, and process_all() delivers a frame in one loop callback.
+        self._direct_answers = (
+            self._default_futures and type(self)._handle_request is Server._handle_request
+        )
+        self._plain_lookup = type(self)._find_handler is Server._find_handler
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -701,25 +737,21 @@ class Server:
             # The server is exiting: nobody will answer. Cancelled, like the requests that
             # were still queued when the exit began (a task's finally may issue one).
             raise asyncio.CancelledError("the server is shutting down")
-        name: str | None = None
-        if client is not None:
-            name = client.name
-            if not client.bound:  # its first request: the task issuing it decides liveness
-                task = asyncio.current_task()
-                if task is not None:
-                    client.bind_task(task)
+        if client is not None and not client.bound:
+            # Its first request: the task issuing it decides the client's liveness.
+            task = asyncio.current_task()
+            if task is not None:
+                client.bind_task(task)
         clock = self._runner.clock
         stepping = token.stepping
-        execution_request = _new_request(fun, args, kwargs, name)
+        issued_at = clock.time() if clock is not None else None
         if self._default_futures:
             # One await on one loop future: no Future.result()/wait_async() frames. The
-            # outcome is not published yet, so its waiter is registered without a lock.
+            # outcome is not published yet, so its waiter is registered without a lock;
+            # the Future view and ExecutionRequest are made only if a host asks for them.
             waiter = AsyncWaiter(token)
             outcome: Outcome[Any] = Outcome(waiter)
-            future = cast("Future[Any]", make_view(Future, outcome, token))
-            item: Request[Any] = Request(
-                execution_request, future, outcome, clock.time() if clock else None, client
-            )
+            item: Request[Any] = Request(fun, args, kwargs, client, issued_at, outcome, None, token)
             if stepping is not None and clock is not None:
                 # A request in flight freezes virtual-time autojumps until it is answered.
                 stepping.add_jump_hold(outcome)
@@ -742,7 +774,7 @@ class Server:
                 raise RunnerClosedError("the server closed before answering the request")
             return outcome.unwrap()
         future = self.create_future()  # a subclass's 1.4 hook: it may publish it
-        item = Request(execution_request, future, None, clock.time() if clock else None, client)
+        item = Request(fun, args, kwargs, client, issued_at, None, future, token)
         if stepping is not None and clock is not None:
             stepping.add_jump_hold(future)
             future.add_done_callback(stepping.release_jump_hold)
@@ -1008,22 +1040,25 @@ class Server:
         budget_end = _budget_end(budget)
         if not self._pending:
             self._catch_up(deadline.remaining(), budget_end)
-        count = 0
-        stepping = token.stepping
-        batch = object()
-        if stepping is not None:
-            # A frame is a batch: the answers wake the loop once, when all are given.
-            stepping.hold_wakeups(batch)
-        try:
-            for _ in range(len(self._pending)):
-                item = self._pop()
-                if item is None:
-                    break
-                self._answer(item)
-                count += 1
-        finally:
+        if self._direct_answers and self._pending:
+            count = self._answer_batch()
+        else:
+            count = 0
+            stepping = token.stepping
+            batch = object()
             if stepping is not None:
-                stepping.release_wakeups(batch)
+                # A frame is a batch: the answers wake the loop once, when all are given.
+                stepping.hold_wakeups(batch)
+            try:
+                for _ in range(len(self._pending)):
+                    item = self._pop()
+                    if item is None:
+                        break
+                    self._answer(item)
+                    count += 1
+            finally:
+                if stepping is not None:
+                    stepping.release_wakeups(batch)
         if count and self._runner.is_running:
             try:
                 self._catch_up(deadline.remaining(), budget_end)
@@ -1046,10 +1081,16 @@ class Server:
                 raise
 
     def _answer(self, item: Request[Any]) -> None:
-        future = item.future
         if not self._runner.is_running:
-            future.cancel()  # taken from the queue: its client must not wait forever
+            item.future.cancel()  # taken from the queue: its client must not wait forever
             raise RunnerClosedError("the server is not running")
+        if self._direct_answers:
+            state, value = self._compute_answer(item)
+            _deliver(((item, state, value),))
+            if state != RESULT and not isinstance(value, Exception):
+                raise value  # Ctrl-C, SystemExit...: the client is answered, the host stops
+            return
+        future = item.future
         try:
             self._handle_request(item.execution_request, future)
         except BaseException as exc:
@@ -1058,6 +1099,54 @@ class Server:
             # exception.
             _answer_with(future, exc)
             raise
+
+    def _compute_answer(self, item: Request[Any]) -> tuple[int, Any]:
+        """What the default ``_handle_request`` answers ``item`` with, as ``(state, value)``
+        (RESULT, EXCEPTION, or CANCELLED for an interrupt of the host), computed on this
+        thread without a Future: the path of servers that override neither
+        ``_handle_request`` nor ``create_future``."""
+        if self._plain_lookup:
+            handler = self._handler_for(item.fun)
+        else:
+            handler = self._find_handler(item.execution_request)
+        if handler is None:
+            return EXCEPTION, self._unknown_request(item.execution_request)
+        try:
+            result = handler(*item.args, **item.kwargs)
+            if inspect.isawaitable(result):
+                result = self._run_on_host_loop(result)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError):
+                return CANCELLED, exc
+            return EXCEPTION, exc
+        return RESULT, result
+
+    def _answer_batch(self) -> int:
+        """process_all's answers on the direct path: computed here, delivered by the loop
+        in one callback (one hand-off and one wake-up per frame, not one per request)."""
+        if not self._runner.is_running:
+            raise RunnerClosedError("the server is not running")
+        answers: list[tuple[Request[Any], int, Any]] = []
+        interrupt: BaseException | None = None
+        try:
+            for _ in range(len(self._pending)):
+                item = self._pop()
+                if item is None:
+                    break
+                state, value = self._compute_answer(item)
+                answers.append((item, state, value))
+                if state != RESULT and not isinstance(value, Exception):
+                    interrupt = value  # Ctrl-C, SystemExit...: answer what we have, stop
+                    break
+        finally:
+            if answers:
+                try:
+                    self._token.run_sync_soon(_deliver, answers, what="answer requests")
+                except RunnerClosedError:  # closed meanwhile: its clients were cancelled
+                    pass
+        if interrupt is not None:
+            raise interrupt
+        return len(answers)
 
     def _record(self, item: Request[Any]) -> None:
         trace = self._trace
@@ -1093,8 +1182,10 @@ class Server:
     def _find_handler(self, request: ExecutionRequest[Any]) -> Callable[..., Any] | None:
         """The handler for ``request``: keyed by its function, else by the function's name.
         Subclasses may look further (the test harness: per client)."""
+        return self._handler_for(request.fun)
+
+    def _handler_for(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
         handlers = self._handlers
-        fun = request.fun
         try:
             found = handlers.get(fun)
         except TypeError:  # an unhashable callable: no handler can be keyed by it
@@ -1163,6 +1254,21 @@ def _budget_end(budget: float | None) -> float | None:
         return None
     seconds = check_timeout(budget, "budget")
     return None if seconds is None else _monotonic() + seconds
+
+
+def _deliver(answers: Iterable[tuple[Request[Any], int, Any]]) -> None:
+    """Give each request its answer: RESULT, EXCEPTION, or CANCELLED (its client sees
+    CancelledError). On the loop thread (a frame's batch) or the host's."""
+    for item, state, value in answers:
+        try:
+            if state == RESULT:
+                item.answer(value)
+            elif state == EXCEPTION:
+                item.fail(value)
+            else:
+                item.future.cancel()
+        except (InvalidStateError, RunnerClosedError):
+            pass  # answered or closed meanwhile: nobody is left waiting for this answer
 
 
 def _answer_with(future: Future[Any], exc: BaseException) -> None:
