@@ -315,7 +315,7 @@ class Client:
 
     def __init__(self, server: Server, name: str | None = None) -> None:
         self._server = server
-        #: Whether the task issuing this client's requests is known (internal).
+        #: Whether the client is tied to its task yet (see bind_task).
         self.bound: bool = False
         self._ended = False
         self._name = server.register_client(self, name)
@@ -362,8 +362,11 @@ class Client:
         return await self._server.issue(fun, args, kwargs, self)
 
     def bind_task(self, task: asyncio.Task[Any]) -> None:
-        """Internal (called by the server on the loop thread): the task issuing this
-        client's requests; the client is live until it ends."""
+        """Tie the client to the task that runs it: the client is :attr:`live` until that
+        task ends. The server does it at the client's first request (with the task that
+        issued it); call it yourself, on the loop thread, for an agent that may end before
+        its first request, so that :meth:`Server.gather` does not wait for it. A client is
+        tied once: later calls do nothing."""
         if self.bound:
             return
         self.bound = True
