@@ -139,6 +139,12 @@ class TimerHandle(asyncio.TimerHandle):
         self._when = when
         self._scheduled = False
 
+    def cancel(self) -> None:
+        """As asyncio's, in one call when there is nothing to do: ``asyncio.sleep`` cancels
+        its timer after every sleep, which the loop has fired (and marked) by then."""
+        if not self._cancelled:
+            super().cancel()
+
 
 class SteppingEventLoop(asyncio.SelectorEventLoop):
     """asyncio's selector event loop plus the idle/wake-up hook described above.
@@ -258,10 +264,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 timeout = None
         else:
             timeout = 0 if ready or self._stopping else None
-        event_list = self._selector.select(timeout)
-        if event_list:
-            self._process_events(event_list)  # type: ignore[attr-defined]
-            event_list = None  # as asyncio: no reference cycle through a traceback
+        if timeout and self._jumps_without_polling(scheduled):
+            pass  # virtual time moved to the next timer: nothing outside can be due
+        else:
+            event_list = self._selector.select(timeout)
+            if event_list:
+                self._process_events(event_list)  # type: ignore[attr-defined]
+                event_list = None  # as asyncio: no reference cycle through a traceback
         debug = self._debug
         if scheduled:
             end = self.time() + self._clock_resolution
@@ -276,6 +285,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                     future = timer._args[0]
                     if not future.done():  # (a cancelled sleep's future is done)
                         future.set_result(timer._args[1])
+                    # Fired: as asyncio's Handle.cancel leaves it (sleep cancels it next).
+                    timer._cancelled = True
+                    timer._callback = None
+                    timer._args = None  # pyright: ignore[reportAttributeAccessIssue]  # as Handle.cancel does
                 else:
                     ready.append(timer)
         popleft = ready.popleft
@@ -290,6 +303,34 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 if not handle._cancelled:
                     handle._run()
         handle = None
+
+    def _jumps_without_polling(self, scheduled: Any) -> bool:
+        """With a virtual clock that may jump to the next timer, and nothing to poll but
+        the self-pipe, jump here instead of going through the poll hook: the hook would
+        find the loop idle and jump anyway, and with no file to watch no outside event
+        can be due (other threads only append to ``_ready``, read next iteration).
+        Returns True if time moved to the next timer. Anything else (files, signals,
+        debug mode, threads waiting for idleness or iterations) takes the hook."""
+        clock = self._virtual_clock
+        if (
+            clock is None
+            or self._hooked.file_count != 1
+            or self._signal_map
+            or self._debug
+            or self._idle_waiters
+            or self._iteration_waiters
+        ):
+            return False
+        # Holds before _ready, as in _on_idle (the same ordering argument).
+        jump_allowed = not self._jump_holds or bool(self._host_waits)
+        if self._ready or not scheduled:
+            return False
+        if not clock.on_idle(scheduled[0][0], jump_allowed):
+            self._clock_resolution = clock.resolution
+            return False  # (an advance settled, or no jump): the hook decides how to wait
+        self._iteration += 1
+        self._clock_resolution = clock.resolution
+        return True
 
     def _run_in_debug_mode(self, handle: asyncio.Handle) -> None:
         """Run ``handle`` as asyncio's debug mode does: warn about slow callbacks."""
