@@ -12,7 +12,9 @@ python of ``benchmarks/.peers``, a venv this command creates with ``uv``. One wa
 round, then ``--rounds`` rounds; within a round every system runs each scenario in turn, so
 drift hits all alike. Reported: median, min-max, and the median of per-round ratios to the
 scenario's reference (the floor unless the scenario names another). ``--only`` takes
-scenario keys or worker names (``frame`` selects frame100, frame1000 and frame10000).
+scenario keys or worker names (``frame`` selects frame100, frame1000 and frame10000;
+``episodes`` selects the ``run_episodes`` rows: episodes/s and the cost per episode of each
+engine, Ray's on a local 2-CPU cluster that each Ray measurement starts, 10-25 s).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ WORKER = HERE / "_worker.py"
 PEERS_DIR = HERE / ".peers"
 PEER_PACKAGES = ["threaded_async==1.4", "aiologic", "culsans", "janus", "anyio", "simpy>=4,<5"]
 LOCAL = ("ours", "floor", "stdlib")
+#: run_episodes (SPEC §10): a plain loop, Gymnasium without a host, and each engine.
+ENGINES = ("gym", "loop", "local", "process1", "process2", "ray1", "ray2")
 PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio", "simpy")
 LABEL = {
     "ours": "threaded_async (this repo)",
@@ -44,6 +48,13 @@ LABEL = {
     "janus": "janus",
     "anyio": "anyio blocking portal",
     "simpy": "SimPy 4",
+    "gym": "Gymnasium alone, plain loop (no host)",
+    "loop": "plain loop: for seed: episode_fn(seed)",
+    "local": 'run_episodes, "local"',
+    "process1": 'run_episodes, "process", 1 worker',
+    "process2": 'run_episodes, "process", 2 workers',
+    "ray1": 'run_episodes, "ray", 1 actor',
+    "ray2": 'run_episodes, "ray", 2 actors',
 }
 FRAME_60FPS_MS = 1000 / 60
 
@@ -62,6 +73,11 @@ class Scenario:
     systems: tuple[str, ...]
     ref: str = "floor"  # the system the "x ref" column divides by (same round)
     ref_value: float | None = None  # or a constant reference, in the scenario's unit
+
+    @property
+    def group(self) -> str:
+        """What ``--only`` also selects it by: its worker, without a ``:variant``."""
+        return self.worker.partition(":")[0]
 
 
 SCENARIOS = [
@@ -216,6 +232,29 @@ SCENARIOS = [
         ("simpy", "ours"),
         ref="simpy",
     ),
+    Scenario(
+        "episodes",
+        "episodes",
+        200,
+        20,
+        "episodes/s",
+        "run_episodes: short CartPole episodes (~40 steps, own host each), workers' "
+        "start-up included (episodes/s; ref: plain loop; Ray: local 2-CPU cluster, "
+        "its start not counted)",
+        ("gym", "loop", "local", "process1", "process2", "ray1", "ray2"),
+        ref="loop",
+    ),
+    Scenario(
+        "episode_cost",
+        "episodes:cost",
+        200,
+        20,
+        "us",
+        "run_episodes: µs an engine adds per episode, 1 worker, start-up excluded "
+        "(median gap between episodes on the worker; plain loop: ~0; ref: local)",
+        ("local", "process1", "ray1"),
+        ref="local",
+    ),
 ]
 
 
@@ -260,6 +299,8 @@ def _fmt_value(value: float, unit: str) -> str:
         return f"{value / 1e6:.3f} M/s"
     if unit == "events/s":
         return f"{value / 1e3:.0f} k/s"
+    if unit == "episodes/s":
+        return f"{value:.0f} /s"
     if unit == "B":
         return f"{value:.0f} B"
     if unit == "ms":
@@ -285,13 +326,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
 
     only = {s for s in args.only.split(",") if s}
     chosen = {s for s in args.systems.split(",") if s}
-    unknown = only - {s.key for s in SCENARIOS} - {s.worker for s in SCENARIOS}
+    unknown = only - {s.key for s in SCENARIOS} - {s.group for s in SCENARIOS}
     if unknown:
         parser.error(f"unknown scenario(s) in --only: {', '.join(sorted(unknown))}")
-    scenarios = [s for s in SCENARIOS if not only or s.key in only or s.worker in only]
-    systems = [s for s in (*LOCAL, *PEERS) if (not chosen or s in chosen)]
+    scenarios = [s for s in SCENARIOS if not only or s.key in only or s.group in only]
+    systems = [s for s in (*LOCAL, *ENGINES, *PEERS) if (not chosen or s in chosen)]
     if args.no_peers:
-        systems = [s for s in systems if s in LOCAL]
+        systems = [s for s in systems if s not in PEERS]
     py_peers = str(peers_python()) if any(s in PEERS for s in systems) else ""
 
     results: dict[str, dict[str, list[float]]] = {s.key: {} for s in scenarios}
@@ -413,6 +454,14 @@ def targets(
     check("vtime", f"≥0.5x SimPy's events/s ({_fmt(x, 2)})", [x], [x is not None and x >= 0.5])
     x = _ratio(results.get("hour", {}), "ours", "simpy")
     check("hour", f"≤3x SimPy's time ({_fmt(x, 2)})", [x], [x is not None and x <= 3])
+    episodes = results.get("episodes", {})
+    if episodes.get("loop"):
+        per = 1e3 / statistics.median(episodes["loop"])
+        out["episodes"] = (f"none (an episode: {per:.1f} ms in the plain loop)", None)
+    costs = {k: statistics.median(v) for k, v in results.get("episode_cost", {}).items() if v}
+    if costs:
+        text = ", ".join(f"{LABEL[k].split(', ')[1]}: +{v / 1e3:.2f} ms" for k, v in costs.items())
+        out["episode_cost"] = (f"none (per episode: {text})", None)
     return out
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import importlib
+import itertools
 import json
 import os
 import queue
@@ -706,6 +708,125 @@ def _check_end(now: float, end: float) -> None:
         raise AssertionError(f"virtual time ended at {now!r}, expected {end!r}")
 
 
+# -- run_episodes: the engines against a plain loop ------------------------------------------
+
+#: System name -> (engine, workers) of ``run_episodes``.
+ENGINES = {
+    "local": ("local", 1),
+    "process1": ("process", 1),
+    "process2": ("process", 2),
+    "ray1": ("ray", 1),
+    "ray2": ("ray", 2),
+}
+
+
+def _push(observation: Any) -> int:
+    """CartPole's policy: push the cart towards where the pole leans."""
+    return int(observation[2] > 0)
+
+
+async def _balance(env: Any) -> int:
+    observation, _ = await env.reset()
+    steps = 0
+    while True:
+        observation, _, terminated, truncated, _ = await env.step(_push(observation))
+        steps += 1
+        if terminated or truncated:
+            return steps
+
+
+def cartpole_episode(seed: int) -> Any:
+    """One short CartPole episode (~40 steps) on its own host; it also returns, in
+    ``Episode.results`` (not in the digest), when it started and ended on the
+    ``perf_counter`` of the process that ran it."""
+    envs = importlib.import_module("threaded_async.envs")
+    t0 = time.perf_counter()
+    with envs.GymHost("CartPole-v1") as host:
+        episode = host.run_episode(_balance, seed=seed)
+    t1 = time.perf_counter()
+    return dataclasses.replace(episode, results={**episode.results, "span": (t0, t1)})
+
+
+def _gym_episode(gym: Any, seed: int) -> None:
+    """The same episode without our host: Gymnasium driven by a plain loop."""
+    env = gym.make("CartPole-v1")
+    observation, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    while True:
+        observation, _, terminated, truncated, _ = env.step(_push(observation))
+        if terminated or truncated:
+            break
+    env.close()
+
+
+def _start_ray() -> Any:
+    """A local Ray cluster of 2 CPUs (its start, 10-25 s, is not measured)."""
+    os.environ.update(
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"
+    )
+    ray: Any = importlib.import_module("ray")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=100 * 1024 * 1024,
+        log_to_driver=False,
+    )
+    return ray
+
+
+def _run_engine(system: str, n: int) -> tuple[list[Any], float]:
+    """``n`` CartPole episodes on the system's engine: (episodes, wall seconds)."""
+    envs = importlib.import_module("threaded_async.envs")
+    engine, workers = ENGINES[system]
+    ray = _start_ray() if engine == "ray" else None
+    try:
+        # Warm the imports of this process (the engines' workers pay their own).
+        cartpole_episode(0)
+        t0 = time.perf_counter()
+        episodes = envs.run_episodes(cartpole_episode, range(n), engine=engine, workers=workers)
+        dt = time.perf_counter() - t0
+    finally:
+        if ray is not None:
+            ray.shutdown()
+    return episodes, dt
+
+
+def episodes(system: str, n: int) -> float:
+    """Episodes per wall second: ``n`` short CartPole episodes, each building its own host,
+    run by a plain ``for`` loop, by Gymnasium without a host ("gym"), or by
+    ``run_episodes`` on an engine (start-up of its workers included)."""
+    if system == "gym":
+        gym: Any = importlib.import_module("gymnasium")
+        _gym_episode(gym, 0)
+        t0 = time.perf_counter()
+        for seed in range(n):
+            _gym_episode(gym, seed)
+        return n / (time.perf_counter() - t0)
+    if system == "loop":
+        cartpole_episode(0)
+        t0 = time.perf_counter()
+        for seed in range(n):
+            cartpole_episode(seed)
+        return n / (time.perf_counter() - t0)
+    if system not in ENGINES:
+        raise NotImplementedError
+    done, dt = _run_engine(system, n)
+    assert len(done) == n
+    return n / dt
+
+
+def episode_cost(system: str, n: int) -> float:
+    """µs an engine adds per episode, with one worker, start-up excluded: the median gap
+    between the end of one episode and the start of the next on that worker (handing
+    back the episode, taking the next seed). The plain loop's gap is ~0."""
+    if system not in ENGINES or ENGINES[system][1] != 1:
+        raise NotImplementedError
+    done, _ = _run_engine(system, n)
+    spans = [episode.results["span"] for episode in done]
+    gaps = [start - end for (_, end), (start, _) in itertools.pairwise(spans)]
+    return statistics.median(gaps) * 1e6
+
+
 SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "rtt": rtt,
     "oneway": oneway,
@@ -719,6 +840,8 @@ SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "frame": frame,
     "vtime": vtime,
     "hour": hour,
+    "episodes": episodes,
+    "episodes:cost": episode_cost,
 }
 
 

@@ -14,10 +14,13 @@ answered:
 
 ``run_episode`` returns an :class:`Episode`: step records, total rewards, missed frames,
 the request trace, optional frames (``save_gif``) and a ``digest()`` that is the same for
-the same seed and agents on every run. Gymnasium, PettingZoo, imageio and tqdm are
-imported only when needed: ``pip install "threaded_async[envs]"``.
+the same seed and agents on every run. :func:`run_episodes` runs many seeded episodes,
+in this process, in worker processes or on Ray actors, with the same digests. Gymnasium,
+PettingZoo, imageio and tqdm are imported only when needed:
+``pip install "threaded_async[envs]"``; Ray too: ``pip install "threaded_async[ray]"``.
 """
 
+from ._engines import EpisodeFailure, RunEpisodesError, run_episodes
 from ._episode import AgentError, Episode, StepRecord
 from ._gym import GymHost
 from ._pettingzoo import ParallelHost, TurnHost
@@ -27,8 +30,11 @@ __all__ = [
     "AgentError",
     "EnvClient",
     "Episode",
+    "EpisodeFailure",
     "GymHost",
     "ParallelHost",
+    "RunEpisodesError",
     "StepRecord",
     "TurnHost",
+    "run_episodes",
 ]

@@ -1,4 +1,5 @@
-"""The optional packages of ``threaded_async[envs]``, imported only when they are needed."""
+"""The optional packages of ``threaded_async[envs]`` and ``threaded_async[ray]``, imported
+only when they are needed."""
 
 from __future__ import annotations
 
@@ -8,20 +9,23 @@ from typing import Any
 EXTRA = 'pip install "threaded_async[envs]"'
 
 
-def require(module: str, what: str) -> Any:
+def require(module: str, what: str, extra: str = EXTRA) -> Any:
     """Import ``module`` for ``what``; ImportError naming the extra if it is missing."""
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         package = module.partition(".")[0]
-        raise ImportError(f"{what} needs the {package} package: {EXTRA}") from exc
+        raise ImportError(f"{what} needs the {package} package: {extra}") from exc
 
 
 class Progress:
-    """A tqdm progress bar counting steps, labelled ``description``; nothing when the
-    description is None (no progress wanted) or tqdm is not installed."""
+    """A tqdm progress bar counting ``unit``s (out of ``total`` if known), labelled
+    ``description``; nothing when the description is None (no progress wanted) or tqdm is
+    not installed."""
 
-    def __init__(self, description: str | None) -> None:
+    def __init__(
+        self, description: str | None, *, unit: str = "step", total: int | None = None
+    ) -> None:
         self._bar: Any = None
         if description is None:
             return
@@ -29,7 +33,7 @@ class Progress:
             tqdm = importlib.import_module("tqdm")
         except ImportError:
             return
-        self._bar = tqdm.tqdm(desc=description, unit="step")
+        self._bar = tqdm.tqdm(desc=description, unit=unit, total=total)
 
     def update(self) -> None:
         if self._bar is not None:
