@@ -566,7 +566,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         """A host thread waits for requests (``key``): allow autojumps despite holds until
         :meth:`remove_host_wait`. Any thread; wakes the loop so it looks again."""
         self._host_waits.add(key)
-        if self._polling and threading.get_ident() != self._thread_id:
+        # Only a virtual clock held back by requests has anything new to decide.
+        if (
+            self._polling
+            and self._virtual_clock is not None
+            and self._jump_holds
+            and threading.get_ident() != self._thread_id
+        ):
             self.wake()
 
     def remove_host_wait(self, key: object) -> None:
