@@ -446,3 +446,21 @@ def test_trace_entries_compare_without_the_fields_a_hand_written_one_lacks() -> 
     assert recorded != ta.TraceEntry("Env.move", (1,), {}, result=2, client="b")
     assert recorded != ta.TraceEntry("Env.move", (1,), {}, result=3)
     assert hash(recorded) == hash(ta.TraceEntry("Env.move", (1,), {}, result=2))
+
+
+@pytest.mark.stdlib_loop
+def test_a_batch_of_answers_wakes_the_loop_once_at_the_end() -> None:
+    with ta.Server() as server:
+        clients = [Env(server) for _ in range(3)]
+        tasks = [server.runner.create_task(c.move(n)) for n, c in enumerate(clients)]
+        server.runner.wait_until_idle()
+        loop = server.runner.loop
+        assert isinstance(loop, ta.SteppingEventLoop)
+        batch = server.gather(timeout=BOUND)
+        before = loop.iteration
+        with server.batch():
+            for req in batch:
+                req.answer(req.args[0] * 2)
+            assert loop.iteration == before  # the sleeping loop was not woken meanwhile
+            assert not any(t.done() for t in tasks)
+        assert [t.wait(BOUND) for t in tasks] == [0, 2, 4]

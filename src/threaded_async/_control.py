@@ -9,6 +9,7 @@ oldest request (``process``), takes requests as handles to answer now or later
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -17,7 +18,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
@@ -508,7 +509,11 @@ class Server:
         self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = {}
         for key, handler in (handlers or {}).items():
             self._register(key, handler)
-        self._trace: Trace | None = Trace() if record_trace else None
+        #: Answered requests as raw rows (cheap to append on the answering thread), made
+        #: into TraceEntry objects when the trace is read (see trace).
+        self._trace: list[tuple[Any, ...]] | None = [] if record_trace else None
+        self._trace_entries: list[TraceEntry] = []
+        self._trace_lock = threading.Lock()
         self._clients: dict[str, Client] = {}
         self._clients_lock = threading.Lock()
         self._client_counters: dict[str, itertools.count[int]] = {}
@@ -589,9 +594,14 @@ class Server:
         """Answered requests in the order they were answered (``record_trace=True``):
         a :class:`Trace` (a list of :class:`TraceEntry` with ``dump``/``digest``/``diff``).
         """
-        if self._trace is None:
+        rows = self._trace
+        if rows is None:
             raise RuntimeError("create the server with record_trace=True to record a trace")
-        return Trace(self._trace)
+        with self._trace_lock:
+            entries = self._trace_entries
+            for row in rows[len(entries) : len(rows)]:
+                entries.append(_trace_entry(*row))
+            return Trace(entries)
 
     @property
     def pending(self) -> list[ExecutionRequest[Any]]:
@@ -760,7 +770,7 @@ class Server:
                 stepping.add_jump_hold(outcome)
                 outcome.add_done_callback(stepping.release_jump_hold)
             if self._trace is not None:
-                outcome.add_done_callback(lambda _: self._record(item))
+                outcome.add_done_callback(lambda done: self._record(item, done))
             self._pending.append(item)
             if self._arrivals:
                 self._arrivals.wake_all()
@@ -782,7 +792,7 @@ class Server:
             stepping.add_jump_hold(future)
             future.add_done_callback(stepping.release_jump_hold)
         if self._trace is not None:
-            future.add_done_callback(lambda _: self._record(item))
+            future.add_done_callback(lambda _: self._record(item, None))
         self._pending.append(item)
         if self._arrivals:
             self._arrivals.wake_all()
@@ -941,22 +951,40 @@ class Server:
             live = [c for c in chosen if c.live]
             if not live:
                 return []
-            missing = [c for c in live if not self._has_matching(c.name, None)]
+            first = self._first_requests()
+            missing = [c for c in live if c.name not in first]
             if not missing:
-                taken = [self._take_matching(c.name, None) for c in live]
-                if all(r is not None for r in taken):
-                    return [r for r in taken if r is not None]
-                for r in taken:  # another host thread took one meanwhile: put back
-                    if r is not None:
-                        r.taken = False
-                        self._pending.appendleft(r)
+                taken: list[Request[Any]] = []
+                pending = self._pending
+                for client in live:
+                    item = first[client.name]
+                    try:
+                        pending.remove(item)
+                    except ValueError:  # another host thread took it meanwhile
+                        break
+                    item.taken = True
+                    taken.append(item)
+                else:
+                    return taken
+                for item in reversed(taken):  # put back what this round took
+                    item.taken = False
+                    pending.appendleft(item)
                 continue
             if not self._wait_for_arrival(deadline, lambda: self._lockstep_ready(chosen)):
                 names = ", ".join(c.name for c in missing)
                 raise token.timeout_error(f"requests from {names} (gather)", deadline.timeout)
 
+    def _first_requests(self) -> dict[str | None, Request[Any]]:
+        """Each client's oldest queued request (one pass over the queue)."""
+        first: dict[str | None, Request[Any]] = {}
+        for item in tuple(self._pending):
+            if item.client not in first and not item.done():
+                first[item.client] = item
+        return first
+
     def _lockstep_ready(self, chosen: list[Client]) -> bool:
-        return all(not c.live or self._has_matching(c.name, None) for c in chosen)
+        first = self._first_requests()
+        return all(not c.live or c.name in first for c in chosen)
 
     def _choose_clients(self, clients: Iterable[Client | str] | None) -> list[Client]:
         with self._clients_lock:
@@ -977,6 +1005,31 @@ class Server:
         return sorted(chosen, key=lambda c: order[c.name])
 
     # -- answering -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Generator[None]:
+        """Answer a frame of requests as one batch: the answers given inside the block
+        (:meth:`Request.answer`, :meth:`Request.fail`, :meth:`dispatch`) wake the loop
+        once, when the block ends, instead of once each::
+
+            with server.batch():
+                for req in server.gather():
+                    req.answer(result_for(req))
+
+        Any thread (usually the host's); never blocks. Work a handler hands to the loop
+        (``runner.call_in_loop``...) still wakes it at once, so waiting for the loop
+        inside the block cannot deadlock. Nests; a no-op on a loop without our hook.
+        """
+        stepping = self._token.stepping
+        if stepping is None:
+            yield
+            return
+        key = object()
+        stepping.hold_wakeups(key)
+        try:
+            yield
+        finally:
+            stepping.release_wakeups(key)
+
     def dispatch(self, request: Request[Any]) -> None:
         """Answer a taken request with the registered handler (or ``_handle_request``),
         exactly as :meth:`process` would have, on the calling thread.
@@ -1151,34 +1204,42 @@ class Server:
             raise interrupt
         return len(answers)
 
-    def _record(self, item: Request[Any]) -> None:
-        trace = self._trace
-        if trace is None or not item.taken:
+    def _record(self, item: Request[Any], outcome: Outcome[Any] | None) -> None:
+        """Record an answered request (a done callback, in the answering thread)."""
+        rows = self._trace
+        if rows is None or not item.taken:
             return  # a request its client gave up before the host took it
-        future = item.future
         clock = self._runner.clock
         answered_at = clock.time() if clock is not None else None
-        request = item.execution_request
         result: Any = None
         error: str | None = None
-        if future.cancelled():
-            error = "cancelled"
-        else:
-            exc = future.exception()
-            if exc is not None:
+        if outcome is not None:
+            state = outcome.state
+            if state == RESULT:
+                result = outcome.unwrap()
+            elif state == CANCELLED:
+                error = "cancelled"
+            else:
+                exc = outcome.exception()
+                error = f"{type(exc).__name__}: {exc}"
+        else:  # a subclass's future
+            future = item.future
+            if future.cancelled():
+                error = "cancelled"
+            elif (exc := future.exception()) is not None:
                 error = f"{type(exc).__name__}: {exc}"
             else:
                 result = future.result_nowait()
-        trace.append(
-            TraceEntry(
-                request.name,
-                request.args,
-                request.kw_args,
+        rows.append(
+            (
+                item.name,
+                item.args,
+                item.kwargs,
                 result,
                 error,
                 item.issued_at,
-                client=request.client,
-                answered_at=answered_at,
+                item.client,
+                answered_at,
             )
         )
 
@@ -1257,6 +1318,21 @@ def _budget_end(budget: float | None) -> float | None:
         return None
     seconds = check_timeout(budget, "budget")
     return None if seconds is None else _monotonic() + seconds
+
+
+def _trace_entry(
+    request: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+    error: str | None,
+    issued_at: float | None,
+    client: str | None,
+    answered_at: float | None,
+) -> TraceEntry:
+    return TraceEntry(
+        request, args, kwargs, result, error, issued_at, client=client, answered_at=answered_at
+    )
 
 
 def _deliver(answers: Iterable[tuple[Request[Any], int, Any]]) -> None:

@@ -280,22 +280,24 @@ class ParallelHost(EnvHost):
         except Exception as exc:
             if not requests:
                 raise
-            for req in requests.values():
-                req.fail(exc)
+            with session.server.batch():
+                for req in requests.values():
+                    req.fail(exc)
             return
         self._observations.update(observations)
         self._infos.update(infos)
         session.record(actions, rewards, terminations, truncations, missed)
-        for name, req in requests.items():
-            req.answer(
-                (
-                    observations[name],
-                    rewards[name],
-                    terminations[name],
-                    truncations[name],
-                    infos[name],
+        with session.server.batch():  # one wake-up of the loop for the whole step
+            for name, req in requests.items():
+                req.answer(
+                    (
+                        observations[name],
+                        rewards[name],
+                        terminations[name],
+                        truncations[name],
+                        infos[name],
+                    )
                 )
-            )
 
 
 class TurnHost(EnvHost):
