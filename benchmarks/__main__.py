@@ -14,7 +14,11 @@ drift hits all alike. Reported: median, min-max, and the median of per-round rat
 scenario's reference (the floor unless the scenario names another). ``--only`` takes
 scenario keys or worker names (``frame`` selects frame100, frame1000 and frame10000;
 ``episodes`` selects the ``run_episodes`` rows: episodes/s and the cost per episode of each
-engine, Ray's on a local 2-CPU cluster that each Ray measurement starts, 10-25 s).
+engine, Ray's on a local 2-CPU cluster that each Ray measurement starts, 10-25 s;
+``env_step`` selects the env_step and env_episode rows: µs per CartPole step under
+``GymHost``, a plain loop and Gymnasium's ``AsyncVectorEnv``, and GymHost's cost per short
+episode; ``parallel20``: µs per agent-step of a 20-agent PettingZoo env under
+``ParallelHost`` in lockstep against a plain loop).
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ PEER_PACKAGES = ["threaded_async==1.4", "aiologic", "culsans", "janus", "anyio",
 LOCAL = ("ours", "floor", "stdlib")
 #: run_episodes (SPEC §10): a plain loop, Gymnasium without a host, and each engine.
 ENGINES = ("gym", "loop", "local", "process1", "process2", "ray1", "ray2")
+#: Hosting environments (issue 15): GymHost, ParallelHost, Gymnasium's AsyncVectorEnv and
+#: a plain PettingZoo loop (the plain Gymnasium loop is "gym" above).
+HOSTS = ("gymhost", "gymhost_reset", "vector", "pz", "parallel")
 PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio", "simpy")
 LABEL = {
     "ours": "threaded_async (this repo)",
@@ -55,6 +62,11 @@ LABEL = {
     "process2": 'run_episodes, "process", 2 workers',
     "ray1": 'run_episodes, "ray", 1 actor',
     "ray2": 'run_episodes, "ray", 2 actors',
+    "gymhost": "GymHost, one agent coroutine",
+    "gymhost_reset": "GymHost, an agent that only resets (runner start/stop)",
+    "vector": "Gymnasium AsyncVectorEnv, 1 env (subprocess)",
+    "pz": "PettingZoo env alone, plain loop (no host)",
+    "parallel": "ParallelHost, lockstep, 20 agent coroutines",
 }
 FRAME_60FPS_MS = 1000 / 60
 
@@ -255,6 +267,40 @@ SCENARIOS = [
         ("local", "process1", "ray1"),
         ref="local",
     ),
+    Scenario(
+        "env_step",
+        "env_step",
+        10_000,
+        500,
+        "us",
+        "CartPole-v1, N steps, reset when an episode ends (µs/step; GymHost: one "
+        "run_episode, its runner start/stop amortized; AsyncVectorEnv: same-step "
+        "autoreset, its subprocess start not counted; ref: plain loop)",
+        ("gym", "gymhost", "vector"),
+        ref="gym",
+    ),
+    Scenario(
+        "env_episode",
+        "env_step:episode",
+        200,
+        10,
+        "us",
+        "GymHost per short CartPole episode (~40 steps): one run_episode per episode, "
+        "runner start/stop included (µs/episode; ref: plain loop)",
+        ("gym", "gymhost", "gymhost_reset"),
+        ref="gym",
+    ),
+    Scenario(
+        "parallel20",
+        "parallel20",
+        2000,
+        50,
+        "us",
+        "20-agent synthetic PettingZoo parallel env, lockstep (µs/agent-step; "
+        "ParallelHost: one run_episode, its runner start/stop amortized; ref: plain loop)",
+        ("pz", "parallel"),
+        ref="pz",
+    ),
 ]
 
 
@@ -330,7 +376,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     if unknown:
         parser.error(f"unknown scenario(s) in --only: {', '.join(sorted(unknown))}")
     scenarios = [s for s in SCENARIOS if not only or s.key in only or s.group in only]
-    systems = [s for s in (*LOCAL, *ENGINES, *PEERS) if (not chosen or s in chosen)]
+    systems = [s for s in (*LOCAL, *ENGINES, *HOSTS, *PEERS) if (not chosen or s in chosen)]
     if args.no_peers:
         systems = [s for s in systems if s not in PEERS]
     py_peers = str(peers_python()) if any(s in PEERS for s in systems) else ""
@@ -365,6 +411,12 @@ def _ratio(results: dict[str, list[float]], a: str, b: str) -> float | None:
     """Median over rounds of results[a][i] / results[b][i] (same round)."""
     xs, ys = results.get(a, []), results.get(b, [])
     pairs = [x / y for x, y in zip(xs, ys, strict=False) if y]
+    return statistics.median(pairs) if pairs else None
+
+
+def _diff(results: dict[str, list[float]], a: str, b: str) -> float | None:
+    """Median over rounds of results[a][i] - results[b][i] (same round)."""
+    pairs = [x - y for x, y in zip(results.get(a, []), results.get(b, []), strict=False)]
     return statistics.median(pairs) if pairs else None
 
 
@@ -462,6 +514,24 @@ def targets(
     if costs:
         text = ", ".join(f"{LABEL[k].split(', ')[1]}: +{v / 1e3:.2f} ms" for k, v in costs.items())
         out["episode_cost"] = (f"none (per episode: {text})", None)
+    env = results.get("env_step", {})
+    added = [
+        f"{name} +{d:.1f} µs"
+        for name, system in (("GymHost", "gymhost"), ("AsyncVectorEnv", "vector"))
+        if (d := _diff(env, system, "gym")) is not None
+    ]
+    if added:
+        out["env_step"] = (f"none (per step over the plain loop: {', '.join(added)})", None)
+    ep = results.get("env_episode", {})
+    host, alone = _diff(ep, "gymhost", "gym"), ep.get("gymhost_reset")
+    if host is not None:
+        text = f"none (GymHost adds +{host / 1e3:.2f} ms per episode"
+        if alone:
+            text += f"; runner start/stop alone: {statistics.median(alone) / 1e3:.2f} ms"
+        out["env_episode"] = (text + ")", None)
+    d = _diff(results.get("parallel20", {}), "parallel", "pz")
+    if d is not None:
+        out["parallel20"] = (f"none (ParallelHost adds +{d:.1f} µs per agent-step)", None)
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import importlib
 import itertools
 import json
@@ -827,6 +828,247 @@ def episode_cost(system: str, n: int) -> float:
     return statistics.median(gaps) * 1e6
 
 
+# -- hosting environments: the host's cost per step (issue 15) -------------------------------
+
+#: Steps of the untimed warm-up run each env-step measurement makes first (imports, the env
+#: checker's first calls, the first runner).
+ENV_WARMUP_STEPS = 100
+
+
+async def _balance_for(env: Any, steps: int) -> int:
+    """Step CartPole ``steps`` times with :func:`_push`, resetting whenever an episode
+    ends (the first reset gets the run's seed); return the number of episodes begun."""
+    observation, _ = await env.reset()
+    episodes = 1
+    for _ in range(steps):
+        observation, _, terminated, truncated, _ = await env.step(_push(observation))
+        if terminated or truncated:
+            observation, _ = await env.reset()
+            episodes += 1
+    return episodes
+
+
+def _plain_steps(env: Any, steps: int, seed: int) -> int:
+    """The same steps as :func:`_balance_for`, ``env.step`` called in a plain loop."""
+    observation, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    episodes = 1
+    for _ in range(steps):
+        observation, _, terminated, truncated, _ = env.step(_push(observation))
+        if terminated or truncated:
+            observation, _ = env.reset()
+            episodes += 1
+    return episodes
+
+
+def _vector_steps(vec: Any, steps: int, seed: int) -> int:
+    """The same steps on a one-env ``AsyncVectorEnv`` (same-step autoreset: an episode's
+    last step returns the next episode's first observation)."""
+    observations, _ = vec.reset(seed=seed)
+    episodes = 1
+    for _ in range(steps):
+        observations, _, terminated, truncated, _ = vec.step([_push(observations[0])])
+        if terminated[0] or truncated[0]:
+            episodes += 1
+    return episodes
+
+
+def env_step(system: str, n: int) -> float:
+    """µs per CartPole step over ``n`` steps (resetting whenever an episode ends): a plain
+    loop ("gym"), one GymHost ``run_episode`` of one agent coroutine ("gymhost": its
+    runner's start and stop are in the time, amortized over the ``n`` steps), or a
+    one-env ``gymnasium.vector.AsyncVectorEnv`` ("vector", its subprocess started
+    before the clock). Making the env is not timed; the first reset is."""
+    gym: Any = importlib.import_module("gymnasium")
+    seed = 0
+    if system == "gym":
+        env = gym.make("CartPole-v1")
+        _plain_steps(env, ENV_WARMUP_STEPS, seed)
+        t0 = time.perf_counter()
+        episodes = _plain_steps(env, n, seed)
+        dt = time.perf_counter() - t0
+        env.close()
+    elif system == "gymhost":
+        envs = importlib.import_module("threaded_async.envs")
+        with envs.GymHost("CartPole-v1") as host:
+            host.run_episode(functools.partial(_balance_for, steps=ENV_WARMUP_STEPS), seed=seed)
+            agent = functools.partial(_balance_for, steps=n)
+            t0 = time.perf_counter()
+            episode = host.run_episode(agent, seed=seed)
+            dt = time.perf_counter() - t0
+        if episode.error is not None or len(episode.records) != n:
+            ran = len(episode.records)
+            raise AssertionError(f"GymHost ran {ran} of {n} steps: {episode.error}")
+        episodes = episode.results["agent"]
+    elif system == "vector":
+        vector: Any = importlib.import_module("gymnasium.vector")
+        vec = vector.AsyncVectorEnv(
+            [functools.partial(gym.make, "CartPole-v1")],
+            autoreset_mode=vector.AutoresetMode.SAME_STEP,
+        )
+        try:
+            _vector_steps(vec, ENV_WARMUP_STEPS, seed)
+            t0 = time.perf_counter()
+            episodes = _vector_steps(vec, n, seed)
+            dt = time.perf_counter() - t0
+        finally:
+            vec.close()
+    else:
+        raise NotImplementedError
+    if episodes < 2:
+        raise AssertionError(f"{system}: {n} steps ran within one episode")
+    return dt / n * 1e6
+
+
+async def _reset_only(env: Any) -> None:
+    await env.reset()
+
+
+def env_episode(system: str, n: int) -> float:
+    """µs per short CartPole episode (~40 steps, seeds ``0..n-1``), as users write it: one
+    ``run_episode`` per episode on one GymHost ("gymhost": each starts and stops a
+    runner), an agent that only resets ("gymhost_reset": that start and stop alone), or
+    a plain loop ("gym"). The env is made once, untimed."""
+    if system == "gym":
+        gym: Any = importlib.import_module("gymnasium")
+        env = gym.make("CartPole-v1")
+        _run_plain_episode(env, 0)
+        t0 = time.perf_counter()
+        for seed in range(n):
+            _run_plain_episode(env, seed)
+        dt = time.perf_counter() - t0
+        env.close()
+        return dt / n * 1e6
+    agent = {"gymhost": _balance, "gymhost_reset": _reset_only}.get(system)
+    if agent is None:
+        raise NotImplementedError
+    envs = importlib.import_module("threaded_async.envs")
+    with envs.GymHost("CartPole-v1") as host:
+        host.run_episode(agent, seed=0)
+        t0 = time.perf_counter()
+        for seed in range(n):
+            host.run_episode(agent, seed=seed)
+        dt = time.perf_counter() - t0
+    return dt / n * 1e6
+
+
+def _run_plain_episode(env: Any, seed: int) -> None:
+    observation, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    while True:
+        observation, _, terminated, truncated, _ = env.step(_push(observation))
+        if terminated or truncated:
+            return
+
+
+# -- a 20-agent PettingZoo parallel env in lockstep ---------------------------------------
+
+CROWD_AGENTS = 20
+
+
+def _crowd_env(agents: int) -> Any:
+    """A synthetic PettingZoo parallel env: ``agents`` agents with trivial dynamics (each
+    observes a bit, acts 0 or 1, is rewarded its action), truncated after ``max_steps``
+    steps (set before each reset), so the time measured is the host's, not the env's."""
+    spaces: Any = importlib.import_module("gymnasium.spaces")
+    pettingzoo: Any = importlib.import_module("pettingzoo")
+
+    class Crowd(pettingzoo.ParallelEnv):
+        metadata = {"name": "crowd_v0"}
+
+        def __init__(self) -> None:
+            self.possible_agents = [f"agent_{i}" for i in range(agents)]
+            self.agents = []
+            self.max_steps = 1
+            self._t = 0
+            self._index = {name: i for i, name in enumerate(self.possible_agents)}
+            self._actions = {name: spaces.Discrete(2) for name in self.possible_agents}
+            self._observations = {name: spaces.Discrete(2) for name in self.possible_agents}
+
+        def action_space(self, agent: str) -> Any:
+            return self._actions[agent]
+
+        def observation_space(self, agent: str) -> Any:
+            return self._observations[agent]
+
+        def reset(
+            self, seed: int | None = None, options: dict[str, Any] | None = None
+        ) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
+            self._t = 0
+            self.agents = list(self.possible_agents)
+            return {a: self._index[a] % 2 for a in self.agents}, {a: {} for a in self.agents}
+
+        def step(self, actions: dict[str, int]) -> tuple[Any, ...]:
+            self._t += 1
+            t = self._t
+            done = t >= self.max_steps
+            names = self.agents
+            index = self._index
+            observations = {a: (t + index[a]) % 2 for a in names}
+            rewards = {a: float(actions[a]) for a in names}
+            terminations = dict.fromkeys(names, False)
+            truncations = dict.fromkeys(names, done)
+            infos: dict[str, dict[str, Any]] = {a: {} for a in names}
+            if done:
+                self.agents = []
+            return observations, rewards, terminations, truncations, infos
+
+    return Crowd()
+
+
+async def _crowd_agent(env: Any) -> int:
+    """Act on the observation (0 or 1) until truncated; return the steps taken."""
+    observation, _ = await env.reset()
+    steps = 0
+    while True:
+        observation, _, terminated, truncated, _ = await env.step(observation)
+        steps += 1
+        if terminated or truncated:
+            return steps
+
+
+def _crowd_plain(env: Any, steps: int) -> int:
+    """The same episode driven by a plain loop: ``env.step(actions)`` for every agent."""
+    env.max_steps = steps
+    observations, _ = env.reset(seed=0)
+    done = 0
+    while env.agents:
+        observations, _, _, _, _ = env.step({a: observations[a] for a in env.agents})
+        done += 1
+    return done
+
+
+def parallel20(system: str, n: int) -> float:
+    """µs per agent-step: ``n`` lockstep steps of a 20-agent synthetic parallel env, by a
+    plain loop ("pz") or by one ``ParallelHost.run_episode`` of 20 agent coroutines
+    ("parallel": its runner's start and stop are in the time, amortized over the steps)."""
+    env = _crowd_env(CROWD_AGENTS)
+    if system == "pz":
+        _crowd_plain(env, ENV_WARMUP_STEPS)
+        t0 = time.perf_counter()
+        done = _crowd_plain(env, n)
+        dt = time.perf_counter() - t0
+    elif system == "parallel":
+        envs = importlib.import_module("threaded_async.envs")
+        host = envs.ParallelHost(env)
+        env.max_steps = ENV_WARMUP_STEPS
+        host.run_episode(_crowd_agent, seed=0)
+        env.max_steps = n
+        t0 = time.perf_counter()
+        episode = host.run_episode(_crowd_agent, seed=0)
+        dt = time.perf_counter() - t0
+        if episode.error is not None:
+            raise AssertionError(f"ParallelHost: {episode.error}")
+        done = len(episode.records)
+        if set(episode.results.values()) != {n}:
+            raise AssertionError(f"ParallelHost: agents took {set(episode.results.values())}")
+    else:
+        raise NotImplementedError
+    if done != n:
+        raise AssertionError(f"{system}: {done} of {n} steps")
+    return dt / (n * CROWD_AGENTS) * 1e6
+
+
 SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "rtt": rtt,
     "oneway": oneway,
@@ -842,6 +1084,9 @@ SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "hour": hour,
     "episodes": episodes,
     "episodes:cost": episode_cost,
+    "env_step": env_step,
+    "env_step:episode": env_episode,
+    "parallel20": parallel20,
 }
 
 
