@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import sysconfig
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from threading import get_ident as _get_ident
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ._core import (
     USE_DEFAULT_TIMEOUT,
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _NO_DEADLINE = Deadline(None)
+
+#: Whether only one thread runs Python code at a time (see Queue.put_nowait).
+_GIL_BUILD = not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 __all__ = ["LifoQueue", "PriorityQueue", "Queue", "QueueStatistics"]
 
@@ -78,9 +83,9 @@ class Queue(Generic[T]):
 
     __slots__ = (
         "__weakref__",
+        "_dones",
         "_getters",
         "_immediate",
-        "_inflight",
         "_items",
         "_joiners",
         "_lock",
@@ -88,11 +93,11 @@ class Queue(Generic[T]):
         "_pop",
         "_push",
         "_push_locked",
+        "_puts",
         "_putters",
         "_shutdown",
         "_slow_put",
         "_token",
-        "_unfinished",
     )
 
     def __init__(self, runner: AsyncRunner | None = None, maxsize: float = 0) -> None:
@@ -108,15 +113,18 @@ class Queue(Generic[T]):
         self._joiners = WaiterList()
         self._shutdown = False
         self._immediate = False
-        #: ``bounded or shut down``: one test on put_nowait's hot path instead of two.
-        self._slow_put = maxsize > 0
-        #: One entry per put between its shutdown check and its push (unbounded queues,
-        #: which push without the lock): a getter may only conclude "shut down and empty"
-        #: when no put is in flight, so a put that passed its check is never lost.
-        self._inflight: deque[None] = deque()
-        #: One entry per item put and not yet task_done() (a counter whose += is atomic).
-        self._unfinished: deque[None] = deque()
+        #: ``bounded, shut down or no lock-free push``: put_nowait's one hot-path test.
+        self._slow_put = maxsize > 0 or not self._LOCK_FREE_PUSH
+        #: Items ever put and task_done() calls: ``task_done()`` / ``join()`` see their
+        #: difference. Both only grow; _puts grows before its item is pushed (so a getter
+        #: cannot mark an item done before it is counted), _dones under the lock.
+        self._puts = 0
+        self._dones = 0
         self._init_storage()
+
+    #: Whether an unbounded queue's put_nowait may push without the lock: the push is one
+    #: C call and only one thread runs at a time (see put_nowait).
+    _LOCK_FREE_PUSH: ClassVar[bool] = _GIL_BUILD
 
     # -- storage (overridden by LifoQueue / PriorityQueue) -------------------------------
     def _init_storage(self) -> None:
@@ -145,7 +153,7 @@ class Queue(Generic[T]):
             raise ValueError("maxsize must be a number, not NaN")
         with self._lock:
             self._maxsize = maxsize
-            self._slow_put = maxsize > 0 or self._shutdown
+            self._slow_put = maxsize > 0 or self._shutdown or not self._LOCK_FREE_PUSH
         self._putters.wake_all()
 
     def qsize(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> int:
@@ -170,7 +178,7 @@ class Queue(Generic[T]):
     @property
     def unfinished_tasks(self) -> int:
         """Items put and not yet marked with :meth:`task_done` (any thread, never blocks)."""
-        return len(self._unfinished)
+        return self._puts - self._dones
 
     def statistics(self) -> QueueStatistics:
         """A snapshot: size, waiting getters, putters and joiners, unfinished tasks,
@@ -181,7 +189,7 @@ class Queue(Generic[T]):
             len(self._getters),
             len(self._putters),
             self._shutdown,
-            len(self._unfinished),
+            self._puts - self._dones,
             len(self._joiners),
         )
 
@@ -202,61 +210,31 @@ class Queue(Generic[T]):
     def _try_put(self, item: T) -> bool:
         """Put ``item`` if there is room: the one put step behind every put.
 
-        A put either raises QueueShutDown or its item will be delivered before any getter
-        sees QueueShutDown: a bounded queue checks and pushes under the lock that shutdown
-        takes; an unbounded one announces itself in ``_inflight`` first (see __init__).
+        An unbounded queue pushes without the lock (see put_nowait, which inlines this).
+        Otherwise the push happens under the lock that shutdown() sets its flag under, so
+        a put either raises QueueShutDown or pushed its item before the queue was shut
+        down: a getter that sees the flag also sees the item.
         """
-        unfinished = self._unfinished
-        if self._maxsize > 0:
-            with self._lock:
-                if self._shutdown:
-                    raise QueueShutDown("the queue is shut down")
-                if len(self._items) >= self._maxsize:
-                    return False
-                unfinished.append(None)
-                try:
-                    self._push_locked(item)
-                except BaseException:  # an item a PriorityQueue cannot compare
-                    unfinished.pop()
-                    raise
-        else:
-            self._push_unbounded(item)
-            return True
-        self._after_put()
-        return True
-
-    def _push_unbounded(self, item: T) -> None:
-        """The lock-free put of an unbounded queue (inlined in put_nowait)."""
-        inflight = self._inflight
-        inflight.append(None)
-        if self._shutdown:  # shut down since the caller looked (see _try_put)
-            inflight.pop()
-            self._getters.wake_all()
-            raise QueueShutDown("the queue is shut down")
-        unfinished = self._unfinished
-        unfinished.append(None)
-        try:
+        if not self._slow_put:
+            self._puts += 1  # no thread switch from the test to the push (see put_nowait)
             self._push(item)
-        except BaseException:  # an item a PriorityQueue cannot compare
-            unfinished.pop()
-            inflight.pop()
-            raise
-        inflight.pop()
-        self._after_put()
-
-    def _after_put(self) -> None:
-        if self._shutdown:
-            self._settle_racing_put()
-        elif self._getters:
+            if self._getters:
+                self._getters.wake_one()
+            return True
+        with self._lock:
+            if self._shutdown:
+                raise QueueShutDown("the queue is shut down")
+            if 0 < self._maxsize <= len(self._items):
+                return False
+            self._puts += 1
+            try:
+                self._push_locked(item)
+            except BaseException:  # an item a PriorityQueue cannot compare
+                self._puts -= 1
+                raise
+        if self._getters:
             self._getters.wake_one()
-
-    def _settle_racing_put(self) -> None:
-        """A put that raced with shutdown: after ``immediate=True`` its item is discarded
-        like the rest; either way every getter looks again (some may wait for in-flight
-        puts before they conclude the queue is drained)."""
-        if self._immediate:
-            self._discard_items()
-        self._getters.wake_all()
+        return True
 
     def _after_get(self) -> None:
         if self._putters:
@@ -266,10 +244,10 @@ class Queue(Generic[T]):
         """Whether a getter must raise QueueShutDown now: shut down, no put in flight and
         no item left (after ``immediate=True``, left-over items are discarded first).
 
-        Reads the flags in this order on purpose: a put announces itself in ``_inflight``
-        before it checks ``_shutdown``, and pushes before it leaves ``_inflight``.
+        Every put that did not raise QueueShutDown pushed before the flag was set (see
+        _try_put and put_nowait), so "shut down and empty" is final.
         """
-        if not self._shutdown or self._inflight:
+        if not self._shutdown:
             return False
         if self._immediate and self._items:
             self._discard_items()
@@ -278,17 +256,26 @@ class Queue(Generic[T]):
     def _discard_items(self) -> None:
         """Drop every item (shutdown(immediate=True)), settling one unfinished task each."""
         items = self._items
-        unfinished = self._unfinished
         with self._lock:
             while items:
                 try:
                     self._pop_locked()
                 except IndexError:  # a getter took the last one meanwhile
                     break
-                if unfinished:
-                    unfinished.pop()
-        if not unfinished:
+                if self._dones < self._puts:
+                    self._dones += 1
+        if self._all_done():
             self._joiners.wake_all()
+
+    def _all_done(self) -> bool:
+        """Whether every item put was marked done at some moment during this call.
+
+        Reads _dones before _puts: both only grow, so ``dones(t1) == puts(t2)`` with
+        ``t1 < t2`` means ``puts(t1) == dones(t1)``; the other order could see two
+        moments that never were one (a put and a done in between).
+        """
+        dones = self._dones
+        return dones == self._puts
 
     def _pop_locked(self) -> Any:
         return self._items.popleft()
@@ -306,28 +293,21 @@ class Queue(Generic[T]):
         token = self._token
         if token is not None and token.closed:
             self._check_runner()
-        if self._slow_put:
+        if self._slow_put:  # bounded, shut down, or a push that is not one C call
             if not self._try_put(item):
                 raise QueueFull()
             return
-        inflight = self._inflight
-        inflight.append(None)
-        if self._shutdown:  # shut down since the test above (see _try_put)
-            inflight.pop()
-            self._getters.wake_all()
-            raise QueueShutDown("the queue is shut down")
-        unfinished = self._unfinished
-        unfinished.append(None)
-        try:
-            self._push(item)
-        except BaseException:  # an item a PriorityQueue cannot compare
-            unfinished.pop()
-            inflight.pop()
-            raise
-        inflight.pop()
-        if self._shutdown:
-            self._settle_racing_put()
-        elif self._getters:
+        # From the test above to the push there is no point where the interpreter may
+        # switch threads (no call, no backward jump, no Python code; the push is one C
+        # call), so on a GIL build shutdown() ran either before the test, which then took
+        # the locked path, or runs after the push: a getter that sees the queue shut down
+        # and empty never misses this item, and no getter can mark it done before it is
+        # counted. (Free-threaded builds and PriorityQueue always take the locked path;
+        # shutdown() sets _slow_put before _shutdown. A Python-level line tracer is the
+        # one thing that could still switch threads in between.)
+        self._puts += 1
+        self._push(item)
+        if self._getters:
             self._getters.wake_one()
 
     def get_nowait(self) -> T:
@@ -352,12 +332,11 @@ class Queue(Generic[T]):
         When every item put has been marked, :meth:`join` / :meth:`join_wait` return.
         Raises ValueError if called more times than there were items put.
         """
-        unfinished = self._unfinished
-        try:
-            unfinished.pop()
-        except IndexError:
-            raise ValueError("task_done() called too many times") from None
-        if not unfinished and self._joiners:
+        with self._lock:
+            if self._dones >= self._puts:
+                raise ValueError("task_done() called too many times")
+            self._dones += 1
+        if self._joiners and self._all_done():
             self._joiners.wake_all()
 
     # -- coroutines (any loop) -----------------------------------------------------------
@@ -382,7 +361,7 @@ class Queue(Generic[T]):
         while True:
             if token is not None and token.closed:
                 self._check_runner()
-            if self._drained():
+            if self._shutdown and self._drained():
                 raise QueueShutDown("the queue is shut down and empty")
             waiter = AsyncWaiter(token)
             getters.add(waiter)
@@ -395,11 +374,11 @@ class Queue(Generic[T]):
                     self._leave(getters, waiter)
                     self._after_get()
                     return item
-            if self._drained() or (self._shutdown and self._items):
+            if self._shutdown:  # since the test above: look again
                 self._leave(getters, waiter)
                 continue
             try:
-                if token is not None and token.is_foreign(waiter):
+                if token is not None and waiter.thread_id != token.thread_id:  # foreign loop
                     await token.park_async(waiter)  # also woken by the runner's close
                 else:
                     await waiter.fut
@@ -460,15 +439,14 @@ class Queue(Generic[T]):
         Woken by the last ``task_done()`` (or ``shutdown(immediate=True)`` discarding the
         rest); raises RunnerClosedError if the queue's runner closes meanwhile.
         """
-        unfinished = self._unfinished
         joiners = self._joiners
         token = self._token
-        while unfinished:
+        while not self._all_done():
             if token is not None and token.closed:
                 self._check_runner()
             waiter = AsyncWaiter(token)
             joiners.add(waiter)
-            if not unfinished:
+            if self._all_done():
                 joiners.discard(waiter)
                 return
             try:
@@ -505,11 +483,16 @@ class Queue(Generic[T]):
         ``call_in_loop_timeout``); validated even when an item is there at once. See the
         class docstring for what it raises.
         """
-        self._check_may_block("Queue.get_wait()", "`await queue.get()`")
-        deadline = self._deadline(timeout)
+        # The hot path, inlined: an item is there and the timeout is the default one.
         token = self._token
-        if token is not None and token.closed:
-            self._check_runner()
+        if token is None:
+            check_may_block("Queue.get_wait()", "`await queue.get()`")
+        else:
+            if token.thread_id == _get_ident():
+                token.check_may_block("Queue.get_wait()", "`await queue.get()`")
+            if token.closed:
+                self._check_runner()
+        deadline = None if timeout is USE_DEFAULT_TIMEOUT else self._deadline(timeout)
         if self._items and not self._immediate:  # C-level tests: no exception raised
             try:
                 item = self._pop()
@@ -519,7 +502,7 @@ class Queue(Generic[T]):
                 if self._putters:
                     self._putters.wake_one()
                 return item
-        return self._get_wait_slow(deadline)
+        return self._get_wait_slow(self._deadline(timeout) if deadline is None else deadline)
 
     def _get_wait_slow(self, deadline: Deadline) -> T:
         getters = self._getters
@@ -616,14 +599,13 @@ class Queue(Generic[T]):
         """
         self._check_may_block("Queue.join_wait()", "`await queue.join()`")
         deadline = self._deadline(timeout)
-        unfinished = self._unfinished
         joiners = self._joiners
         waited = False
-        while unfinished:
+        while not self._all_done():
             self._check_runner(waited)
             waiter = ThreadWaiter()
             joiners.add(waiter)
-            if not unfinished:
+            if self._all_done():
                 joiners.discard(waiter)
                 return
             try:
@@ -631,7 +613,7 @@ class Queue(Generic[T]):
             finally:
                 joiners.discard(waiter)
             waited = True
-            if not woken and unfinished:
+            if not woken and not self._all_done():
                 self._check_runner(waited=True)
                 raise self._timeout_error("Queue.join_wait()", deadline)
 
@@ -653,8 +635,8 @@ class Queue(Generic[T]):
         before any getter sees QueueShutDown. Any thread, never blocks, idempotent.
         """
         with self._lock:
+            self._slow_put = True  # first: see put_nowait
             self._shutdown = True
-            self._slow_put = True
             if immediate:
                 self._immediate = True
         if immediate:
@@ -710,6 +692,9 @@ class PriorityQueue(Queue[T]):
     """
 
     __slots__ = ()
+
+    #: heapq compares items in Python: its push is not one C call.
+    _LOCK_FREE_PUSH: ClassVar[bool] = False
 
     def _init_storage(self) -> None:
         items: list[Any] = []
