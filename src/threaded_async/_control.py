@@ -70,6 +70,7 @@ __all__ = [
 
 
 _monotonic = time.monotonic
+_get_ident = threading.get_ident
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,6 +157,7 @@ class Request(Generic[R]):
         outcome: Outcome[R] | None,
         future: Future[R] | None,
         token: LoopToken,
+        eager: bool = False,
     ) -> None:
         self.fun: Callable[..., R] = fun
         self.args: tuple[Any, ...] = args
@@ -170,6 +172,12 @@ class Request(Generic[R]):
         self._execution_request: ExecutionRequest[R] | None = None
         self._token = token
         self.taken: bool = False
+        if eager and outcome is not None:
+            # The host's _handle_request will want both: make them now, on the loop, not
+            # on the host thread in the middle of a frame (where a burst of allocations
+            # set off a garbage collection every few hundred answers; see NOTES.md).
+            self._future = cast("Future[R]", make_view(Future, outcome, token))
+            self._execution_request = _new_request(fun, args, kwargs, self.client)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled() else "answered" if self.done() else "pending"
@@ -502,6 +510,8 @@ class Server:
         elif clock is not None and runner.clock is not clock:
             raise ValueError("pass the clock to the runner, or let the server create the runner")
         self._runner = runner
+        #: The runner's clock (fixed for its life), read on every request.
+        self._clock: VirtualClock | None = runner.clock
         token = token_of(runner)
         assert token is not None
         self._token = token
@@ -755,7 +765,7 @@ class Server:
             task = asyncio.current_task()
             if task is not None:
                 client.bind_task(task)
-        clock = self._runner.clock
+        clock = self._clock
         stepping = token.stepping
         issued_at = clock.time() if clock is not None else None
         if self._default_futures:
@@ -764,7 +774,9 @@ class Server:
             # the Future view and ExecutionRequest are made only if a host asks for them.
             waiter = AsyncWaiter(token)
             outcome: Outcome[Any] = Outcome(waiter)
-            item: Request[Any] = Request(fun, args, kwargs, client, issued_at, outcome, None, token)
+            item: Request[Any] = Request(
+                fun, args, kwargs, client, issued_at, outcome, None, token, not self._direct_answers
+            )
             if stepping is not None and clock is not None:
                 # A request in flight freezes virtual-time autojumps until it is answered.
                 stepping.add_jump_hold(outcome)
@@ -1062,9 +1074,10 @@ class Server:
         the client got its answer.
         """
         token = self._token
-        token.check_may_block("Server.process()", "a host thread")
-        wait = token.resolve(timeout)
-        budget_end = _budget_end(budget)
+        if token.thread_id == _get_ident():
+            token.check_may_block("Server.process()", "a host thread")
+        wait = token.default_timeout if timeout is USE_DEFAULT_TIMEOUT else token.resolve(timeout)
+        budget_end = None if budget is None else _budget_end(budget)
         item = self._pop()  # a busy host's hot path: no deadline, no loop round trip
         deadline: Deadline | None = None
         if item is None:
@@ -1076,7 +1089,15 @@ class Server:
         self._answer(item)
         if not self._pending and self._runner.is_running:
             try:
-                self._catch_up(wait if deadline is None else deadline.remaining(), budget_end)
+                if budget_end is None:  # (the common case, one call less)
+                    wait_idle(
+                        token,
+                        wait if deadline is None else deadline.remaining(),
+                        self.catch_up_iterations,
+                        self.catch_up_seconds,
+                    )
+                else:
+                    self._catch_up(wait if deadline is None else deadline.remaining(), budget_end)
             except (EventLoopTimeoutError, RunnerClosedError):
                 pass  # it answered: that is what the caller asked for
         return True
