@@ -83,6 +83,57 @@ def test_a_handler_raising_a_base_exception_answers_its_client(
     assert outcomes[1] == 20
 
 
+@pytest.mark.parametrize(
+    ("exc", "client_sees"),
+    [
+        (KeyboardInterrupt(), asyncio.CancelledError),
+        (GeneratorExit(), GeneratorExit),
+        (CustomBaseError(), CustomBaseError),
+    ],
+    ids=["KeyboardInterrupt", "GeneratorExit", "custom"],
+)
+def test_process_all_answers_the_request_whose_handler_raised_a_base_exception(
+    exc: BaseException, client_sees: type[BaseException]
+) -> None:
+    """process_all() answers what it computed up to the interrupt (the raising request
+    included), leaves the rest queued for the next call, and lets the host see it."""
+    outcomes: dict[int, object] = {}
+
+    async def agent(stub: Stub, n: int) -> None:
+        try:
+            outcomes[n] = await stub.act(n)
+        except BaseException as err:
+            outcomes[n] = type(err)
+
+    raised = {"done": False}
+
+    def handler(n: int) -> int:
+        if n == 1 and not raised["done"]:
+            raised["done"] = True
+            raise exc
+        return n * 10
+
+    async def agents(stubs: list[Stub]) -> None:
+        async with asyncio.TaskGroup() as group:
+            for n, stub in enumerate(stubs):
+                group.create_task(agent(stub, n))
+
+    with ta.Server(handlers={Stub.act: handler}) as server:
+        server.event_loop_timeout = 10
+        stubs = [Stub(server) for _ in range(3)]
+        task = server.create_background_task(agents(stubs))
+        server.runner.wait_until_idle(10)
+        assert len(server.requests()) == 3
+        with pytest.raises(type(exc)):
+            server.process_all()
+        assert len(server.requests()) == 1  # the third request waits for the next call
+        assert server.process_all() == 1
+        task.wait(10)
+    assert outcomes[0] == 0
+    assert outcomes[1] is client_sees
+    assert outcomes[2] == 20
+
+
 def test_a_request_for_an_unhashable_callable_fails_the_client_not_the_host() -> None:
     class Unhashable:
         __hash__ = None  # type: ignore[assignment]
