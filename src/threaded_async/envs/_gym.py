@@ -71,10 +71,8 @@ class GymHost(EnvHost):
         progress: bool = False,
         **make_kwargs: Any,
     ) -> None:
-        if isinstance(env, str) and record_frames:
-            make_kwargs.setdefault("render_mode", "rgb_array")
         made_env, made = make_env(
-            env, make_kwargs, "gymnasium", lambda gym: gym.make(env, **make_kwargs)
+            env, make_kwargs, "gymnasium", lambda gym: gym.make(env, **make_kwargs), record_frames
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._real_time = real_time

@@ -133,10 +133,12 @@ class ParallelHost(EnvHost):
                 raise ValueError(f"fps must be positive, not {fps!r}")
             if default_action is None:
                 raise ValueError("real time (fps=) needs a default_action for missed frames")
-        if isinstance(env, str) and record_frames:
-            make_kwargs.setdefault("render_mode", "rgb_array")
         made_env, made = make_env(
-            env, make_kwargs, "pettingzoo", lambda pz: pz.make("parallel", env, **make_kwargs)
+            env,
+            make_kwargs,
+            "pettingzoo",
+            lambda pz: pz.make("parallel", env, **make_kwargs),
+            record_frames,
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._fps = fps
@@ -364,10 +366,12 @@ class TurnHost(EnvHost):
         progress: bool = False,
         **make_kwargs: Any,
     ) -> None:
-        if isinstance(env, str) and record_frames:
-            make_kwargs.setdefault("render_mode", "rgb_array")
         made_env, made = make_env(
-            env, make_kwargs, "pettingzoo", lambda pz: pz.make("aec", env, **make_kwargs)
+            env,
+            make_kwargs,
+            "pettingzoo",
+            lambda pz: pz.make("aec", env, **make_kwargs),
+            record_frames,
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._real_time = real_time

@@ -128,11 +128,18 @@ class EnvHost:
 
 
 def make_env(
-    env: Any, make_kwargs: dict[str, Any], module: str, make: Callable[[Any], Any]
+    env: Any,
+    make_kwargs: dict[str, Any],
+    module: str,
+    make: Callable[[Any], Any],
+    record_frames: bool,
 ) -> tuple[Any, bool]:
     """``(env, False)`` for an env object; ``(make(module), True)`` for an id (a str), with
-    ``module`` imported lazily (ImportError naming the extra if it is missing)."""
+    ``module`` imported lazily (ImportError naming the extra if it is missing). An env
+    made to record frames renders ``"rgb_array"`` unless ``make_kwargs`` says otherwise."""
     if isinstance(env, str):
+        if record_frames:
+            make_kwargs.setdefault("render_mode", "rgb_array")
         return make(require(module, f"making the env {env!r}")), True
     if make_kwargs:
         raise TypeError(
