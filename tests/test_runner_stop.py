@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import threading
+import warnings
 
 import pytest
 
@@ -183,3 +185,41 @@ def test_a_raising_stop_callback_is_reported_and_the_rest_still_run(
         runner.stop()
     assert calls == ["boom", "second"]
     assert "stop callback failed" in caplog.text
+
+
+def test_a_running_runner_that_is_dropped_warns_and_its_thread_can_still_end() -> None:
+    """The loop thread does not keep its runner alive: a started runner that is collected
+    without stop() gives a ResourceWarning (as an unclosed asyncio loop does)."""
+    runner = ta.AsyncRunner()
+    runner.start()
+    loop = runner.loop
+    thread = next(t for t in threading.enumerate() if t.name == runner.name)
+    queue: ta.Queue[int] = ta.Queue(runner)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del runner
+        gc.collect()
+    assert [w.category for w in caught] == [ResourceWarning]
+    assert "unclosed running <AsyncRunner" in str(caught[0].message)
+    # Its loop runs on (a primitive bound to it still works) until something stops it;
+    # then the thread closes the loop without the runner and wakes what is blocked.
+    queue.put_nowait(1)
+    assert queue.get_wait(5) == 1
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert loop.is_closed()
+    with pytest.raises(ta.RunnerClosedError):
+        queue.get_wait(5)
+
+
+def test_a_stopped_or_never_started_runner_does_not_warn() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        runner = ta.AsyncRunner()
+        del runner
+        runner = ta.AsyncRunner()
+        runner.start()
+        runner.stop()
+        del runner
+        gc.collect()

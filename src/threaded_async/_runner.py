@@ -12,6 +12,8 @@ import itertools
 import logging
 import threading
 import time
+import warnings
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -79,6 +81,8 @@ class AsyncRunner:
     Use it as a context manager (``with AsyncRunner() as runner:``), as an async context
     manager from inside another event loop (``async with``), or with :meth:`start` /
     :meth:`stop`. Every method is safe to call from any thread unless it says otherwise.
+    A started runner that is garbage-collected without :meth:`stop` gives a
+    ``ResourceWarning`` (its loop thread runs on until the process ends).
 
     Args:
         exit_timeout: Seconds :meth:`stop` waits for an orderly shutdown before it
@@ -224,7 +228,11 @@ class AsyncRunner:
                     "create a new one"
                 )
             self._state = _STARTING
-        thread = threading.Thread(target=self._thread_main, name=self._name, daemon=True)
+        # The thread gets a weak reference: a runner nobody can stop any more is collected,
+        # and warns (see __del__), as asyncio does for an unclosed loop.
+        thread = threading.Thread(
+            target=AsyncRunner._thread_main, args=(weakref.ref(self),), name=self._name, daemon=True
+        )
         self._thread = thread
         thread.start()
 
@@ -426,16 +434,59 @@ class AsyncRunner:
             raise TypeError(f"loop_factory returned {loop!r}, not an event loop")
         return loop
 
-    def _thread_main(self) -> None:
+    @staticmethod
+    def _thread_main(ref: weakref.ReferenceType[AsyncRunner]) -> None:
+        """The loop thread. It holds the runner only while it sets up and tears down the
+        loop, never while the loop runs, so that a dropped runner can be collected."""
+        runner = ref()
+        if runner is None:
+            return
+        loop = runner._open_loop(ref)
+        if loop is None:
+            return
+        token = runner._token
+        name = runner._name
+        del runner
+        try:
+            loop.run_forever()
+        except ForcedThreadShutdown:
+            pass
+        except BaseException as exc:
+            token.cause = exc
+            logger.error("Event loop thread %r died", name, exc_info=exc)
+        finally:
+            try:
+                runner = ref()
+                if runner is not None:
+                    runner._close_loop(loop)
+                else:  # dropped without stop() (it warned): close what is left
+                    _close_orphaned_loop(loop, token)
+            finally:
+                # This thread is ending; its ident may be reused by the next thread started,
+                # which must not be taken for the loop thread.
+                token.thread_id = None
+
+    def _open_loop(
+        self, ref: weakref.ReferenceType[AsyncRunner]
+    ) -> asyncio.AbstractEventLoop | None:
+        """Create and set up the loop (in the loop thread); None if that failed."""
         try:
             loop = self._make_loop()
             asyncio.set_event_loop(loop)
             loop.set_debug(self._debug)
-            loop.set_exception_handler(self._exception_handler)
+
+            def handle_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+                runner = ref()  # weakly: the loop must not keep the runner alive
+                if runner is not None:
+                    runner._exception_handler(loop, context)
+                else:
+                    loop.default_exception_handler(context)
+
+            loop.set_exception_handler(handle_exception)
         except BaseException as exc:
             self._mark_closed(exc)
             self._started.try_set_exception(exc)
-            return
+            return None
         self._token.bind(loop)
         # Our own default executor (as asyncio's, but with its threads marked): a stop()
         # called from one of them must not wait for the executor it runs in.
@@ -443,20 +494,18 @@ class AsyncRunner:
         self._executor = executor
         loop.set_default_executor(executor)
         loop.call_soon(self._on_started)
-        try:
-            loop.run_forever()
-        except ForcedThreadShutdown:
-            pass
-        except BaseException as exc:
-            self._token.cause = exc
-            logger.error("Event loop thread %r died", self._name, exc_info=exc)
-        finally:
-            try:
-                self._close_loop(loop)
-            finally:
-                # This thread is ending; its ident may be reused by the next thread started,
-                # which must not be taken for the loop thread.
-                self._token.thread_id = None
+        return loop
+
+    def __del__(self, _warn: Any = warnings.warn, _open: Any = (_STARTING, _RUNNING)) -> None:
+        # Collected while its loop thread runs: nobody can stop it any more. Warn, as an
+        # unclosed asyncio loop does; the daemon thread runs on until the process ends.
+        token = getattr(self, "_token", None)
+        if getattr(self, "_state", None) in _open and token is not None and not token.closed:
+            _warn(
+                f"unclosed running {self!r}: stop() it or use 'with'",
+                ResourceWarning,
+                source=self,
+            )
 
     def _on_started(self) -> None:
         with self._state_lock:
@@ -867,3 +916,16 @@ class _GraceAlarm:
             await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
             pending = {t for t in pending if not t.done()}
         return pending
+
+
+def _close_orphaned_loop(loop: asyncio.AbstractEventLoop, token: LoopToken) -> None:
+    """Close the loop of a runner that was collected without stop(), in its thread, after
+    its loop stopped (it died, or code on it called ``loop.stop()``): what ``_close_loop``
+    does that needs no runner."""
+    token.stop_accepting()
+    try:
+        loop.close()
+    except BaseException as exc:
+        logger.debug("error while closing the loop", exc_info=exc)
+    asyncio.set_event_loop(None)
+    token.mark_closed(RunnerClosedError("the event loop thread ended"))
