@@ -287,6 +287,74 @@ def test_gather_with_autojump_reaches_a_sleeping_agent() -> None:
         assert server.gather(timeout=BOUND) == []  # both agents ended
 
 
+def _lockstep_rounds(with_ticker: bool) -> tuple[list[tuple[float, list[float | None]]], Any]:
+    """Two agents guarded by asyncio.timeout(10), stepped in lockstep under autojump,
+    optionally beside a task whose timer fires every 0.25 s."""
+    clock = ta.VirtualClock(autojump=True)
+    with ta.Server(clock=clock) as server:
+        agents = [Env(server, name="a"), Env(server, name="b")]
+
+        async def agent(env: Env) -> list[str]:
+            out: list[str] = []
+            for i in range(3):
+                await asyncio.sleep(1)
+                try:
+                    async with asyncio.timeout(10):
+                        await env.move(i)
+                    out.append("ok")
+                except TimeoutError:
+                    out.append(f"timed out at {clock.time()}")
+            return out
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(0.25)
+
+        if with_ticker:
+            server.runner.create_task(ticker())
+        tasks = [server.runner.create_task(agent(env)) for env in agents]
+        rounds: list[tuple[float, list[float | None]]] = []
+        while batch := server.gather(agents, timeout=BOUND):
+            rounds.append((clock.time(), [r.issued_at for r in batch]))
+            for r in batch:
+                r.answer(0)
+        return rounds, [t.wait(BOUND) for t in tasks]
+
+
+@pytest.mark.parametrize("with_ticker", [False, True], ids=["alone", "beside a ticking timer"])
+def test_time_stands_still_once_what_gather_waits_for_has_arrived(with_ticker: bool) -> None:
+    """Autojump may move time while gather() waits, but not once every request it waits
+    for is queued: however late the host thread wakes, it takes them at the time they
+    were issued (the jumps used to go on until the host took them: agents' timeouts
+    fired, and a run beside another timer differed every time)."""
+    for _ in range(3):
+        rounds, results = _lockstep_rounds(with_ticker)
+        assert rounds == [(1.0, [1.0, 1.0]), (2.0, [2.0, 2.0]), (3.0, [3.0, 3.0])]
+        assert results == [["ok"] * 3, ["ok"] * 3]
+
+
+def test_next_request_takes_a_request_at_the_time_it_was_issued() -> None:
+    clock = ta.VirtualClock(autojump=True)
+    with ta.Server(clock=clock) as server:
+        env = Env(server, name="a")
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(0.25)
+
+        async def agent() -> int:
+            await asyncio.sleep(1)
+            return await env.move(1)
+
+        server.runner.create_task(ticker())
+        task = server.runner.create_task(agent())
+        request = server.next_request(BOUND, client="a")
+        assert request is not None
+        assert (request.issued_at, clock.time()) == (1.0, 1.0)
+        request.answer(5)
+        assert task.wait(BOUND) == 5
+
+
 def test_gather_refuses_foreign_clients_and_times_out() -> None:
     with ta.Server() as server, ta.Server() as other:
         mine, theirs = Env(server), Env(other)

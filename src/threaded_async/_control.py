@@ -929,7 +929,7 @@ class Server:
             if ready():
                 return True
             if stepping is not None:
-                stepping.add_host_wait(waiter)
+                stepping.add_host_wait(waiter, lambda: not ready())
             woken = token.park(waiter, deadline.remaining())
         finally:
             arrivals.discard(waiter)

@@ -181,7 +181,8 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._jump_holds: set[object] = set()
         #: Host threads waiting for requests (gather, next_request): while any waits,
         #: autojumps are allowed despite the holds of queued requests.
-        self._host_waits: set[object] = set()
+        #: Host threads waiting for requests: key -> "still waiting?" (read on this thread).
+        self._host_waits: dict[object, Callable[[], bool]] = {}
         #: Threads answering a batch (hold_wakeups): resolutions wake the loop once, after.
         self._wakeup_holds: set[object] = set()
         self._wakeup_deferred = False
@@ -322,7 +323,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         ):
             return False
         # Holds before _ready, as in _on_idle (the same ordering argument).
-        jump_allowed = not self._jump_holds or bool(self._host_waits)
+        jump_allowed = not self._jump_holds or self._hosts_still_waiting()
         if self._ready or not scheduled:
             return False
         if not clock.on_idle(scheduled[0][0], jump_allowed):
@@ -460,7 +461,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             # appends its wake-up to _ready first and drops its hold second, so a stale
             # read here always comes with a non-empty _ready, and we loop again instead of
             # jumping past the answered client.
-            jump_allowed = not self._jump_holds or bool(self._host_waits)
+            jump_allowed = not self._jump_holds or self._hosts_still_waiting()
             if self._ready:
                 return 0
             scheduled = self._scheduled
@@ -562,10 +563,14 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             self._wakeup_deferred = False
             self._write_to_self()
 
-    def add_host_wait(self, key: object) -> None:
-        """A host thread waits for requests (``key``): allow autojumps despite holds until
-        :meth:`remove_host_wait`. Any thread; wakes the loop so it looks again."""
-        self._host_waits.add(key)
+    def add_host_wait(self, key: object, still_waiting: Callable[[], bool]) -> None:
+        """A host thread waits for requests (``key``): while ``still_waiting()`` is true
+        (called on the loop thread when it is idle), autojumps are allowed despite the
+        holds of queued requests, until :meth:`remove_host_wait`. Once what the host waits
+        for has arrived, time stands still until the host has taken it, however late its
+        thread runs: the jumps depend on what is queued, not on thread timing. Any
+        thread; wakes the loop so it looks again."""
+        self._host_waits[key] = still_waiting
         # Only a virtual clock held back by requests has anything new to decide.
         if (
             self._polling
@@ -577,7 +582,11 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
     def remove_host_wait(self, key: object) -> None:
         """The host thread stopped waiting (any thread, never blocks)."""
-        self._host_waits.discard(key)
+        self._host_waits.pop(key, None)
+
+    def _hosts_still_waiting(self) -> bool:
+        """Whether a waiting host still lacks what it waits for (loop thread)."""
+        return any(still_waiting() for still_waiting in tuple(self._host_waits.values()))
 
     def resolve_threadsafe(self, fut: asyncio.Future[None]) -> None:
         """Set ``fut`` (a future of this loop) to ``None`` from any thread; a no-op if it is
