@@ -36,22 +36,24 @@ def wait_idle(
     timeout: float | None,
     max_iterations: int | None = None,
     min_seconds: float = 0.0,
-) -> None:
-    """Block the calling thread until the token's loop is idle.
+    quiet: bool = False,
+) -> bool:
+    """Block the calling thread until the token's loop is idle; return True.
 
     ``max_iterations``: give up (return) once that many loop iterations and
     ``min_seconds`` of real time have both passed without the loop idling: a loop that
     never idles is not waited for, while one long step is. Raises EventLoopTimeoutError
-    after ``timeout`` real seconds, RunnerClosedError if the loop does not run or closes
-    (or starts tearing down) meanwhile. The caller has checked that this is not the loop
-    thread.
+    after ``timeout`` real seconds (``quiet``: returns False instead, without the cost of
+    an error that describes the loop's stack), RunnerClosedError if the loop does not run
+    or closes (or starts tearing down) meanwhile. The caller has checked that this is not
+    the loop thread.
     """
     loop = token.require_loop("wait for the event loop")
     if token.closing:
         raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
     stepping = token.stepping
     if stepping is not None and stepping.is_idle_now():
-        return
+        return True
     waiter = ThreadWaiter()
     if stepping is not None:
         stepping.add_idle_waiter(waiter, max_iterations, min_seconds)
@@ -67,7 +69,10 @@ def wait_idle(
     if not woken:
         if stepping is not None:
             stepping.remove_idle_waiter(waiter)
+        if quiet:
+            return False
         raise token.timeout_error("the event loop to become idle", timeout)
+    return True
 
 
 def catch_up(
