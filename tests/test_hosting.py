@@ -95,6 +95,34 @@ def test_request_stub_forwards_to_execute_with_itself_as_the_key() -> None:
         assert task.wait(BOUND) == (42, "wall")
 
 
+class Mover(ta.Client):
+    @request
+    async def move(self, dx: int, dy: int = 0, *, run: bool = False) -> str: ...
+
+
+def test_request_stub_passes_arguments_as_the_hand_written_stub_would() -> None:
+    """Keywords for positional parameters become positional (whatever the handler calls
+    them), keyword-only ones stay keywords, as ``self.execute(Mover.move, dx)`` would
+    pass them; a call the stub cannot take raises at once and issues nothing."""
+
+    def handler(x: int, y: int = 0, *, run: bool = False) -> str:
+        return f"{x},{y},{run}"
+
+    with ta.Server(handlers={Mover.move: handler}, record_trace=True) as s:
+        mover = Mover(s)
+
+        async def agent() -> list[str]:
+            with pytest.raises(TypeError):
+                await mover.move(1, 2, 3)  # type: ignore[misc]  # pyright: ignore[reportCallIssue]
+            return [await mover.move(dx=4), await mover.move(5, dy=6, run=True)]
+
+        task = s.create_background_task(agent())
+        while not task.done():
+            s.process()
+        assert task.wait(BOUND) == ["4,0,False", "5,6,True"]
+        assert [(e.args, e.kwargs) for e in s.trace] == [((4,), {}), ((5, 6), {"run": True})]
+
+
 def test_request_refuses_a_sync_function() -> None:
     def move(self: ta.Client, dx: int) -> int: ...
 

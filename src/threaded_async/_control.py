@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+import sys
 import threading
 import time
 import weakref
@@ -398,18 +399,36 @@ def request(
     if not inspect.iscoroutinefunction(fn):
         raise TypeError(f"@request needs an async def stub method, not {fn!r}")
 
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())[1:]  # (self)
+    most = (  # how many positional arguments a call can give
+        sum(p.kind in _POSITIONAL for p in params)
+        if all(p.kind is not inspect.Parameter.VAR_POSITIONAL for p in params)
+        else sys.maxsize
+    )
+
+    # A call that names a positional parameter (``move(dx=4)``) is bound to the signature
+    # first, so the request carries ``(4,)`` as the hand-written ``self.execute(Env.move,
+    # dx)`` would, whatever the handler calls its parameter; keyword-only parameters stay
+    # keywords, and parameters left out stay out (the handler's defaults apply). A bad
+    # call raises TypeError at once, as calling the method would.
     @functools.wraps(fn)
     async def stub(self: C, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if kwargs or len(args) > most:
+            bound = signature.bind(self, *args, **kwargs)
+            args = bound.args[1:]  # type: ignore[assignment]
+            kwargs = bound.kwargs  # type: ignore[assignment]
         if type(self).execute is _CLIENT_EXECUTE:  # what execute() would do, one frame less
             return await self.server.issue(stub, args, kwargs, self)
         return await self.execute(stub, *args, **kwargs)
 
-    stub.__signature__ = inspect.signature(fn)  # type: ignore[attr-defined]
+    stub.__signature__ = signature  # type: ignore[attr-defined]
     _REQUEST_STUBS.add(stub)
     return stub
 
 
 _CLIENT_EXECUTE = Client.execute
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 #: The stubs made by @request: their requests carry exactly the stub's parameters, so a
 #: handler can be checked against them (a hand-written stub may pass anything to execute).
@@ -1448,9 +1467,6 @@ def _check_handler_fits(key: Callable[..., Any], handler: Callable[..., Any]) ->
                 f"handler {_key_name(handler)}{target} cannot take the arguments of "
                 f"{_key_name(key)}{stub}: {exc}"
             ) from None
-
-
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _key_name(key: Callable[..., Any] | str) -> str:

@@ -60,9 +60,10 @@ class EnvClient(Client):
 
     @request
     async def reset(
-        self, seed: int | None = None, options: dict[str, Any] | None = None
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        """Reset the environment; returns ``(observation, info)``.
+        """Reset the environment; returns ``(observation, info)``. Keyword-only, as
+        Gymnasium's ``Env.reset``.
 
         GymHost: calls ``env.reset(seed=..., options=...)`` (the episode's seed for the
         first reset without one). PettingZoo hosts reset the environment themselves with
