@@ -280,6 +280,23 @@ def test_replay_reproduces_a_recorded_run_from_disk(tmp_path: Path) -> None:
     assert run.result == "wall"
 
 
+def test_replay_keeps_the_time_of_an_agent_that_sleeps_before_its_first_request() -> None:
+    async def late(server: ta.Server) -> tuple[int, int]:
+        env = Env(server, name="late")
+        await asyncio.sleep(1.5)
+        return await env.move(1, 0)
+
+    recorded = run_scripted(late, answers={Env.move: [(7, 7)]}).trace
+    assert recorded[0].issued_at == 1.5
+    run = replay(recorded, late)
+    assert run.trace == recorded  # the clock starts where run_scripted's does: at 0
+    assert run.result == (7, 7)
+    shifted = run_scripted(
+        late, answers={Env.move: [(7, 7)]}, clock=ta.VirtualClock(start=100, autojump=True)
+    ).trace
+    assert replay(shifted, late, start=100).trace == shifted
+
+
 def test_replay_names_the_first_request_that_differs(tmp_path: Path) -> None:
     recorded = _record(True, tmp_path / "run.jsonl")
 

@@ -842,9 +842,11 @@ class Trace(list[TraceEntry]):
     def digest(self) -> str:
         """The SHA-256 of the trace's canonical encoding, as 64 hex digits.
 
-        Equal traces (entry by entry, as ``==`` compares them) have equal digests, on every
-        run, machine and supported Python; a trace and its dumped-and-loaded copy too. Raises
-        TypeError if an item is not a TraceEntry.
+        Traces whose entries agree in every field have equal digests, on every run,
+        machine and supported Python; a trace and its dumped-and-loaded copy too. The
+        digest covers every field: where ``==`` lets a time or client that one entry lacks
+        (``None``, as in an entry written by hand) match anything, the digests of the two
+        traces differ. Raises TypeError if an item is not a TraceEntry.
         """
         encoder = _Encoder(compare=True)
         text = _dumps([_entry_object(entry, encoder) for entry in _check_entries(self)])

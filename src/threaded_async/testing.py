@@ -537,9 +537,15 @@ def replay(
     max_steps: int = 10_000,
     max_time: float = 86_400.0 * 365,
     timeout: float | None = 10.0,
+    start: float | None = None,
 ) -> ScriptRun[T]:
     """Re-run agent code against the answers recorded in ``trace``, per client, on virtual
     time; return the run (its trace equals the recording if the code did the same).
+
+    The virtual clock starts at ``start``: by default 0.0, where the clocks of
+    :func:`run_scripted` and the env hosts start (or the earliest recorded time, if that is
+    negative); pass the start of the recording's clock if it started elsewhere (e.g.
+    ``VirtualClock(start=...)``), or the replayed times will be shifted.
 
     Each client's requests are answered, in order, with what that client got in the
     recording (its result, or its error: a builtin exception type is raised again, any
@@ -551,8 +557,10 @@ def replay(
     """
     _check_client_code(client_code, "replay()")
     entries = list(trace)
-    starts = [e.issued_at for e in entries if e.issued_at is not None]
-    clock = VirtualClock(start=min(starts) if starts else 0.0, autojump=True)
+    if start is None:
+        starts = [e.issued_at for e in entries if e.issued_at is not None]
+        start = min(0.0, *starts)
+    clock = VirtualClock(start=start, autojump=True)
     with _ReplayServer(entries, clock, timeout) as server:
         try:
             run = server.run(client_code, max_steps=max_steps, max_time=max_time)
