@@ -317,6 +317,47 @@ def test_a_turn_based_agent_that_raises_is_reported() -> None:
     assert cancelled == ["player_1"]
 
 
+async def _raise_at_once(env: EnvClient) -> None:
+    raise ValueError("agent bug")
+
+
+async def _wait_for_nothing(env: EnvClient) -> None:
+    await asyncio.Event().wait()  # neither a request nor a timer: only cancellation ends it
+
+
+async def _reset_then_raise(env: EnvClient) -> None:
+    await env.reset()
+    raise ValueError("agent bug")
+
+
+async def _think_for_a_minute(env: EnvClient) -> None:
+    await env.reset()
+    await asyncio.sleep(60)
+    await env.step(0)
+
+
+@pytest.mark.parametrize("kind", ["lockstep", "turns"])
+def test_an_agent_that_raises_while_the_others_wait_for_nothing_ends_the_episode(
+    kind: str,
+) -> None:
+    """The host must not wait for the other agents' next requests (they would never come,
+    and it used to end with EventLoopTimeoutError instead of the agent's error): they are
+    cancelled as soon as one agent raises."""
+    agents = {"player_1": _wait_for_nothing, "player_2": _raise_at_once}
+    if kind == "lockstep":
+        # On the real clock, beside an agent that thinks for a minute before it steps.
+        agents = {"player_0": _reset_then_raise, "player_1": _think_for_a_minute}
+        with ParallelHost("classic/rps-v2", real_time=True, timeout=5) as host:
+            episode = host.run_episode(agents, seed=0)
+    else:
+        with TurnHost("classic/tictactoe-v3", timeout=30) as host:
+            episode = host.run_episode(agents, seed=0)
+    error = episode.error
+    assert error is not None
+    assert (error.type, error.message) == ("ValueError", "agent bug")
+    assert episode.steps == 0
+
+
 def test_a_turn_based_agent_that_stops_early_ends_the_episode() -> None:
     async def resigns(env: EnvClient) -> str:
         observation, _ = await env.reset()

@@ -186,6 +186,8 @@ class Session:
         self._tasks: list[BackgroundTask[None]] = []
         self._results: dict[str, Any] = {}
         self._errors: list[AgentError] = []
+        #: The agents' own tasks (loop thread only).
+        self._agent_tasks: list[asyncio.Task[None]] = []
 
     def __enter__(self) -> Self:
         self.server.__enter__()
@@ -224,11 +226,17 @@ class Session:
         # The client is live until this task ends, even if it ends before its first
         # request (gather() would wait for it otherwise).
         client.bind_task(task)
+        self._agent_tasks.append(task)
         try:
             result = await agent(client)
         except Exception as exc:
             text = "".join(traceback.format_exception(exc))
             self._errors.append(AgentError(client.name, type(exc).__name__, str(exc), text, exc))
+            # The episode ends here: cancel the other agents now (this is the loop thread),
+            # so a host waiting for their next requests is not kept waiting for them.
+            for other in self._agent_tasks:
+                if other is not task:
+                    other.cancel()
         else:
             self._results[client.name] = result
 
