@@ -4,6 +4,7 @@ and in real time, TurnHost on turn-based games."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from typing import Any
 
 import numpy as np
@@ -396,3 +397,41 @@ def test_the_episode_ends_when_no_agent_is_running() -> None:
             episode = host.run_episode(one_step, seed=0)
         assert episode.steps == 1
         assert episode.results == dict.fromkeys(KAZ_AGENTS, None)
+
+
+def test_an_env_of_another_kind_is_refused_at_once_saying_which_host_to_use() -> None:
+    import gymnasium as gym
+
+    from threaded_async.envs import GymHost
+
+    pz: Any = importlib.import_module("pettingzoo")
+    cartpole = gym.make("CartPole-v1")
+    rps = pz.make("parallel", "classic/rps-v2")
+    tictactoe = pz.make("aec", "classic/tictactoe-v3")
+    with pytest.raises(TypeError, match="use ParallelHost or TurnHost"):
+        GymHost(rps)
+    with pytest.raises(TypeError, match="call it to make the env"):
+        GymHost(lambda: rps)
+    with pytest.raises(TypeError, match="not 123"):
+        GymHost(123)
+    with pytest.raises(TypeError, match="use TurnHost"):
+        ParallelHost(tictactoe)
+    with pytest.raises(TypeError, match="use ParallelHost"):
+        TurnHost(rps)
+    with pytest.raises(TypeError, match="no possible_agents"):
+        ParallelHost(cartpole)
+    for env in (cartpole, rps, tictactoe):
+        env.close()
+
+
+def test_agents_and_seeds_are_checked_before_the_episode_starts() -> None:
+    async def agent(env: EnvClient) -> None:
+        await env.reset()
+
+    with ParallelHost("classic/rps-v2") as host:
+        with pytest.raises(TypeError, match="agent for 'player_1' must be an async function"):
+            host.run_episode({"player_0": agent, "player_1": 5}, seed=0)  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match="seed must be an int or None"):
+            host.run_episode(agent, seed="a")  # pyright: ignore[reportArgumentType]
+        with pytest.raises(TypeError, match="seed must be an int or None"):
+            host.run_episode(agent, seed=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import VirtualClock
 from ._episode import Episode
-from ._session import AgentFn, EnvClient, EnvHost, Session, make_env
+from ._session import AgentFn, EnvClient, EnvHost, Session, check_agent, make_env
 
 __all__ = ["GymHost"]
 
@@ -56,7 +56,8 @@ class GymHost(EnvHost):
     Raises:
         ImportError: an id was given and Gymnasium is not installed
             (``pip install "threaded_async[envs]"``).
-        TypeError: ``make_kwargs`` given with an env object.
+        TypeError: not an env of the host's kind (the message says which to use), or
+            ``make_kwargs`` given with an env object.
         ValueError: ``record_frames`` with an env that does not render ``"rgb_array"``,
             or a timeout that is not positive.
     """
@@ -72,7 +73,12 @@ class GymHost(EnvHost):
         **make_kwargs: Any,
     ) -> None:
         made_env, made = make_env(
-            env, make_kwargs, "gymnasium", lambda gym: gym.make(env, **make_kwargs), record_frames
+            env,
+            make_kwargs,
+            "gymnasium",
+            lambda gym: gym.make(env, **make_kwargs),
+            record_frames,
+            "gymnasium",
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._real_time = real_time
@@ -91,8 +97,10 @@ class GymHost(EnvHost):
         An agent that raises is reported in :attr:`Episode.error`. Raises
         EventLoopTimeoutError if the agent issues no request and does not return within
         ``timeout`` real seconds (it is cancelled first); RuntimeError if called on an
-        event loop thread of this library.
+        event loop thread of this library; TypeError for an agent that is not callable
+        or a seed that is not an int.
         """
+        check_agent(agent)
         env = self._env
         clock = None if self._real_time else VirtualClock(autojump=True)
         session = Session(

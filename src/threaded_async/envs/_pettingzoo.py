@@ -111,7 +111,8 @@ class ParallelHost(EnvHost):
     Raises:
         ImportError: an id was given and PettingZoo is not installed
             (``pip install "threaded_async[envs]"``).
-        TypeError: ``make_kwargs`` given with an env object.
+        TypeError: not an env of the host's kind (the message says which to use), or
+            ``make_kwargs`` given with an env object.
         ValueError: ``fps`` not positive or without ``default_action``; ``record_frames``
             with an env that does not render ``"rgb_array"``; a timeout not positive.
     """
@@ -139,6 +140,7 @@ class ParallelHost(EnvHost):
             "pettingzoo",
             lambda pz: pz.make("parallel", env, **make_kwargs),
             record_frames,
+            "parallel",
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._fps = fps
@@ -351,7 +353,8 @@ class TurnHost(EnvHost):
     Raises:
         ImportError: an id was given and PettingZoo is not installed
             (``pip install "threaded_async[envs]"``).
-        TypeError: ``make_kwargs`` given with an env object.
+        TypeError: not an env of the host's kind (the message says which to use), or
+            ``make_kwargs`` given with an env object.
         ValueError: ``record_frames`` with an env that does not render ``"rgb_array"``;
             a timeout not positive.
     """
@@ -372,6 +375,7 @@ class TurnHost(EnvHost):
             "pettingzoo",
             lambda pz: pz.make("aec", env, **make_kwargs),
             record_frames,
+            "aec",
         )
         super().__init__(made_env, made, timeout, record_frames)
         self._real_time = real_time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -134,10 +135,12 @@ def make_env(
     module: str,
     make: Callable[[Any], Any],
     record_frames: bool,
+    kind: str,
 ) -> tuple[Any, bool]:
     """``(env, False)`` for an env object; ``(make(module), True)`` for an id (a str), with
     ``module`` imported lazily (ImportError naming the extra if it is missing). An env
-    made to record frames renders ``"rgb_array"`` unless ``make_kwargs`` says otherwise."""
+    made to record frames renders ``"rgb_array"`` unless ``make_kwargs`` says otherwise.
+    A given env must be of ``kind`` (see :func:`check_env_kind`)."""
     if isinstance(env, str):
         if record_frames:
             make_kwargs.setdefault("render_mode", "rgb_array")
@@ -146,7 +149,63 @@ def make_env(
         raise TypeError(
             f"the keyword arguments {sorted(make_kwargs)} are for making an env from an id"
         )
+    check_env_kind(env, kind)
     return env, False
+
+
+#: What each host needs: (the kind's name, attributes it must have, an attribute it must
+#: not have, and what to say of an env that has it).
+_KINDS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
+    "gymnasium": (
+        "a Gymnasium env",
+        ("reset", "step", "action_space"),
+        "possible_agents",
+        "this looks like a PettingZoo env: use ParallelHost or TurnHost",
+    ),
+    "parallel": (
+        "a PettingZoo ParallelEnv",
+        ("reset", "step", "possible_agents"),
+        "last",
+        "this looks like a PettingZoo AEC env: use TurnHost",
+    ),
+    "aec": ("a PettingZoo AEC env", ("reset", "step", "possible_agents", "last"), "", ""),
+}
+
+
+def check_env_kind(env: Any, kind: str) -> None:
+    """TypeError at once, saying what was expected, if ``env`` is not of the host's kind."""
+    name, needs, other, other_hint = _KINDS[kind]
+    missing = [attribute for attribute in needs if not hasattr(env, attribute)]
+    if not missing and not (other and hasattr(env, other)):
+        return
+    if missing and callable(env) and not hasattr(env, "reset"):
+        hint = "a function or class was given: call it to make the env"
+    elif missing == ["last"]:
+        hint = "this looks like a PettingZoo ParallelEnv: use ParallelHost"
+    elif not missing:
+        hint = other_hint
+    else:
+        hint = f"it has no {', '.join(missing)}"
+    raise TypeError(f"expected {name} or its id, not {env!r} ({hint})")
+
+
+def check_agent(agent: object, name: str | None = None) -> None:
+    """TypeError at once unless ``agent`` is callable (an async function of an EnvClient)."""
+    if callable(agent):
+        return
+    what = f"the agent for {name!r}" if name is not None else "the agent"
+    hint = (
+        ": a coroutine object was given, pass the async function itself"
+        if inspect.iscoroutine(agent)
+        else ""
+    )
+    raise TypeError(f"{what} must be an async function taking an EnvClient, not {agent!r}{hint}")
+
+
+def check_seed(seed: object) -> None:
+    """TypeError at once unless ``seed`` is None or an int."""
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise TypeError(f"seed must be an int or None, not {seed!r}")
 
 
 class Session:
@@ -164,6 +223,7 @@ class Session:
         record_frames: bool,
         progress: str | None,
     ) -> None:
+        check_seed(seed)
         self.env = env
         self.clock = clock
         self.seed = seed
@@ -304,6 +364,8 @@ def agents_by_id(agents: Mapping[str, AgentFn] | AgentFn, ids: list[str]) -> dic
     """One agent function per agent id: the same function for all, or a complete mapping."""
     if callable(agents):
         return dict.fromkeys(ids, agents)
+    if not isinstance(agents, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]  # callers pass anything
+        check_agent(agents)
     missing = [name for name in ids if name not in agents]
     unknown = [name for name in agents if name not in ids]
     if missing or unknown:
@@ -311,4 +373,6 @@ def agents_by_id(agents: Mapping[str, AgentFn] | AgentFn, ids: list[str]) -> dic
             f"agents must map every agent id of the env ({ids}) to a function; "
             f"missing {missing}, unknown {unknown}"
         )
+    for name in ids:
+        check_agent(agents[name], name)
     return {name: agents[name] for name in ids}
