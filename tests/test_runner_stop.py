@@ -223,3 +223,27 @@ def test_a_stopped_or_never_started_runner_does_not_warn() -> None:
         runner.stop()
         del runner
         gc.collect()
+
+
+def test_a_force_stopped_runner_that_is_dropped_logs_no_task_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """ForcedThreadShutdown is consumed, also when its task is collected after the runner
+    (the loop's exception handler must not depend on the runner being alive)."""
+    runner = ta.AsyncRunner(exit_timeout=0.2, log_forced_shutdown_stack_trace=False)
+    runner.start()
+    running = threading.Event()
+
+    async def stuck() -> None:
+        running.set()
+        while True:  # blocks the loop: only a forced stop ends it
+            pass
+
+    task = runner.create_task(stuck())
+    assert running.wait(10)
+    runner.stop()
+    assert runner.shutdown_type == ta.ShutdownType.FORCE_STOPPED
+    del task, runner
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert "ForcedThreadShutdown" not in caplog.text

@@ -133,7 +133,8 @@ class AsyncRunner:
         self._finished: Outcome[None] = Outcome()
         #: Tasks whose result someone may still want (the runner cancels them at close).
         self._live: set[TaskStart[Any]] = set()
-        self._abandoned = False
+        #: The loop's exception handler (see _ExceptionFilter).
+        self._exception_filter = _ExceptionFilter()
         self._failed: list[TaskStart[Any]] = []
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
@@ -346,6 +347,7 @@ class AsyncRunner:
     def _force_stop(self, thread: threading.Thread) -> None:
         self._shutdown_type = ShutdownType.FORCE_STOPPED
         self._forced = True
+        self._exception_filter.quiet_pending = True
         if self._log_forced:
             logger.warning(
                 "Force-stopping event loop thread %r; it was executing:\n%s",
@@ -441,7 +443,7 @@ class AsyncRunner:
         runner = ref()
         if runner is None:
             return
-        loop = runner._open_loop(ref)
+        loop = runner._open_loop()
         if loop is None:
             return
         token = runner._token
@@ -466,23 +468,15 @@ class AsyncRunner:
                 # which must not be taken for the loop thread.
                 token.thread_id = None
 
-    def _open_loop(
-        self, ref: weakref.ReferenceType[AsyncRunner]
-    ) -> asyncio.AbstractEventLoop | None:
+    def _open_loop(self) -> asyncio.AbstractEventLoop | None:
         """Create and set up the loop (in the loop thread); None if that failed."""
         try:
             loop = self._make_loop()
             asyncio.set_event_loop(loop)
             loop.set_debug(self._debug)
-
-            def handle_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-                runner = ref()  # weakly: the loop must not keep the runner alive
-                if runner is not None:
-                    runner._exception_handler(loop, context)
-                else:
-                    loop.default_exception_handler(context)
-
-            loop.set_exception_handler(handle_exception)
+            # Not a bound method: the loop must not keep the runner alive, and the filter
+            # must outlive it (a task holding ForcedThreadShutdown may be collected later).
+            loop.set_exception_handler(self._exception_filter)
         except BaseException as exc:
             self._mark_closed(exc)
             self._started.try_set_exception(exc)
@@ -535,7 +529,8 @@ class AsyncRunner:
                     task.cancel()
                 pending = await alarm.wait_all(tasks)
                 if pending:
-                    self._abandoned = True  # their "destroyed but pending" note is expected
+                    # Their "destroyed but pending" notes are expected.
+                    self._exception_filter.quiet_pending = True
                     logger.warning(
                         "%d task(s) did not finish within %.2g s of being cancelled at exit "
                         "(do they swallow CancelledError?); stopping the loop anyway: %s",
@@ -636,15 +631,6 @@ class AsyncRunner:
             start.outcome.cancel("the runner closed")
         self._token.mark_closed(cause)
         self._finished.try_set_result(None)
-
-    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), ForcedThreadShutdown):
-            return  # consumed: a forced stop is reported by shutdown_type, not as a task error
-        if (self._forced or self._abandoned) and "destroyed but it is pending" in str(
-            context.get("message", "")
-        ):
-            return
-        loop.default_exception_handler(context)
 
     def _task_finished(self, start: TaskStart[Any]) -> None:
         self._live.discard(start)
@@ -929,3 +915,20 @@ def _close_orphaned_loop(loop: asyncio.AbstractEventLoop, token: LoopToken) -> N
         logger.debug("error while closing the loop", exc_info=exc)
     asyncio.set_event_loop(None)
     token.mark_closed(RunnerClosedError("the event loop thread ended"))
+
+
+class _ExceptionFilter:
+    """The runner loop's exception handler: asyncio's default one, minus what the runner
+    reports otherwise. ``ForcedThreadShutdown`` is consumed (a forced stop is reported by
+    ``shutdown_type``, never as a task error), and after a forced stop or abandoned tasks
+    their "destroyed but it is pending" notes are expected."""
+
+    def __init__(self) -> None:
+        self.quiet_pending = False
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if isinstance(context.get("exception"), ForcedThreadShutdown):
+            return
+        if self.quiet_pending and "destroyed but it is pending" in str(context.get("message", "")):
+            return
+        loop.default_exception_handler(context)
