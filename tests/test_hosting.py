@@ -216,6 +216,24 @@ def test_dispatch_answers_a_taken_request_like_process() -> None:
         assert [e.result for e in server.trace] == [101]
 
 
+def test_dispatch_of_an_answered_request_refuses_to_run_the_handler_again() -> None:
+    calls: list[int] = []
+
+    def handler(dx: int) -> int:
+        calls.append(dx)
+        return dx
+
+    with ta.Server(handlers={Env.move: handler}) as server:
+        task = server.create_background_task(Env(server).move(1))
+        req = server.take()
+        assert req is not None
+        server.dispatch(req)
+        assert task.wait(BOUND) == 1
+        with pytest.raises(ta.InvalidStateError, match="already answered"):
+            server.dispatch(req)
+        assert calls == [1]
+
+
 def test_next_request_blocks_until_one_arrives() -> None:
     with ta.Server() as server:
         env = Env(server)

@@ -1064,9 +1064,15 @@ class Server:
         """Answer a taken request with the registered handler (or ``_handle_request``),
         exactly as :meth:`process` would have, on the calling thread.
 
-        Raises what an overridden ``_handle_request`` raises (the client is answered
-        first), RunnerClosedError if the server is not running.
+        A request whose client gave up is not answered (its handler does not run).
+        Raises InvalidStateError if the request was already answered (the handler does
+        not run again), what an overridden ``_handle_request`` raises (the client is
+        answered first), RunnerClosedError if the server is not running.
         """
+        if request.done() and self._runner.is_running:
+            if request.cancelled():
+                return
+            raise InvalidStateError(f"{request!r} was already answered")
         self._answer(request)
 
     def process(
