@@ -752,12 +752,7 @@ def cartpole_episode(seed: int) -> Any:
 def _gym_episode(gym: Any, seed: int) -> None:
     """The same episode without our host: Gymnasium driven by a plain loop."""
     env = gym.make("CartPole-v1")
-    observation, _ = env.reset(seed=seed)
-    env.action_space.seed(seed)
-    while True:
-        observation, _, terminated, truncated, _ = env.step(_push(observation))
-        if terminated or truncated:
-            break
+    _run_plain_episode(env, seed)
     env.close()
 
 
@@ -954,6 +949,7 @@ def env_episode(system: str, n: int) -> float:
 
 
 def _run_plain_episode(env: Any, seed: int) -> None:
+    """One CartPole episode of Gymnasium alone, with the pole-balancing policy."""
     observation, _ = env.reset(seed=seed)
     env.action_space.seed(seed)
     while True:

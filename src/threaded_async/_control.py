@@ -1148,21 +1148,13 @@ class Server:
             count = self._answer_batch()
         else:
             count = 0
-            stepping = token.stepping
-            batch = object()
-            if stepping is not None:
-                # A frame is a batch: the answers wake the loop once, when all are given.
-                stepping.hold_wakeups(batch)
-            try:
+            with self.batch():  # a frame: the answers wake the loop once, when all are given
                 for _ in range(len(self._pending)):
                     item = self._pop()
                     if item is None:
                         break
                     self._answer(item)
                     count += 1
-            finally:
-                if stepping is not None:
-                    stepping.release_wakeups(batch)
         if count and self._runner.is_running:
             try:
                 self._catch_up(deadline.remaining(), budget_end, quiet=True)
@@ -1194,8 +1186,8 @@ class Server:
         if self._direct_answers:
             state, value = self._compute_answer(item)
             _deliver(((item, state, value),))
-            if state != RESULT and not isinstance(value, Exception):
-                raise value  # Ctrl-C, SystemExit...: the client is answered, the host stops
+            if _interrupts_host(state, value):
+                raise value  # the client is answered, the host stops
             return
         future = item.future
         try:
@@ -1242,8 +1234,8 @@ class Server:
                     break
                 state, value = self._compute_answer(item)
                 answers.append((item, state, value))
-                if state != RESULT and not isinstance(value, Exception):
-                    interrupt = value  # Ctrl-C, SystemExit...: answer what we have, stop
+                if _interrupts_host(state, value):
+                    interrupt = value  # answer what we have, stop
                     break
         finally:
             if answers:
@@ -1384,6 +1376,12 @@ def _trace_entry(
     return TraceEntry(
         request, args, kwargs, result, error, issued_at, client=client, answered_at=answered_at
     )
+
+
+def _interrupts_host(state: int, value: Any) -> bool:
+    """Whether a computed answer is an interrupt the host must see after its client is
+    answered (Ctrl-C, SystemExit, GeneratorExit...: a BaseException, not an Exception)."""
+    return state != RESULT and not isinstance(value, Exception)
 
 
 def _deliver(answers: Iterable[tuple[Request[Any], int, Any]]) -> None:

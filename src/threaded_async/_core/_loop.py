@@ -265,7 +265,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 timeout = None
         else:
             timeout = 0 if ready or self._stopping else None
-        if timeout and self._jumps_without_polling(scheduled):
+        if timeout and self._jumps_without_polling():  # (timeout > 0: a timer is due later)
             pass  # virtual time moved to the next timer: nothing outside can be due
         else:
             event_list = self._selector.select(timeout)
@@ -305,7 +305,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                     handle._run()
         handle = None
 
-    def _jumps_without_polling(self, scheduled: Any) -> bool:
+    def _jumps_without_polling(self) -> bool:
         """With a virtual clock that may jump to the next timer, and nothing to poll but
         the self-pipe, jump here instead of going through the poll hook: the hook would
         find the loop idle and jump anyway, and with no file to watch no outside event
@@ -322,16 +322,27 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             or self._iteration_waiters
         ):
             return False
-        # Holds before _ready, as in _on_idle (the same ordering argument).
-        jump_allowed = not self._jump_holds or self._hosts_still_waiting()
-        if self._ready or not scheduled:
-            return False
-        if not clock.on_idle(scheduled[0][0], jump_allowed):
-            self._clock_resolution = clock.resolution
-            return False  # (an advance settled, or no jump): the hook decides how to wait
+        if not self._jump_when_idle(clock):
+            return False  # work is ready, an advance settled, or no jump: the hook decides
         self._iteration += 1
-        self._clock_resolution = clock.resolution
         return True
+
+    def _jump_when_idle(self, clock: VirtualClock) -> bool | None:
+        """Let the virtual clock jump to the next timer now that nothing is ready (loop
+        thread): None if work is ready after all, else whether time moved."""
+        # Read the holds *before* re-checking _ready: a thread that answers a request
+        # appends its wake-up to _ready first and drops its hold second, so a stale read
+        # here always comes with a non-empty _ready, and we loop again instead of jumping
+        # past the answered client.
+        jump_allowed = not self._jump_holds or self._hosts_still_waiting()
+        if self._ready:
+            return None
+        scheduled = self._scheduled
+        moved = clock.on_idle(scheduled[0][0] if scheduled else None, jump_allowed)
+        # asyncio fires timers due before time() + _clock_resolution: keep that above one
+        # float step of the virtual time, or no timer fires at large times.
+        self._clock_resolution = clock.resolution
+        return moved
 
     def _run_in_debug_mode(self, handle: asyncio.Handle) -> None:
         """Run ``handle`` as asyncio's debug mode does: warn about slow callbacks."""
@@ -457,19 +468,8 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
     def _on_idle(self, timeout: float | None) -> float | None:
         clock = self._virtual_clock
         if clock is not None:
-            # Read the holds *before* re-checking _ready: a thread that answers a request
-            # appends its wake-up to _ready first and drops its hold second, so a stale
-            # read here always comes with a non-empty _ready, and we loop again instead of
-            # jumping past the answered client.
-            jump_allowed = not self._jump_holds or self._hosts_still_waiting()
-            if self._ready:
-                return 0
-            scheduled = self._scheduled
-            moved = clock.on_idle(scheduled[0][0] if scheduled else None, jump_allowed)
-            # asyncio fires timers due before time() + _clock_resolution: keep that above
-            # one float step of the virtual time, or no timer fires at large times.
-            self._clock_resolution = clock.resolution
-            if moved:
+            moved = self._jump_when_idle(clock)
+            if moved is None or moved:
                 return 0
             timeout = None  # virtual timers never come due by waiting on the real clock
         self._idle_now = True
