@@ -578,3 +578,65 @@ def test_a_batch_of_answers_wakes_the_loop_once_at_the_end() -> None:
             assert loop.iteration == before  # the sleeping loop was not woken meanwhile
             assert not any(t.done() for t in tasks)
         assert [t.wait(BOUND) for t in tasks] == [0, 2, 4]
+
+
+@pytest.mark.parametrize("wait", ["next_request", "gather", "process", "wait_until_idle"])
+def test_a_wait_inside_a_batch_does_not_stall(wait: str) -> None:
+    """A wait flushes the batch's deferred wake-ups before it parks (as Condition.wait
+    releases before it parks): waiting for the agents' reaction inside the batch works."""
+    with ta.Server(handlers={Env.move: _same}) as server:
+        env = Env(server, name="a")
+
+        async def agent() -> None:
+            await env.move(1)
+            await env.move(2)
+
+        task = server.runner.create_task(agent())
+        first = server.next_request(BOUND)
+        assert first is not None
+        start = time.monotonic()
+        with server.batch():
+            first.answer(1)
+            if wait == "next_request":
+                second = server.next_request(BOUND)
+                assert second is not None
+                second.answer(2)
+            elif wait == "gather":
+                (second,) = server.gather(timeout=BOUND)
+                second.answer(2)
+            elif wait == "process":
+                assert server.process(timeout=BOUND) is True
+            else:
+                server.runner.wait_until_idle(BOUND)
+                second = server.take()
+                assert second is not None
+                second.answer(2)
+        assert time.monotonic() - start < BOUND / 2  # not the timeout
+        task.wait(BOUND)
+
+
+def test_a_batch_defers_only_its_own_threads_wake_ups() -> None:
+    """Another thread's plain answer() wakes the loop at once, batch or not."""
+    with ta.Server() as server:
+        env = Env(server, name="a")
+        task = server.runner.create_task(env.move(1))
+        req = server.next_request(BOUND)
+        assert req is not None
+        with server.batch():
+            answering = threading.Thread(target=req.answer, args=(5,))
+            answering.start()
+            answering.join(BOUND)
+            assert task.wait(BOUND) == 5  # answered while this thread's batch is open
+
+
+def test_dispatch_refuses_a_request_of_another_server() -> None:
+    with ta.Server(handlers={Env.move: _same}) as a, ta.Server(handlers={Env.move: _double}) as b:
+        env = Env(a, name="mine")
+        task = a.runner.create_task(env.move(3))
+        req = a.next_request(BOUND)
+        assert req is not None
+        with pytest.raises(ValueError, match="another server"):
+            b.dispatch(req)
+        assert not req.done()
+        a.dispatch(req)
+        assert task.wait(BOUND) == 3

@@ -26,6 +26,7 @@ CORE_ORDER = [
     "_timer",
     "_outcome",
     "_clock",
+    "_family",
     "_loop",
     "_token",
     "_view",

@@ -36,13 +36,16 @@ from ._core import (
     InvalidStateError,
     LoopToken,
     Outcome,
+    RequestHolds,
     RunnerClosedError,
     SteppingEventLoop,
+    TaskFamily,
     ThreadWaiter,
     VirtualClock,
     WaiterList,
     catch_up,
     check_timeout,
+    current_family,
     make_view,
     token_of,
     wait_idle,
@@ -134,10 +137,10 @@ class Request(Generic[R]):
 
     __slots__ = (
         "__weakref__",
-        "_client",
         "_execution_request",
         "_future",
         "_outcome",
+        "_server",
         "_token",
         "args",
         "client",
@@ -157,12 +160,13 @@ class Request(Generic[R]):
         outcome: Outcome[R] | None,
         future: Future[R] | None,
         token: LoopToken,
+        server: Server,
         eager: bool = False,
     ) -> None:
+        self._server = server
         self.fun: Callable[..., R] = fun
         self.args: tuple[Any, ...] = args
         self.kwargs: dict[str, Any] = kwargs
-        self._client = client
         self.client: str | None = None if client is None else client.name
         self.issued_at: float | None = issued_at
         #: The server's own outcome (then the Future view is made on demand), or None
@@ -187,6 +191,11 @@ class Request(Generic[R]):
     def name(self) -> str:
         """The request's qualified name, e.g. ``Env.move``."""
         return _key_name(self.fun)
+
+    @property
+    def server(self) -> Server:
+        """The server the request was issued to."""
+        return self._server
 
     @property
     def execution_request(self) -> ExecutionRequest[R]:
@@ -275,9 +284,7 @@ class Request(Generic[R]):
         delay = check_timeout(seconds, "seconds")
         if delay is None:
             raise ValueError("answer_after needs a finite number of seconds")
-        client = self._client
-        if client is None:
-            raise RuntimeError("this request was not issued through a client of a server")
+        server = self._server
         hold: object = self._outcome if self._outcome is not None else self.future
 
         def deliver() -> None:
@@ -290,12 +297,10 @@ class Request(Generic[R]):
                 pass
 
         def schedule() -> None:
-            loop = asyncio.get_running_loop()
-            if isinstance(loop, SteppingEventLoop):
-                loop.release_jump_hold(hold)
-            loop.call_later(delay, deliver)
+            server.release_request_hold(hold)
+            asyncio.get_running_loop().call_later(delay, deliver)
 
-        client.server.runner.call_soon(schedule)
+        server.runner.call_soon(schedule)
 
 
 class Client:
@@ -314,9 +319,14 @@ class Client:
             async def move(self, dx: int) -> int: ...
 
     Every client of a server has a unique :attr:`name` (default: the class name and a
-    counter, e.g. ``"Env-1"``), recorded in each request it issues. A client is *live*
-    until the task that issued its requests has ended (:meth:`Server.gather` waits for
-    live clients only). A client may be created from any thread.
+    counter, e.g. ``"Env-1"``), recorded in each request it issues. A client belongs to
+    the *agent* that uses it: the task a host started for the agent (a task started with
+    ``runner.create_task``, ``server.create_background_task``, or by an env host) and the
+    tasks that one spawns (``asyncio.gather``, ``create_task``, a ``TaskGroup``,
+    ``wait_for``), found at the client's first request (or given by :meth:`bind_task`).
+    It is *live* while any of them runs or while it has a request queued
+    (:meth:`Server.gather` waits for live clients only). A client may be created from
+    any thread.
 
     Raises:
         ValueError: the name is already used by another client of the server.
@@ -324,9 +334,8 @@ class Client:
 
     def __init__(self, server: Server, name: str | None = None) -> None:
         self._server = server
-        #: Whether the client is tied to its task yet (see bind_task).
-        self.bound: bool = False
-        self._ended = False
+        #: The agent's tasks (see bind_task); None until the client is tied to them.
+        self._family: TaskFamily | None = None
         self._name = server.register_client(self, name)
 
     def __repr__(self) -> str:
@@ -349,10 +358,22 @@ class Client:
         self._name = self._server.rename_client(self, name)
 
     @property
+    def bound(self) -> bool:
+        """Whether the client is tied to its agent's tasks yet (see :meth:`bind_task`)."""
+        return self._family is not None
+
+    @property
     def live(self) -> bool:
-        """Whether the client may still issue requests: True until the task that issued its
-        requests has ended (and before its first request)."""
-        return not self._ended
+        """Whether the client may still issue requests: before its first request, while a
+        task of its agent runs (the task that started the agent or one it spawned), and
+        while it has a request queued. Any thread; never blocks."""
+        return self.tasks_running() or self._server.has_queued(self)
+
+    def tasks_running(self) -> bool:
+        """Internal: whether the client's agent still has a task running (True before the
+        client is tied to its agent). Any thread."""
+        family = self._family
+        return family is None or family.running()
 
     @overload
     async def execute(
@@ -371,19 +392,47 @@ class Client:
         return await self._server.issue(fun, args, kwargs, self)
 
     def bind_task(self, task: asyncio.Task[Any]) -> None:
-        """Tie the client to the task that runs it: the client is :attr:`live` until that
-        task ends. The server does it at the client's first request (with the task that
-        issued it); call it yourself, on the loop thread, for an agent that may end before
-        its first request, so that :meth:`Server.gather` does not wait for it. A client is
-        tied once: later calls do nothing."""
-        if self.bound:
-            return
-        self.bound = True
-        task.add_done_callback(self._task_ended)
+        """Tie the client to the agent task ``task``: the client is :attr:`live` while that
+        task or a task it spawns from then on runs (and while the client has a request
+        queued).
 
-    def _task_ended(self, task: asyncio.Task[Any]) -> None:
-        self._ended = True
-        self._server.client_ended()
+        Without it, the client is tied at its first request to the agent of the task that
+        issues it (the task a host or the runner started, with the tasks it spawns). Call
+        it yourself, on the loop thread, in two cases: an agent that may end before its
+        first request (so that :meth:`Server.gather` does not wait for it), and one task
+        that runs several agents (``asyncio.gather(agent(a), agent(b))``: bind each
+        client to its own agent's task, or each counts as live until the whole gather
+        ends). A client is tied once: later calls do nothing. Raises RuntimeError off the
+        loop thread.
+        """
+        if self._family is not None:
+            return
+        if (
+            self._server.runner.loop is not task.get_loop()
+            or not self._server.runner.in_runner_loop
+        ):
+            raise RuntimeError(
+                "Client.bind_task() takes a task of the server's loop, on the loop thread"
+            )
+        self._join(TaskFamily.around(task))
+
+    def tie_to_current_agent(self) -> None:
+        """Internal (the server, at the client's first request, on the loop thread): tie
+        the client to the agent of the running task: its family, or the task itself."""
+        if self._family is not None:
+            return
+        family = current_family.get()
+        if family is None:
+            task = asyncio.current_task()
+            if task is None:
+                return  # not in a task (a callback): tied at a later request
+            family = TaskFamily.around(task)
+        self._join(family)
+
+    def _join(self, family: TaskFamily) -> None:
+        """Tie the client to ``family`` (loop thread)."""
+        self._family = family
+        family.add_listener(self._server.client_ended)
 
 
 def request(
@@ -568,6 +617,9 @@ class Server:
             self._default_futures and type(self)._handle_request is Server._handle_request
         )
         self._plain_lookup = type(self)._find_handler is Server._find_handler
+        #: This server's requests in flight, as holds on virtual-time autojumps (made at
+        #: the first request on a virtual clock).
+        self._holds: RequestHolds | None = None
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -698,9 +750,21 @@ class Server:
         return name
 
     def client_ended(self) -> None:
-        """Internal: a client's task ended; hosts waiting in gather() look again."""
+        """Internal: a client's agent ended; hosts waiting in gather() look again."""
         if self._arrivals:
             self._arrivals.wake_all()
+
+    def release_request_hold(self, key: object) -> None:
+        """Internal: the request ``key`` no longer holds autojumps (it is answered later,
+        in virtual time: ``Request.answer_after``). Any thread."""
+        holds = self._holds
+        if holds is not None:
+            holds.release(key)
+
+    def has_queued(self, client: Client) -> bool:
+        """Internal: whether ``client`` has a request queued, not yet taken (any thread)."""
+        name = client.name
+        return any(item.client == name and not item.done() for item in tuple(self._pending))
 
     def _resolve_client(self, client: Client | str | None) -> str | None:
         if client is None:
@@ -779,10 +843,8 @@ class Server:
             # were still queued when the exit began (a task's finally may issue one).
             raise asyncio.CancelledError("the server is shutting down")
         if client is not None and not client.bound:
-            # Its first request: the task issuing it decides the client's liveness.
-            task = asyncio.current_task()
-            if task is not None:
-                client.bind_task(task)
+            # Its first request: the agent issuing it decides the client's liveness.
+            client.tie_to_current_agent()
         clock = self._clock
         stepping = token.stepping
         issued_at = clock.time() if clock is not None else None
@@ -793,12 +855,22 @@ class Server:
             waiter = AsyncWaiter(token)
             outcome: Outcome[Any] = Outcome(waiter)
             item: Request[Any] = Request(
-                fun, args, kwargs, client, issued_at, outcome, None, token, not self._direct_answers
+                fun,
+                args,
+                kwargs,
+                client,
+                issued_at,
+                outcome,
+                None,
+                token,
+                self,
+                not self._direct_answers,
             )
             if stepping is not None and clock is not None:
                 # A request in flight freezes virtual-time autojumps until it is answered.
-                stepping.add_jump_hold(outcome)
-                outcome.add_done_callback(stepping.release_jump_hold)
+                holds = self._holds or self._request_holds(stepping)
+                holds.add(outcome)
+                outcome.add_done_callback(holds.release)
             if self._trace is not None:
                 outcome.add_done_callback(lambda done: self._record(item, done))
             self._pending.append(item)
@@ -817,10 +889,11 @@ class Server:
                 raise RunnerClosedError("the server closed before answering the request")
             return outcome.unwrap()
         future = self.create_future()  # a subclass's 1.4 hook: it may publish it
-        item = Request(fun, args, kwargs, client, issued_at, None, future, token)
+        item = Request(fun, args, kwargs, client, issued_at, None, future, token, self)
         if stepping is not None and clock is not None:
-            stepping.add_jump_hold(future)
-            future.add_done_callback(stepping.release_jump_hold)
+            holds = self._holds or self._request_holds(stepping)
+            holds.add(future)
+            future.add_done_callback(holds.release)
         if self._trace is not None:
             future.add_done_callback(lambda _: self._record(item, None))
         self._pending.append(item)
@@ -831,6 +904,16 @@ class Server:
         except asyncio.CancelledError:
             future.cancel()
             raise
+
+    def _request_holds(self, stepping: SteppingEventLoop) -> RequestHolds:
+        """This server's holds on autojumps (made once, for its runner's loop)."""
+        holds = self._holds
+        if holds is None:
+            with self._clients_lock:
+                holds = self._holds
+                if holds is None:
+                    holds = self._holds = stepping.request_holds()
+        return holds
 
     # -- taking requests -----------------------------------------------------------------
     def _cancel_queued(self) -> None:
@@ -943,16 +1026,21 @@ class Server:
         arrivals = self._arrivals
         arrivals.add(waiter)
         stepping = token.stepping
+        holds = None
+        if stepping is not None and self._clock is not None:
+            holds = self._request_holds(stepping)
         try:
             if ready():
                 return True
-            if stepping is not None:
-                stepping.add_host_wait(waiter, lambda: not ready())
+            if holds is not None:
+                # While it lacks what it waits for, this host overrides its own requests'
+                # holds on autojumps (never real work's): sleeping agents are reached.
+                holds.add_host_wait(waiter, lambda: not ready())
             woken = token.park(waiter, deadline.remaining())
         finally:
             arrivals.discard(waiter)
-            if stepping is not None:
-                stepping.remove_host_wait(waiter)
+            if holds is not None:
+                holds.remove_host_wait(waiter)
         if token.closed or not token.running:
             raise RunnerClosedError("the server stopped while the host waited for requests")
         return woken
@@ -978,10 +1066,10 @@ class Server:
         deadline = Deadline(token.resolve(timeout))
         chosen = self._choose_clients(clients)
         while True:
-            live = [c for c in chosen if c.live]
+            first = self._first_requests()
+            live = [c for c in chosen if c.name in first or c.tasks_running()]
             if not live:
                 return []
-            first = self._first_requests()
             missing = [c for c in live if c.name not in first]
             if not missing:
                 taken: list[Request[Any]] = []
@@ -1014,25 +1102,25 @@ class Server:
 
     def _lockstep_ready(self, chosen: list[Client]) -> bool:
         first = self._first_requests()
-        return all(not c.live or c.name in first for c in chosen)
+        return all(c.name in first or not c.tasks_running() for c in chosen)
 
     def _choose_clients(self, clients: Iterable[Client | str] | None) -> list[Client]:
         with self._clients_lock:
             known = dict(self._clients)
         if clients is None:
             return list(known.values())
-        chosen: list[Client] = []
+        chosen: dict[str, Client] = {}  # a client listed twice is one client
         for client in clients:
             if isinstance(client, Client):
                 if client.server is not self:
                     raise ValueError(f"{client!r} is a client of another server")
-                chosen.append(client)
+                chosen[client.name] = client
             elif isinstance(client, str) and client in known:  # pyright: ignore[reportUnnecessaryIsInstance]
-                chosen.append(known[client])
+                chosen[client] = known[client]
             else:
                 raise ValueError(f"{client!r} is not a client of this server")
         order = {name: index for index, name in enumerate(known)}
-        return sorted(chosen, key=lambda c: order[c.name])
+        return sorted(chosen.values(), key=lambda c: order[c.name])
 
     # -- answering -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -1045,20 +1133,22 @@ class Server:
                 for req in server.gather():
                     req.answer(result_for(req))
 
-        Any thread (usually the host's); never blocks. Work a handler hands to the loop
-        (``runner.call_in_loop``...) still wakes it at once, so waiting for the loop
+        Any thread (usually the host's); never blocks. Only this thread's answers are
+        deferred (another thread's wake the loop as usual); work a handler hands to the
+        loop (``runner.call_in_loop``...) still wakes it at once; and a wait inside the
+        block (``next_request``, ``gather``, ``process``, ``wait_until_idle``, any
+        blocking call on the runner) first gives the wake-ups deferred so far, so waiting
         inside the block cannot deadlock. Nests; a no-op on a loop without our hook.
         """
         stepping = self._token.stepping
         if stepping is None:
             yield
             return
-        key = object()
-        stepping.hold_wakeups(key)
+        stepping.hold_wakeups()
         try:
             yield
         finally:
-            stepping.release_wakeups(key)
+            stepping.release_wakeups()
 
     def dispatch(self, request: Request[Any]) -> None:
         """Answer a taken request with the registered handler (or ``_handle_request``),
@@ -1066,9 +1156,12 @@ class Server:
 
         A request whose client gave up is not answered (its handler does not run).
         Raises InvalidStateError if the request was already answered (the handler does
-        not run again), what an overridden ``_handle_request`` raises (the client is
-        answered first), RunnerClosedError if the server is not running.
+        not run again), ValueError for a request of another server (its handler and its
+        client are that server's), what an overridden ``_handle_request`` raises (the
+        client is answered first), RunnerClosedError if the server is not running.
         """
+        if request.server is not self:
+            raise ValueError(f"{request!r} is a request of another server: dispatch it there")
         if request.done() and self._runner.is_running:
             if request.cancelled():
                 return

@@ -30,11 +30,15 @@ from ._core import (
     ShutdownType,
     SteppingEventLoop,
     TAExceptionGroup,
+    TaskFamily,
     TimerHandle,
     VirtualClock,
+    adopting_task_factory,
     call_later,
     catch_up,
     check_timeout,
+    current_family,
+    family_of_context,
     resolve_future,
     resolve_timeout,
     wait_idle,
@@ -50,6 +54,7 @@ logger = logging.getLogger("threaded_async")
 
 _get_ident = threading.get_ident
 _names = itertools.count(1)
+_set_family = current_family.set
 
 _NEW = "new"
 _STARTING = "starting"
@@ -481,6 +486,10 @@ class AsyncRunner:
             self._mark_closed(exc)
             self._started.try_set_exception(exc)
             return None
+        if not isinstance(loop, SteppingEventLoop):
+            # Our loop adopts new tasks into their agent's family itself; another loop
+            # (uvloop) does it through its task factory.
+            loop.set_task_factory(adopting_task_factory(loop.get_task_factory()))
         self._token.bind(loop)
         # Our own default executor (as asyncio's, but with its threads marked): a stop()
         # called from one of them must not wait for the executor it runs in.
@@ -681,6 +690,10 @@ class AsyncRunner:
         if register:
             self._live.add(start)
         context = contextvars.copy_context()
+        if family_of_context(context) is None:
+            # A task the runner starts from outside any agent is an agent of its own: it
+            # and the tasks it spawns are one family (a client it uses is live meanwhile).
+            context.run(_set_family, TaskFamily())
         if _get_ident() == token.thread_id:
             start.start(loop, context, False)
         else:
@@ -827,25 +840,13 @@ def _noop() -> None:
 
 class _DefaultExecutor(concurrent.futures.ThreadPoolExecutor):
     """asyncio's default executor as asyncio makes it, plus: its worker threads are marked
-    with the runner's token (a stop() from one must not wait for it), and while a job runs
-    it holds the virtual clock's autojumps (time must not race ahead of real work such as
-    ``asyncio.to_thread(requests.get, ...)``)."""
+    with the runner's token (a stop() from one must not wait for it). (On virtual time a
+    job of any executor holds the clock: ``SteppingEventLoop.run_in_executor``.)"""
 
     def __init__(self, token: LoopToken) -> None:
         super().__init__(
             thread_name_prefix="asyncio", initializer=_mark_executor_thread, initargs=(token,)
         )
-        self._token = token
-
-    def submit(
-        self, fn: Callable[..., T], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[T]:
-        future = super().submit(fn, *args, **kwargs)
-        stepping = self._token.stepping
-        if stepping is not None and stepping.clock is not None:
-            stepping.add_jump_hold(future)
-            future.add_done_callback(stepping.release_jump_hold)
-        return future
 
 
 class _ExecutorThread(threading.local):

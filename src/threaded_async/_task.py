@@ -20,6 +20,7 @@ from ._core import (
     LoopToken,
     Outcome,
     ResultView,
+    family_of_context,
 )
 
 T = TypeVar("T")
@@ -105,6 +106,9 @@ class TaskStart(Generic[T]):
         task: asyncio.Task[None]
         if eager and _EAGER:
             task = asyncio.Task(coro, loop=loop, name=name, context=context, eager_start=True)  # pyright: ignore[reportCallIssue,reportUnknownVariableType]
+            family = family_of_context(context)  # (loop.create_task adopts the others)
+            if family is not None:
+                family.adopt(task)
         else:
             task = loop.create_task(coro, name=name, context=context)
             if eager:

@@ -20,6 +20,7 @@ from ._errors import (
     TAExceptionGroup,
     describe_callable,
 )
+from ._family import TaskFamily, adopting_task_factory, current_family, family_of_context
 from ._idle import (
     CATCH_UP_ITERATIONS,
     CATCH_UP_SECONDS,
@@ -27,7 +28,7 @@ from ._idle import (
     catch_up,
     wait_idle,
 )
-from ._loop import SteppingEventLoop
+from ._loop import RequestHolds, SteppingEventLoop
 from ._outcome import (
     CANCELLED,
     EXCEPTION,
@@ -76,23 +77,28 @@ __all__ = [
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "RequestHolds",
     "ResultView",
     "RunnerClosedError",
     "ShutdownType",
     "SteppingEventLoop",
     "TAExceptionGroup",
+    "TaskFamily",
     "ThreadWaiter",
     "TimeoutTimer",
     "TimerHandle",
     "VirtualClock",
     "Waiter",
     "WaiterList",
+    "adopting_task_factory",
     "call_at",
     "call_later",
     "catch_up",
     "check_may_block",
     "check_timeout",
+    "current_family",
     "describe_callable",
+    "family_of_context",
     "make_view",
     "report_callback_error",
     "resolve_future",

@@ -9,6 +9,7 @@ Time changes in one method, :meth:`VirtualClock._move_to` (SimPy's ``Environment
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -138,6 +139,8 @@ class VirtualClock:
 
     def _move(self, ns: int, relative: bool, what: str, timeout: float | None) -> None:
         """Move to ``ns`` (from now if ``relative``); with a running loop, through it."""
+        if (self._ns + ns if relative else ns) > _MAX_NS:
+            raise ValueError(f"{what}: the clock cannot go past {_MAX_NS / _NS!r} seconds")
         host = self._host
         if host is None or not host.running:
             with self._lock:
@@ -202,7 +205,7 @@ class VirtualClock:
         reached, and autojumps when allowed (``jump_allowed``: nothing holds jumps).
         """
         target = self._target
-        if when is not None:
+        if when is not None and when < _INF:  # a timer at infinity never comes due
             when_ns = _to_ns(when)
             if self.autojump and jump_allowed:
                 due = True
@@ -248,8 +251,18 @@ _RESOLUTION = 1e-9
 
 
 def _to_ns(seconds: float) -> int:
-    """Seconds as the nearest whole number of nanoseconds."""
-    return round(seconds * _NS)
+    """Seconds (finite) as the nearest whole number of nanoseconds, at any magnitude."""
+    ns = seconds * _NS
+    if ns - ns == 0:  # finite (the common case: one float operation, no call)
+        return round(ns)
+    # Beyond ~1.8e299 s the product overflows a float; such a float is a whole number
+    # of seconds, so the exact product is an int.
+    return int(seconds) * _NS
+
+
+_INF = math.inf
+#: The largest time a float can show (sys.float_info.max seconds).
+_MAX_NS = _to_ns(sys.float_info.max)
 
 
 def _check_seconds(value: float, name: str) -> None:

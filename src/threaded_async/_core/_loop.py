@@ -1,7 +1,7 @@
 """The event loop the runner uses by default: asyncio's selector loop with one hook.
 
 Every time the loop is about to block in ``select`` it calls :meth:`SteppingEventLoop._select`.
-That single hook serves four features:
+That single hook serves these features:
 
 * **lazy wake-ups**: ``_polling`` says the loop may be asleep, so ``call_soon_threadsafe``
   wakes it only then (one wake-up per sleep, none while the loop is busy);
@@ -15,7 +15,16 @@ That single hook serves four features:
 * **iteration counting**, for bounded "let the loop catch up" waits;
 * **virtual time**: with a :class:`~threaded_async.VirtualClock` the loop's ``time()`` is the
   clock's, and instead of sleeping until a timer is due the loop jumps the clock to it
-  when the host allows (``advance``) or when autojump is on.
+  when the host allows (``advance``) or when autojump is on. *One rule* decides whether
+  time may move (:meth:`SteppingEventLoop._jump_when_idle`): never while real work is in
+  flight (a job of any executor started with ``run_in_executor`` or ``to_thread``, or a
+  ``clock.hold()``): real work takes no virtual time. Autojumps also wait while a
+  control-inversion request is queued or being handled, unless the host of that server
+  is waiting for requests it does not have yet (``gather``, ``next_request``).
+
+Besides the hook, :meth:`SteppingEventLoop.create_task` adopts every new task into the
+:class:`~threaded_async._core._family.TaskFamily` of the context it is created in (agents
+are tasks with children).
 
 Why the lazy wake-up is safe: a thread calling ``call_soon_threadsafe`` first appends to
 ``_ready`` and then reads ``_polling``; the loop first sets ``_polling`` and then reads
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.futures
+import concurrent.futures
 import contextvars
 import heapq
 import itertools
@@ -40,14 +50,15 @@ import selectors
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ._family import family_of_context
 from ._waiters import ThreadWaiter, resolve_future
 
 if TYPE_CHECKING:
     from ._clock import VirtualClock
 
-__all__ = ["SteppingEventLoop"]
+__all__ = ["RequestHolds", "SteppingEventLoop"]
 
 
 class _HookedSelector(selectors.BaseSelector):
@@ -177,15 +188,15 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._idle_waiters: list[ThreadWaiter] = []
         #: (iteration, monotonic time, waiter): released at idle, or once both are reached.
         self._iteration_waiters: list[tuple[int, float, ThreadWaiter]] = []
-        #: Objects that forbid virtual-time autojumps while present (pending requests).
-        self._jump_holds: set[object] = set()
-        #: Host threads waiting for requests (gather, next_request): while any waits,
-        #: autojumps are allowed despite the holds of queued requests.
-        #: Host threads waiting for requests: key -> "still waiting?" (read on this thread).
-        self._host_waits: dict[object, Callable[[], bool]] = {}
-        #: Threads answering a batch (hold_wakeups): resolutions wake the loop once, after.
-        self._wakeup_holds: set[object] = set()
-        self._wakeup_deferred = False
+        #: Real work in flight (executor jobs, clock.hold()): virtual time stands still,
+        #: for advance() and autojumps alike, and the loop is not idle.
+        self._work_holds: set[object] = set()
+        #: Each server's requests in flight (see RequestHolds): they hold autojumps.
+        self._request_holds: list[RequestHolds] = []
+        #: Threads answering a batch (hold_wakeups), by thread id: how deep, and whether
+        #: a resolution of theirs was deferred. Their resolutions wake the loop once, after.
+        self._wakeup_holds: dict[int, int] = {}
+        self._wakeup_deferred: dict[int, bool] = {}
         self._virtual_clock = clock
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
@@ -328,21 +339,35 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         return True
 
     def _jump_when_idle(self, clock: VirtualClock) -> bool | None:
-        """Let the virtual clock jump to the next timer now that nothing is ready (loop
-        thread): None if work is ready after all, else whether time moved."""
-        # Read the holds *before* re-checking _ready: a thread that answers a request
-        # appends its wake-up to _ready first and drops its hold second, so a stale read
-        # here always comes with a non-empty _ready, and we loop again instead of jumping
-        # past the answered client.
-        jump_allowed = not self._jump_holds or self._hosts_still_waiting()
+        """The one rule for moving virtual time, applied now that nothing is ready (loop
+        thread): None if work is ready after all, else whether time moved.
+
+        Time stands still while real work is in flight (executor jobs, ``clock.hold()``):
+        neither an autojump nor an ``advance`` moves it, and an advance does not settle.
+        Otherwise an advance moves it to its target, and an autojump is allowed unless a
+        server's request is queued or being handled and that server's host is not
+        waiting for requests it lacks (see :class:`RequestHolds`).
+        """
+        # Read the holds *before* re-checking _ready: a thread that answers a request (or
+        # finishes an executor job) appends its wake-up to _ready first and drops its hold
+        # second, so a stale read here always comes with a non-empty _ready, and we loop
+        # again instead of jumping past the woken task.
+        working = bool(self._work_holds)
+        requests_hold = not working and self._requests_hold()
         if self._ready:
             return None
+        if working:
+            return False  # real work takes no virtual time: its end wakes the loop
         scheduled = self._scheduled
-        moved = clock.on_idle(scheduled[0][0] if scheduled else None, jump_allowed)
+        moved = clock.on_idle(scheduled[0][0] if scheduled else None, not requests_hold)
         # asyncio fires timers due before time() + _clock_resolution: keep that above one
         # float step of the virtual time, or no timer fires at large times.
         self._clock_resolution = clock.resolution
         return moved
+
+    def _requests_hold(self) -> bool:
+        """Whether some server's requests hold autojumps now (loop thread)."""
+        return any(h.keys and not h.host_still_waiting() for h in self._request_holds)
 
     def _run_in_debug_mode(self, handle: asyncio.Handle) -> None:
         """Run ``handle`` as asyncio's debug mode does: warn about slow callbacks."""
@@ -471,6 +496,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             moved = self._jump_when_idle(clock)
             if moved is None or moved:
                 return 0
+            if self._work_holds:
+                # Real work in flight: on virtual time the loop is not idle until it is
+                # done (it takes no virtual time); its end wakes the loop.
+                return None
             timeout = None  # virtual timers never come due by waiting on the real clock
         self._idle_now = True
         if self._idle_waiters:
@@ -547,46 +576,41 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 self._idle_waiters.remove(waiter)
             self._iteration_waiters = [e for e in self._iteration_waiters if e[2] is not waiter]
 
-    def hold_wakeups(self, key: object) -> None:
-        """A thread is about to resolve a batch of waiters (answering a frame of requests):
-        until :meth:`release_wakeups`, resolving a waiter does not wake the loop; the
-        release wakes it once. Only :meth:`resolve_threadsafe` defers: work handed to the
-        loop with ``call_soon_threadsafe`` (a handler waiting for the loop) still wakes it
-        at once, so nothing can wait on a deferred wake-up. Any thread; never blocks."""
-        self._wakeup_holds.add(key)
-
-    def release_wakeups(self, key: object) -> None:
-        """End the batch ``key``; wake the loop if a wake-up was deferred (any thread)."""
+    def hold_wakeups(self) -> None:
+        """The calling thread is about to resolve a batch of waiters (answering a frame of
+        requests): until the matching :meth:`release_wakeups`, its resolutions do not wake
+        the loop; the release wakes it once. Only this thread's resolutions through
+        :meth:`resolve_threadsafe` are deferred: other threads' wake the loop as usual,
+        work handed to the loop with ``call_soon_threadsafe`` still wakes it at once, and
+        a wait of this thread flushes what it deferred before it parks
+        (:meth:`flush_wakeups`), so nothing can wait on a deferred wake-up. Nests. Any
+        thread; never blocks."""
+        ident = _get_ident()
         holds = self._wakeup_holds
-        holds.discard(key)
-        if not holds and self._wakeup_deferred:
-            self._wakeup_deferred = False
+        holds[ident] = holds.get(ident, 0) + 1
+
+    def release_wakeups(self) -> None:
+        """End the calling thread's batch; wake the loop if a wake-up was deferred."""
+        ident = _get_ident()
+        holds = self._wakeup_holds
+        depth = holds.get(ident, 0) - 1
+        if depth > 0:
+            holds[ident] = depth
+            return
+        holds.pop(ident, None)
+        self.flush_wakeups()
+
+    def flush_wakeups(self) -> None:
+        """Wake the loop now if the calling thread deferred a wake-up in a batch (its
+        waits call this before they park, as ``Condition.wait`` releases its lock)."""
+        if self._wakeup_deferred and self._wakeup_deferred.pop(_get_ident(), False):
             self._write_to_self()
 
-    def add_host_wait(self, key: object, still_waiting: Callable[[], bool]) -> None:
-        """A host thread waits for requests (``key``): while ``still_waiting()`` is true
-        (called on the loop thread when it is idle), autojumps are allowed despite the
-        holds of queued requests, until :meth:`remove_host_wait`. Once what the host waits
-        for has arrived, time stands still until the host has taken it, however late its
-        thread runs: the jumps depend on what is queued, not on thread timing. Any
-        thread; wakes the loop so it looks again."""
-        self._host_waits[key] = still_waiting
-        # Only a virtual clock held back by requests has anything new to decide.
-        if (
-            self._polling
-            and self._virtual_clock is not None
-            and self._jump_holds
-            and threading.get_ident() != self._thread_id
-        ):
-            self.wake()
-
-    def remove_host_wait(self, key: object) -> None:
-        """The host thread stopped waiting (any thread, never blocks)."""
-        self._host_waits.pop(key, None)
-
-    def _hosts_still_waiting(self) -> bool:
-        """Whether a waiting host still lacks what it waits for (loop thread)."""
-        return any(still_waiting() for still_waiting in tuple(self._host_waits.values()))
+    def request_holds(self) -> RequestHolds:
+        """A new set of autojump holds for one server's requests (any thread)."""
+        holds = RequestHolds(self)
+        self._request_holds = [*self._request_holds, holds]
+        return holds
 
     def resolve_threadsafe(self, fut: asyncio.Future[None]) -> None:
         """Set ``fut`` (a future of this loop) to ``None`` from any thread; a no-op if it is
@@ -611,8 +635,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         except asyncio.InvalidStateError:  # cancelled by the loop in the meantime
             return
         if self._wakeup_holds:
-            self._wakeup_deferred = True  # one wake-up when the batch ends (release)
-            return
+            ident = _get_ident()
+            if ident in self._wakeup_holds:
+                self._wakeup_deferred[ident] = True  # one wake-up when the batch ends
+                return
         self._write_to_self()
 
     def run_first_step_next(self, task: asyncio.Task[Any]) -> None:
@@ -636,30 +662,135 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self.call_soon_threadsafe(_noop)
 
     def add_jump_hold(self, key: object) -> None:
-        """Forbid virtual-time autojumps until :meth:`release_jump_hold` (any thread)."""
-        self._jump_holds.add(key)
+        """Real work is in flight until :meth:`release_jump_hold` with the same ``key``: on
+        virtual time, the clock stands still (no autojump, no advance) and the loop is
+        not idle meanwhile (any thread)."""
+        self._work_holds.add(key)
 
     def jump_hold_count(self) -> int:
-        """How many autojump holds are in force (any thread, never blocks)."""
-        return len(self._jump_holds)
+        """How many holds on virtual time are in force: real work and requests in flight
+        (any thread, never blocks)."""
+        return len(self._work_holds) + sum(len(h.keys) for h in self._request_holds)
 
     def clear_jump_holds(self) -> None:
-        """Drop every autojump hold (the runner's teardown: timers must fire freely)."""
-        self._jump_holds.clear()
+        """Drop every hold on virtual time (the runner's teardown: timers must fire)."""
+        self._work_holds.clear()
+        for holds in self._request_holds:
+            holds.keys.clear()
 
     def release_jump_hold(self, key: object) -> None:
-        """Drop an autojump hold (any thread); wake the loop if it may be parked on it.
+        """End the real work ``key`` (any thread); wake the loop if it may wait for it.
 
         The loop sets ``_polling`` before it reads the holds, and we drop the hold before
         reading ``_polling``: if the loop saw the hold, we see ``_polling`` and wake it.
         """
-        holds = self._jump_holds
+        holds = self._work_holds
         holds.discard(key)
-        if not holds and self._polling and threading.get_ident() != self._thread_id:
+        if not holds:
+            self.wake_if_parked()
+
+    def wake_if_parked(self) -> None:
+        """Wake the loop if it may be parked (any thread; a no-op on the loop thread, and
+        while the loop runs: it reads what changed before it parks again). Call it after
+        changing what the loop decides on, never before."""
+        if self._polling and _get_ident() != self._thread_id:
             self.wake()
+
+    # -- tasks and executors -----------------------------------------------------------
+    def create_task(
+        self,
+        coro: Any,
+        *,
+        name: object = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        """As asyncio's, plus: the task joins the :class:`TaskFamily` of the context it is
+        created in (``context``, else the current one), so an agent's helper tasks
+        (``gather``, ``create_task``, ``TaskGroup``, ``wait_for``) count as the agent.
+        Loop thread only, as asyncio's."""
+        task = super().create_task(coro, name=name, context=context)
+        family = family_of_context(context)
+        if family is not None:
+            family.adopt(task)
+        return task
+
+    def run_in_executor(
+        self, executor: concurrent.futures.Executor | None, func: Callable[..., Any], *args: Any
+    ) -> asyncio.Future[Any]:
+        """As asyncio's (loop thread only), plus: with a virtual clock, the job is real work
+        that holds virtual time until it is done (see :meth:`add_jump_hold`), whatever the
+        executor (the default one, one set with ``set_default_executor``, or yours)."""
+        if self._virtual_clock is None:
+            return super().run_in_executor(executor, func, *args)
+        self._check_closed()  # type: ignore[attr-defined]
+        if self._debug:
+            self._check_callback(func, "run_in_executor")  # type: ignore[attr-defined]
+        if executor is None:
+            executor = cast("concurrent.futures.Executor | None", self._default_executor)
+            self._check_default_executor()  # type: ignore[attr-defined]
+            if executor is None:
+                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+                self._default_executor = executor
+        job = executor.submit(func, *args)
+        future = asyncio.wrap_future(job, loop=self)
+        # Registered after wrap_future's own callback: the job's result is queued for the
+        # loop before the hold drops (the ordering _jump_when_idle relies on).
+        self._work_holds.add(job)
+        job.add_done_callback(self.release_jump_hold)
+        return future
+
+
+class RequestHolds:
+    """One server's control-inversion requests in flight, as holds on autojumps.
+
+    A request queued or being handled holds autojumps (a handler sees the time its request
+    was made at), unless a host of that server is waiting for requests it does not have
+    yet (``gather``, ``next_request``): then the agents it waits for must be reached, so
+    time may jump to their timers. Once what it waits for has arrived, time stands still
+    until the host has taken it, however late its thread runs. The host overrides only
+    these holds: real work (:meth:`SteppingEventLoop.add_jump_hold`) always holds.
+    """
+
+    __slots__ = ("_host_waits", "_loop", "keys")
+
+    def __init__(self, loop: SteppingEventLoop) -> None:
+        self._loop = loop
+        self.keys: set[object] = set()
+        #: Waiting hosts: key -> "still waiting?" (called on the loop thread when idle).
+        self._host_waits: dict[object, Callable[[], bool]] = {}
+
+    def add(self, key: object) -> None:
+        """A request is in flight until :meth:`release` (any thread)."""
+        self.keys.add(key)
+
+    def release(self, key: object) -> None:
+        """The request ``key`` was answered or given up (any thread); wake the loop if it
+        may be parked on it (same ordering as :meth:`SteppingEventLoop.release_jump_hold`)."""
+        keys = self.keys
+        keys.discard(key)
+        if not keys:
+            self._loop.wake_if_parked()
+
+    def add_host_wait(self, key: object, still_waiting: Callable[[], bool]) -> None:
+        """A host thread waits for requests (``key``): while ``still_waiting()`` is true
+        (asked on the loop thread when it is idle), autojumps are allowed despite these
+        holds, until :meth:`remove_host_wait`. Any thread; wakes the loop so it looks
+        again if these holds may be what keeps it still."""
+        self._host_waits[key] = still_waiting
+        if self.keys and self._loop.clock is not None:
+            self._loop.wake_if_parked()
+
+    def remove_host_wait(self, key: object) -> None:
+        """The host thread stopped waiting (any thread, never blocks)."""
+        self._host_waits.pop(key, None)
+
+    def host_still_waiting(self) -> bool:
+        """Whether a waiting host still lacks what it waits for (loop thread)."""
+        return any(still_waiting() for still_waiting in tuple(self._host_waits.values()))
 
 
 _TIMEOUT_MAX = threading.TIMEOUT_MAX
+_get_ident = threading.get_ident
 _monotonic = time.monotonic
 _heappush = heapq.heappush
 _heappop = heapq.heappop

@@ -203,6 +203,11 @@ class LoopToken:
         try:
             if self.closed:
                 return True
+            stepping = self.stepping
+            if stepping is not None:
+                # A batch of answers this thread gives (Server.batch) deferred its wake-up
+                # of the loop: give it before parking, or we may wait on that very loop.
+                stepping.flush_wakeups()
             return waiter.park(timeout)
         finally:
             parked.discard(waiter)
