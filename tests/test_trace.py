@@ -134,3 +134,58 @@ def test_autojump_runs_give_equal_traces_every_time() -> None:
     ]
     for _ in range(50):
         assert _run(autojump=True) == first
+
+
+class Actor(ta.Client):
+    @ta.request
+    async def act(self, action: list[int]) -> list[int]: ...
+
+
+def test_a_trace_keeps_what_was_asked_and_answered_then_not_what_changed_later() -> None:
+    """An agent that reuses its action list and an env that writes every answer into one
+    buffer: the trace has each request's own values (snapshots taken when answered)."""
+    buffer = [0]
+
+    def answer(action: list[int]) -> list[int]:
+        buffer[0] = action[0] * 10  # the env reuses one buffer for every answer
+        return buffer
+
+    async def agent(env: Actor) -> None:
+        action = [0]
+        for step in range(3):
+            action[0] = step  # the agent reuses one list for every action
+            await env.act(action)
+
+    with ta.Server(handlers={Actor.act: answer}, record_trace=True) as server:
+        task = server.create_background_task(agent(Actor(server)))
+        while not task.done():
+            server.process()
+        trace = server.trace
+    assert [(e.args, e.result) for e in trace] == [(([0],), [0]), (([1],), [10]), (([2],), [20])]
+
+
+@pytest.mark.parametrize("how", ["answer", "fail", "answer_after", "dispatch"])
+def test_requests_answered_through_handles_are_recorded(how: str) -> None:
+    with ta.Server(handlers={Actor.act: list}, record_trace=True) as server:
+        env = Actor(server, name="a")
+        task = server.runner.create_task(env.act([1]))
+        server.runner.wait_until_idle(10)
+        (req,) = server.requests()
+        if how == "answer":
+            req.answer([2])
+        elif how == "fail":
+            req.fail(ValueError("no"))
+        elif how == "answer_after":
+            req.answer_after(0.01, [2])
+        else:
+            server.dispatch(req)
+        try:
+            task.wait(10)
+        except ValueError:
+            pass
+        (entry,) = server.trace
+    assert (entry.client, entry.request, entry.args) == ("a", "Actor.act", ([1],))
+    if how == "fail":
+        assert entry.error == "ValueError: no"
+    else:
+        assert entry.result == ([1] if how == "dispatch" else [2])

@@ -52,6 +52,7 @@ from ._core import (
 )
 from ._future import Future
 from ._runner import AsyncRunner
+from ._snapshot import snapshot
 from ._task import BackgroundTask
 from ._trace import Trace, TraceEntry
 
@@ -1341,12 +1342,12 @@ class Server:
         return len(answers)
 
     def _record(self, item: Request[Any], outcome: Outcome[Any] | None) -> None:
-        """Record an answered request (a done callback, in the answering thread)."""
+        """Record an answered request (a done callback, in the answering thread), however
+        it was answered, as a snapshot taken now: the agent or the env may reuse the
+        objects of its arguments and answer afterwards."""
         rows = self._trace
-        if rows is None or not item.taken:
-            return  # a request its client gave up before the host took it
-        clock = self._runner.clock
-        answered_at = clock.time() if clock is not None else None
+        if rows is None:
+            return
         result: Any = None
         error: str | None = None
         if outcome is not None:
@@ -1366,16 +1367,19 @@ class Server:
                 error = f"{type(exc).__name__}: {exc}"
             else:
                 result = future.result_nowait()
+        if error == "cancelled" and not item.taken:
+            return  # its client gave up before the host took it: nothing was answered
+        clock = self._clock
         rows.append(
             (
                 item.name,
-                item.args,
-                item.kwargs,
-                result,
+                snapshot(item.args),
+                snapshot(item.kwargs),
+                snapshot(result),
                 error,
                 item.issued_at,
                 item.client,
-                answered_at,
+                clock.time() if clock is not None else None,
             )
         )
 
