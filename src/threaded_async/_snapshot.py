@@ -40,7 +40,7 @@ class _Snapshot:
         self.memo: dict[int, Any] = {}
 
     def take(self, value: Any) -> Any:
-        cls: type = type(value)
+        cls = cast("type[Any]", type(value))
         if cls in _ATOMS or isinstance(value, enum.Enum):
             return value
         key = id(value)
