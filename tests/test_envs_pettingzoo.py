@@ -122,8 +122,13 @@ def test_an_agent_that_raises_is_reported_and_the_others_are_cancelled() -> None
             cancelled.append(env.name)
             raise
 
-    with ParallelHost(KAZ, max_cycles=50) as host:
-        episode = host.run_episode(agent, seed=1)
+    with (
+        ParallelHost(KAZ, max_cycles=50) as host,
+        pytest.raises(RuntimeError, match="bow string snapped") as raised,
+    ):
+        host.run_episode(agent, seed=1)
+    episode = getattr(raised.value, "episode", None)
+    assert isinstance(episode, Episode)
     assert episode.steps == 4
     error = episode.error
     assert error is not None
@@ -215,7 +220,12 @@ def test_real_time_frames_on_the_wall_clock() -> None:
         episode = host.run_episode(agent, seed=0)
     assert episode.error is None
     assert episode.steps == 4
-    assert all(r.time is None for r in episode.records)
+    # Real seconds since the episode started: frame k is due at k / 100 s, or later.
+    times = [r.time for r in episode.records]
+    assert all(t is not None for t in times)
+    assert times == sorted(times)  # pyright: ignore[reportArgumentType, reportCallIssue]
+    assert times[0] is not None
+    assert times[0] >= 0.01
     assert episode.missed_frames["player_1"] >= 1
     misses = sum(r.missed.count("player_1") for r in episode.records)
     assert misses == episode.missed_frames["player_1"]
@@ -310,7 +320,7 @@ def test_a_turn_based_agent_that_raises_is_reported() -> None:
             raise
 
     with TurnHost("classic/tictactoe-v3") as host:
-        episode = host.run_episode(player, seed=0)
+        episode = host.run_episode(player, seed=0, raise_errors=False)
     error = episode.error
     assert error is not None
     assert (error.agent, error.type) == ("player_2", "KeyError")
@@ -349,10 +359,10 @@ def test_an_agent_that_raises_while_the_others_wait_for_nothing_ends_the_episode
         # On the real clock, beside an agent that thinks for a minute before it steps.
         agents = {"player_0": _reset_then_raise, "player_1": _think_for_a_minute}
         with ParallelHost("classic/rps-v2", real_time=True, timeout=5) as host:
-            episode = host.run_episode(agents, seed=0)
+            episode = host.run_episode(agents, seed=0, raise_errors=False)
     else:
         with TurnHost("classic/tictactoe-v3", timeout=30) as host:
-            episode = host.run_episode(agents, seed=0)
+            episode = host.run_episode(agents, seed=0, raise_errors=False)
     error = episode.error
     assert error is not None
     assert (error.type, error.message) == ("ValueError", "agent bug")

@@ -8,10 +8,17 @@ import json
 import math
 import os
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import Trace
 from ._optional import require
+
+if TYPE_CHECKING:
+    from ..testing import ScriptRun
+    from ._session import EnvClient
+
+    AgentFn = Callable[[EnvClient], Awaitable[Any]]
 
 __all__ = ["AgentError", "Episode", "StepRecord"]
 
@@ -83,6 +90,9 @@ class Episode:
         error: The first agent that raised, or None.
         frames: The rendered frames (numpy arrays) when the host records frames: one after
             the reset and one after each step (not compared).
+        spaces: Each agent's ``(action_space, observation_space)`` as the agent got them
+            at the start (seeded), by agent id: what :meth:`replay` rebuilds the agents'
+            clients from (not compared).
     """
 
     seed: int | None
@@ -93,6 +103,14 @@ class Episode:
     trace: Trace
     error: AgentError | None = None
     frames: tuple[Any, ...] = dataclasses.field(default=(), repr=False, compare=False)
+    spaces: dict[str, tuple[Any, Any]] = dataclasses.field(
+        default_factory=dict[str, tuple[Any, Any]], repr=False, compare=False
+    )
+
+    @property
+    def agents(self) -> list[str]:
+        """The agent ids of the episode, in the order the host made their clients."""
+        return list(self.spaces) or list(self.total_rewards)
 
     @property
     def steps(self) -> int:
@@ -123,6 +141,32 @@ class Episode:
             _plain(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
         )
         return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+    def replay(
+        self, agents: Mapping[str, AgentFn] | AgentFn, *, timeout: float | None = 10.0
+    ) -> ScriptRun[Any]:
+        """Re-run agent code against this episode's recorded answers, on virtual time;
+        return the run. When the agents did the same, its trace agrees with the episode's
+        client by client, times included (``run.trace.diff(episode.trace) == {}``; with
+        one agent the traces are equal).
+
+        The agents' clients are rebuilt from the episode: the same names (agent ids) and
+        copies of the same seeded spaces, so ``env.action_space.sample()`` draws what it
+        drew in the episode. Each agent's requests are answered, in order, with what it
+        got in the episode, at the same virtual delays; the env is not used. ``agents``
+        as for ``run_episode``: one async function for all, or one per agent id.
+
+        Call it from any thread that runs no event loop of this library; it blocks until
+        the agents are done. Raises :class:`threaded_async.testing.ScriptError` naming the
+        first request (agent and step) that differs from the episode, or a recorded
+        request the agents did not make; the agents' own exception otherwise (as in the
+        episode, if an agent raised there); TypeError for an agent that is not an async
+        function; ValueError if the episode does not know its agents' spaces (an episode
+        pickled by an older version).
+        """
+        from ._replay import replay_episode
+
+        return replay_episode(self, agents, timeout=timeout)
 
     def save_gif(self, path: str | os.PathLike[str], *, fps: float = 30.0) -> None:
         """Write the recorded frames to ``path`` as an animated GIF (looping), ``fps``

@@ -6,7 +6,16 @@ from typing import Any
 
 from .. import VirtualClock
 from ._episode import Episode
-from ._session import AgentFn, EnvClient, EnvHost, Session, check_agent, make_env
+from ._session import (
+    AgentFn,
+    EnvClient,
+    EnvHost,
+    Session,
+    action_of,
+    check_agent,
+    make_env,
+    outcome,
+)
 
 __all__ = ["GymHost"]
 
@@ -84,7 +93,9 @@ class GymHost(EnvHost):
         self._real_time = real_time
         self._progress = progress
 
-    def run_episode(self, agent: AgentFn, *, seed: int | None = None) -> Episode:
+    def run_episode(
+        self, agent: AgentFn, *, seed: int | None = None, raise_errors: bool = True
+    ) -> Episode:
         """Run ``agent`` against the env until the agent returns; return the episode.
 
         Call it on the host thread; it blocks until the agent has returned (or raised).
@@ -94,12 +105,16 @@ class GymHost(EnvHost):
         goes back to the agent. ``seed`` also seeds the action space. The agent may run
         several episodes of the env (each ``reset`` starts one); every step is recorded.
 
-        An agent that raises is reported in :attr:`Episode.error`. Raises
-        EventLoopTimeoutError if the agent issues no request and does not return within
-        ``timeout`` real seconds (it is cancelled first); RuntimeError if called on an
-        event loop thread of this library; TypeError for an agent that is not callable
-        or a seed that is not an int.
+        Raises the agent's own exception if it raised (the recorded episode attached as
+        ``exception.episode``), unless ``raise_errors=False``: then the episode is
+        returned with :attr:`Episode.error` set. Raises EventLoopTimeoutError if the agent
+        issues no request and does not return within ``timeout`` real seconds (it is
+        cancelled first); RuntimeError if the host is closed, or if called on an event
+        loop thread of this library; TypeError, before anything runs, for an agent that
+        is not an async function (the message says what to write) or a seed that is not
+        an int.
         """
+        self.check_open()
         check_agent(agent)
         env = self._env
         clock = None if self._real_time else VirtualClock(autojump=True)
@@ -112,34 +127,39 @@ class GymHost(EnvHost):
             record_frames=self._record_frames,
             progress=_describe(env) if self._progress else None,
         )
-        first_reset = True
-
-        def reset(seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
-            nonlocal first_reset
-            if seed is None and first_reset:
-                seed = session.seed
-            first_reset = False
-            result = env.reset(seed=seed, options=options)
-            session.frame()
-            return result
-
-        def step(action: Any) -> Any:
-            result = env.step(action)
-            _, reward, terminated, truncated, _ = result
-            session.record(
-                {AGENT: action}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}
-            )
-            return result
-
         with session:
-            server = session.server
-            server.handler(EnvClient.reset)(reset)
-            server.handler(EnvClient.step)(step)
             session.start({AGENT: agent})
-            client = session.clients[AGENT]
-            while batch := server.gather([client], timeout=self._timeout):
-                server.dispatch(batch[0])
-            return session.finish()
+            self._serve(session)
+            episode = session.finish()
+        return outcome(episode, raise_errors)
+
+    def _serve(self, session: Session) -> None:
+        """Answer the agent's requests until it ends: take, step the env, record, answer."""
+        env = self._env
+        server = session.server
+        client = session.clients[AGENT]
+        first_reset = True
+        while batch := server.gather([client], timeout=self._timeout):
+            req = batch[0]
+            try:
+                if req.fun is EnvClient.step:
+                    action = action_of(req)
+                    result = env.step(action)
+                    _, reward, terminated, truncated, _ = result
+                    session.record(
+                        {AGENT: action}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}
+                    )
+                else:
+                    seed = req.kwargs.get("seed")
+                    if seed is None and first_reset:
+                        seed = session.seed
+                    first_reset = False
+                    result = env.reset(seed=seed, options=req.kwargs.get("options"))
+                    session.frame()
+            except Exception as exc:  # what the env raised goes to the agent
+                req.fail(exc)
+            else:
+                req.answer(result)
 
 
 def _describe(env: Any) -> str:

@@ -8,7 +8,16 @@ from typing import Any
 
 from .. import Request, VirtualClock
 from ._episode import Episode
-from ._session import AgentFn, EnvClient, EnvHost, Session, action_of, agents_by_id, make_env
+from ._session import (
+    AgentFn,
+    EnvClient,
+    EnvHost,
+    Session,
+    action_of,
+    agents_by_id,
+    make_env,
+    outcome,
+)
 
 __all__ = ["ParallelHost", "TurnHost"]
 
@@ -151,22 +160,31 @@ class ParallelHost(EnvHost):
         self._infos: dict[str, Any] = {}
 
     def run_episode(
-        self, agents: Mapping[str, AgentFn] | AgentFn, *, seed: int | None = None
+        self,
+        agents: Mapping[str, AgentFn] | AgentFn,
+        *,
+        seed: int | None = None,
+        raise_errors: bool = True,
     ) -> Episode:
         """Reset the env with ``seed``, run one agent function per agent id until the
         env has no agent left (or the episode stops), and return the episode.
 
-        ``agents``: one function for every agent, or a mapping from each agent id of
-        ``env.possible_agents`` to its function. ``seed`` also seeds each agent's action
-        space (with ``seed + i`` for the ``i``-th agent). Call it on the host thread; it
-        blocks until the episode is over. An agent that raises is reported in
-        :attr:`Episode.error` and the others are cancelled. Raises ValueError if
-        ``agents`` does not cover exactly the env's agent ids, EventLoopTimeoutError if
-        an agent issues no request and does not return within ``timeout`` (lockstep) or
-        the loop does not settle within it (virtual frames); the agents are cancelled
-        first. What ``env.step`` raises goes to the agents whose actions were in it (and
-        out of ``run_episode`` if there were none).
+        ``agents``: one async function for every agent, or a mapping from each agent id
+        of ``env.possible_agents`` to its function. ``seed`` also seeds each agent's
+        action space (with ``seed + i`` for the ``i``-th agent). Call it on the host
+        thread; it blocks until the episode is over. An agent that raises ends the
+        episode (the others are cancelled) and its exception is raised, with the
+        recorded episode attached as ``exception.episode``; with ``raise_errors=False``
+        the episode is returned with :attr:`Episode.error` set instead. Raises
+        TypeError before anything runs for an agent that is not an async function,
+        ValueError if ``agents`` does not cover exactly the env's agent ids,
+        RuntimeError if the host is closed, EventLoopTimeoutError if an agent issues no
+        request and does not return within ``timeout`` (lockstep) or the loop does not
+        settle within it (virtual frames); the agents are cancelled first. What
+        ``env.step`` raises goes to the agents whose actions were in it (and out of
+        ``run_episode`` if there were none).
         """
+        self.check_open()
         env = self._env
         functions = agents_by_id(agents, list(env.possible_agents))
         # Lockstep: autojump reaches sleeping agents; frames: the host moves the clock.
@@ -188,7 +206,8 @@ class ParallelHost(EnvHost):
                 self._lockstep(session)
             else:
                 self._frames(session, self._fps)
-            return session.finish()
+            episode = session.finish()
+        return outcome(episode, raise_errors)
 
     def _lockstep(self, session: Session) -> None:
         env = self._env
@@ -382,21 +401,29 @@ class TurnHost(EnvHost):
         self._progress = progress
 
     def run_episode(
-        self, agents: Mapping[str, AgentFn] | AgentFn, *, seed: int | None = None
+        self,
+        agents: Mapping[str, AgentFn] | AgentFn,
+        *,
+        seed: int | None = None,
+        raise_errors: bool = True,
     ) -> Episode:
         """Reset the env with ``seed`` and play turns until no agent is left (or the
         episode stops); return the episode (one :class:`StepRecord` per turn).
 
-        ``agents``: one function for every agent, or a mapping from each agent id of
-        ``env.possible_agents`` to its function. ``seed`` also seeds each agent's action
-        space (``seed + i`` for the ``i``-th agent). Call it on the host thread; it
-        blocks until the episode is over. An agent that raises is reported in
-        :attr:`Episode.error` and the others are cancelled. What ``env.step`` raises for
-        an action goes to the agent that asked (its turn goes on). Raises ValueError if
-        ``agents`` does not cover exactly the env's agent ids, EventLoopTimeoutError if
-        the agent whose turn it is issues no request and does not return within
-        ``timeout`` (the agents are cancelled first).
+        ``agents``: one async function for every agent, or a mapping from each agent id
+        of ``env.possible_agents`` to its function. ``seed`` also seeds each agent's
+        action space (``seed + i`` for the ``i``-th agent). Call it on the host thread;
+        it blocks until the episode is over. An agent that raises ends the episode (the
+        others are cancelled) and its exception is raised with the recorded episode
+        attached as ``exception.episode`` (``raise_errors=False``: returned, with
+        :attr:`Episode.error` set). What ``env.step`` raises for an action goes to the
+        agent that asked (its turn goes on). Raises TypeError before anything runs for
+        an agent that is not an async function, ValueError if ``agents`` does not cover
+        exactly the env's agent ids, RuntimeError if the host is closed,
+        EventLoopTimeoutError if the agent whose turn it is issues no request and does
+        not return within ``timeout`` (the agents are cancelled first).
         """
+        self.check_open()
         env = self._env
         functions = agents_by_id(agents, list(env.possible_agents))
         clock = None if self._real_time else VirtualClock(autojump=True)
@@ -435,7 +462,8 @@ class TurnHost(EnvHost):
                     continue
                 owed[name] = req
                 session.record({name: action}, {name: reward}, {name: False}, {name: False})
-            return session.finish()
+            episode = session.finish()
+        return outcome(episode, raise_errors)
 
     def _next_step(
         self, session: Session, name: str, observation: Any, info: Any

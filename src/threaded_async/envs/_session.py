@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import functools
 import inspect
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self, SupportsFloat
+from typing import Any, Self, SupportsFloat, cast
 
 from .. import (
     AsyncRunner,
@@ -22,7 +25,18 @@ from .. import (
 from ._episode import AgentError, Episode, StepRecord
 from ._optional import Progress, require
 
-__all__ = ["AgentFn", "EnvClient", "EnvHost", "Session", "action_of", "agents_by_id", "make_env"]
+__all__ = [
+    "AgentFn",
+    "EnvClient",
+    "EnvHost",
+    "Session",
+    "action_of",
+    "agents_by_id",
+    "copied",
+    "is_async_function",
+    "make_env",
+    "outcome",
+]
 
 #: What a step answers: ``(observation, reward, terminated, truncated, info)``.
 StepResult = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
@@ -102,8 +116,14 @@ class EnvHost:
             raise ValueError('record_frames=True needs an env made with render_mode="rgb_array"')
         self._env = env
         self._made = made
+        self._closed = False
         self._timeout = timeout
         self._record_frames = record_frames
+
+    def check_open(self) -> None:
+        """RuntimeError if the host was closed (it runs no more episodes)."""
+        if self._closed:
+            raise RuntimeError(f"this {type(self).__name__} is closed: create a new one")
 
     @property
     def env(self) -> Any:
@@ -111,8 +131,10 @@ class EnvHost:
         return self._env
 
     def close(self) -> None:
-        """Close the environment if the host made it from an id (else it is the caller's
-        to close). Host thread; idempotent."""
+        """Close the host: it runs no more episodes (``run_episode`` raises RuntimeError),
+        and the environment is closed if the host made it from an id (else it is the
+        caller's to close). Host thread; idempotent."""
+        self._closed = True
         if self._made:
             self._made = False
             self._env.close()
@@ -190,16 +212,38 @@ def check_env_kind(env: Any, kind: str) -> None:
 
 
 def check_agent(agent: object, name: str | None = None) -> None:
-    """TypeError at once unless ``agent`` is callable (an async function of an EnvClient)."""
-    if callable(agent):
+    """TypeError at once, saying what to write, unless ``agent`` is an async function of
+    an EnvClient (an ``async def`` function or method, a ``functools.partial`` of one,
+    or an object whose ``__call__`` is ``async def``)."""
+    if is_async_function(agent):
         return
     what = f"the agent for {name!r}" if name is not None else "the agent"
-    hint = (
-        ": a coroutine object was given, pass the async function itself"
-        if inspect.iscoroutine(agent)
-        else ""
-    )
-    raise TypeError(f"{what} must be an async function taking an EnvClient, not {agent!r}{hint}")
+    if inspect.iscoroutine(agent):
+        agent.close()  # never run: no "never awaited" warning on top of the error
+        hint = "a coroutine object was given: pass the async function itself (no call)"
+    elif callable(agent):
+        hint = (
+            "it is a plain function: write it as `async def agent(env: EnvClient): ...` and "
+            "await the env's calls (`await env.reset()`, `await env.step(action)`); a "
+            "lambda or def that returns a coroutine is not one either: use `async def` "
+            "or functools.partial(agent, ...)"
+        )
+    else:
+        hint = "it is not callable"
+    raise TypeError(f"{what} must be an async function taking an EnvClient, not {agent!r} ({hint})")
+
+
+def is_async_function(obj: object) -> bool:
+    """Whether calling ``obj`` makes a coroutine by its definition: an ``async def``
+    function or method, a ``functools.partial`` of one, or an object whose ``__call__``
+    is ``async def``."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    if inspect.iscoroutinefunction(obj):
+        return True
+    if inspect.isfunction(obj) or inspect.ismethod(obj) or not callable(obj):
+        return False
+    return inspect.iscoroutinefunction(type(obj).__call__)
 
 
 def check_seed(seed: object) -> None:
@@ -237,6 +281,12 @@ class Session:
         if seed is not None:
             for index, (action_space, _) in enumerate(spaces.values()):
                 action_space.seed(seed + index)
+        #: The spaces as the agents get them (seeded), kept for Episode.replay.
+        self.spaces: dict[str, tuple[Any, Any]] = {
+            name: copied(pair) for name, pair in spaces.items()
+        }
+        #: When the episode started, for the step times of a real-clock episode.
+        self._started = time.monotonic()
         self.records: list[StepRecord] = []
         self.totals: dict[str, float] = dict.fromkeys(spaces, 0.0)
         self.missed: dict[str, int] = dict.fromkeys(spaces, 0)
@@ -283,13 +333,21 @@ class Session:
     async def _run_agent(self, client: EnvClient, agent: AgentFn) -> None:
         task = asyncio.current_task()
         assert task is not None
-        # The client is live until this task ends, even if it ends before its first
-        # request (gather() would wait for it otherwise).
+        # The client belongs to this task and the tasks the agent spawns: it is live
+        # while they run (gather() waits for it), also before its first request.
         client.bind_task(task)
         self._agent_tasks.append(task)
         try:
-            result = await agent(client)
-        except Exception as exc:
+            coroutine = agent(client)
+            if not inspect.isawaitable(coroutine):
+                raise TypeError(
+                    f"the agent for {client.name!r} returned {coroutine!r}, not a coroutine: "
+                    "write it as `async def agent(env: EnvClient): ...`"
+                )
+            result = await coroutine
+        except asyncio.CancelledError:
+            raise  # the host ended the episode
+        except BaseException as exc:
             text = "".join(traceback.format_exception(exc))
             self._errors.append(AgentError(client.name, type(exc).__name__, str(exc), text, exc))
             # The episode ends here: cancel the other agents now (this is the loop thread),
@@ -319,10 +377,11 @@ class Session:
             self.totals[name] = self.totals.get(name, 0.0) + reward
         for name in missed:
             self.missed[name] += 1
+        clock = self.clock
         self.records.append(
             StepRecord(
-                time=self.clock.time() if self.clock is not None else None,
-                actions=actions,
+                time=clock.time() if clock is not None else time.monotonic() - self._started,
+                actions=copied(actions),  # the agents may reuse their action objects
                 rewards=floats,
                 terminations={name: bool(terminations[name]) for name in actions},
                 truncations={name: bool(truncations[name]) for name in actions},
@@ -335,7 +394,7 @@ class Session:
     def finish(self) -> Episode:
         """End the episode: without an error, let the agents react to their last answers
         (until the loop is idle, at most ``timeout``); then cancel the agents still
-        running and wait for them to finish."""
+        running and wait for them to finish. Returns the episode; see :meth:`outcome`."""
         if self.error is None:
             try:
                 self.server.runner.wait_until_idle(self.timeout)
@@ -357,22 +416,47 @@ class Session:
             trace=self.server.trace,
             error=self.error,
             frames=tuple(self.frames),
+            spaces=self.spaces,
         )
+
+
+def outcome(episode: Episode, raise_errors: bool) -> Episode:
+    """``episode``, or (``raise_errors``) the exception of its agent that raised, with the
+    episode attached as ``exception.episode`` and a note saying so."""
+    error = episode.error
+    if error is None or not raise_errors:
+        return episode
+    exc = error.exception
+    exc.episode = episode  # type: ignore[attr-defined]
+    exc.add_note(
+        f"(agent {error.agent!r} raised in the episode of seed {episode.seed}; the "
+        "recorded episode is attached as .episode; pass raise_errors=False to get it "
+        "returned with episode.error set instead)"
+    )
+    raise exc
+
+
+def copied(value: Any) -> Any:
+    """A copy that later changes to ``value`` do not reach (spaces keep their RNG state)."""
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # an object that cannot be copied: keep it
+        return value
 
 
 def agents_by_id(agents: Mapping[str, AgentFn] | AgentFn, ids: list[str]) -> dict[str, AgentFn]:
     """One agent function per agent id: the same function for all, or a complete mapping."""
-    if callable(agents):
-        return dict.fromkeys(ids, agents)
-    if not isinstance(agents, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]  # callers pass anything
+    if not isinstance(agents, Mapping):
         check_agent(agents)
-    missing = [name for name in ids if name not in agents]
-    unknown = [name for name in agents if name not in ids]
+        return dict.fromkeys(ids, agents)
+    mapping = cast("Mapping[str, AgentFn]", agents)
+    missing = [name for name in ids if name not in mapping]
+    unknown = [name for name in mapping if name not in ids]
     if missing or unknown:
         raise ValueError(
             f"agents must map every agent id of the env ({ids}) to a function; "
             f"missing {missing}, unknown {unknown}"
         )
     for name in ids:
-        check_agent(agents[name], name)
-    return {name: agents[name] for name in ids}
+        check_agent(mapping[name], name)
+    return {name: mapping[name] for name in ids}
