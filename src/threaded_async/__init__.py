@@ -34,6 +34,7 @@ from ._core import (
     TAExceptionGroup,
     TimeoutTimer,
     VirtualClock,
+    hold_virtual_time,
 )
 from ._event import Event
 from ._future import Future
@@ -115,6 +116,7 @@ __all__ = [
     "WorkTracker",
     "checkpoint",
     "fail_after",
+    "hold_virtual_time",
     "move_on_after",
     "request",
     "run_or_raise",

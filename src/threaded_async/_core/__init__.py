@@ -5,7 +5,7 @@ never from the modules inside. ``docs/internals.md`` has the layer table and the
 protocol.
 """
 
-from ._clock import ClockHost, JumpHold, VirtualClock
+from ._clock import ClockHost, JumpHold, VirtualClock, hold_virtual_time
 from ._errors import (
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
@@ -99,6 +99,7 @@ __all__ = [
     "current_family",
     "describe_callable",
     "family_of_context",
+    "hold_virtual_time",
     "make_view",
     "report_callback_error",
     "resolve_future",

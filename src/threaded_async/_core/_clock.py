@@ -8,6 +8,7 @@ Time changes in one method, :meth:`VirtualClock._move_to` (SimPy's ``Environment
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 import threading
@@ -19,7 +20,7 @@ from ._outcome import Parker
 from ._timeouts import USE_DEFAULT_TIMEOUT
 from ._waiters import ThreadWaiter
 
-__all__ = ["ClockHost", "JumpHold", "VirtualClock"]
+__all__ = ["ClockHost", "JumpHold", "VirtualClock", "hold_virtual_time"]
 
 
 class ClockHost(Parker, Protocol):
@@ -299,3 +300,25 @@ class JumpHold:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.__exit__()
+
+
+def _no_hold(key: object, hold: bool) -> None:
+    pass
+
+
+def hold_virtual_time() -> JumpHold:
+    """``async with hold_virtual_time(): await real_io()``: hold the virtual clock of the
+    running loop while real I/O is awaited, so no virtual time passes meanwhile (and no
+    virtual timeout fires because of it); on a loop without a virtual clock, nothing.
+
+    What a coroutine awaits from the outside world other than executor jobs (which hold
+    virtual time by themselves): an HTTP call (httpx, an LLM client), a socket, a
+    database. The same as ``clock.hold()`` for the loop's own clock, so agent code
+    need not know whether its host runs on virtual time. Call it in a coroutine on the
+    loop (RuntimeError otherwise); the hold nests and may overlap others.
+    """
+    loop = asyncio.get_running_loop()
+    clock = getattr(loop, "clock", None)
+    if isinstance(clock, VirtualClock):
+        return clock.hold()
+    return JumpHold(_no_hold)
