@@ -77,3 +77,11 @@ class _Deadly:
 
 unloadable = _Unloadable()
 deadly = _Deadly()
+
+
+def slow(seed: int) -> Episode:
+    """Says ``running <pid>`` on stdout (flushed, one line) once it has started, then takes
+    a minute before its episode: for the Ctrl-C tests, which interrupt it meanwhile."""
+    print(f"running {os.getpid()}", flush=True)
+    threading.Event().wait(60)
+    return frozen_lake(seed)

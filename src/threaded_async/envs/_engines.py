@@ -9,6 +9,7 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +34,9 @@ RAY_EXTRA = 'pip install "threaded_async[ray]"'
 START_METHOD = "spawn"
 #: Real seconds a worker gets to exit after its last episode before it is killed.
 STOP_TIMEOUT = 10.0
+#: Real seconds the workers killed on Ctrl-C (or another error) get to be reaped before
+#: the exception reaches the caller (a killed process is gone in milliseconds).
+ABORT_TIMEOUT = 1.0
 #: Real seconds to wait for the answer of a Ray task that ``ray.wait`` reported ready.
 RAY_GET_TIMEOUT = 60.0
 #: Real seconds a new worker may take to start (a fresh interpreter and its imports, a Ray
@@ -167,7 +171,11 @@ def run_episodes(
       threads), each running one episode at a time on its main thread; ``episode_fn`` is
       sent by pickle, so it must be a module-level function (or a ``functools.partial``
       of one) of an importable module, and a script's must be under
-      ``if __name__ == "__main__":``.
+      ``if __name__ == "__main__":``. The workers ignore Ctrl-C: a KeyboardInterrupt
+      in the calling thread (or any other exception there) kills them at once
+      (SIGKILL; a second Ctrl-C meanwhile is held back until they are) and reaches
+      the caller within about a second, the episodes they ran lost. After the last
+      seed they are asked to exit, and killed after 10 s.
     * ``"ray"``: ``workers`` Ray actors (default: the cluster's CPUs), each asking for
       one CPU and running one episode at a time on the actor thread that runs its sync
       methods (our loop runs in its own thread beside it). ``ray.init()`` is yours to
@@ -448,6 +456,16 @@ class _Backend(Generic[W]):
         for worker in workers:
             self.kill(worker)
 
+    def abort(self, workers: list[W]) -> None:
+        """Kill the workers (and any other this backend started and did not kill yet)
+        at once, without waiting for their episodes: on Ctrl-C or an error. Bounded
+        by ``ABORT_TIMEOUT``; an error killing one does not spare the others."""
+        for worker in workers:
+            try:
+                self.kill(worker)
+            except Exception:
+                pass  # the first exception is the one the caller gets
+
 
 class _Slot(Generic[W]):
     """A worker of the scheduler and the seeds queued on it (indices into the seeds,
@@ -496,13 +514,22 @@ class _Scheduler(Generic[W]):
         self.suspects: set[int] = set()
 
     def run(self, count: int) -> list[Episode | EpisodeFailure]:
+        """Run every seed; stop the workers politely at the end. On Ctrl-C (or any other
+        exception, from here or from the backend) the workers are killed at once, with
+        a second Ctrl-C held back meanwhile, and the exception goes on."""
         try:
             for _ in range(min(count, len(self.seeds))):
                 self.slots.append(_Slot(self.backend.start()))
             while self.pending or any(slot.queue for slot in self.slots):
                 self._step()
-        finally:
             self.backend.stop([slot.worker for slot in self.slots])
+        except BaseException as exc:
+            held = _HeldInterrupt()
+            with held:
+                self.backend.abort([slot.worker for slot in self.slots])
+            if not isinstance(exc, KeyboardInterrupt):
+                held.replay()  # a Ctrl-C during the kills, after another error
+            raise
         complete = [result for result in self.results if result is not None]
         assert len(complete) == len(self.results)
         return complete
@@ -597,6 +624,43 @@ class _Scheduler(Generic[W]):
             self.bar.update()
 
 
+class _HeldInterrupt:
+    """Holds back Ctrl-C while the workers are killed, so that a second Ctrl-C cannot
+    leave them running: on the main thread (the only one Python delivers SIGINT to), a
+    callable SIGINT handler is swapped for one that only notes the signal, and put back
+    on exit. :meth:`replay` then runs the held signal's handler (the default one raises
+    KeyboardInterrupt). Elsewhere, or with SIG_IGN/SIG_DFL, it does nothing."""
+
+    def __init__(self) -> None:
+        self._previous: Callable[[int, Any], Any] | None = None
+        self._held = False
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            try:
+                signal.signal(signal.SIGINT, self._hold)
+            except ValueError:  # not the main interpreter
+                return self
+            self._previous = handler
+        return self
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self._held = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def replay(self) -> None:
+        """Run the handler of a Ctrl-C that came while it was held (once)."""
+        if self._held and self._previous is not None:
+            self._held = False
+            self._previous(signal.SIGINT, None)
+
+
 # -- process --------------------------------------------------------------------------------
 
 
@@ -620,15 +684,20 @@ class _Process:
     def __init__(self, context: Any, blob: bytes, number: int) -> None:
         parent, child = context.Pipe()
         self.conn: multiprocessing.connection.Connection = parent
+        self._child_conn: multiprocessing.connection.Connection | None = child
         self.process: Any = context.Process(
             target=_process_worker,
             args=(child, blob),
             name=f"threaded_async-episodes-{number}",
             daemon=True,
         )
-        self.process.start()
-        child.close()
         self.closed = False
+
+    def start(self) -> None:
+        self.process.start()
+        if self._child_conn is not None:
+            self._child_conn.close()
+            self._child_conn = None
 
     def death(self) -> str:
         """What happened to the process, once it has ended (bounded wait)."""
@@ -660,10 +729,17 @@ class _Processes(_Backend[_Process]):
         self.blob = blob
         self.context = multiprocessing.get_context(START_METHOD)
         self.started = 0
+        #: Every worker started and not closed yet, for abort(): one being started
+        #: when Ctrl-C came is not the scheduler's yet.
+        self.alive: list[_Process] = []
 
     def start(self) -> _Process:
         self.started += 1
-        return _Process(self.context, self.blob, self.started)
+        self.alive = [worker for worker in self.alive if not worker.closed]
+        worker = _Process(self.context, self.blob, self.started)
+        self.alive.append(worker)
+        worker.start()
+        return worker
 
     def give(self, worker: _Process, seed: int) -> None:
         try:
@@ -712,6 +788,29 @@ class _Processes(_Backend[_Process]):
             worker.process.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:
             self.kill(worker)
+
+    def abort(self, workers: list[_Process]) -> None:
+        """SIGKILL every worker first (none waits for another), then reap them within
+        ``ABORT_TIMEOUT``: a worker is gone before the caller sees the exception."""
+        doomed = [*workers, *(worker for worker in self.alive if worker not in workers)]
+        for worker in doomed:
+            if not worker.closed:
+                try:
+                    worker.process.kill()
+                except Exception:
+                    pass  # not started yet (Ctrl-C inside start()), or already reaped
+        deadline = time.monotonic() + ABORT_TIMEOUT
+        for worker in doomed:
+            if worker.closed:
+                continue
+            try:
+                worker.process.join(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                pass  # never started
+            worker.conn.close()
+            if worker.process.exitcode is not None:
+                worker.process.close()
+                worker.closed = True
 
 
 # -- Ray ------------------------------------------------------------------------------------
