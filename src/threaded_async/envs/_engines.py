@@ -13,7 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from ._episode import Episode
 from ._optional import Progress, require
@@ -54,11 +54,12 @@ class EpisodeFailure(Exception):
 
     Attributes:
         seed: The seed whose episode failed.
-        reason: ``"raised"``: ``episode_fn(seed)`` raised (or returned something that is
-            not an :class:`Episode`, or an episode that could not be sent back from the
-            worker); ``"died"``: the worker process or Ray actor running it died (a crash,
-            ``os._exit``, a kill, the machine lost); ``"timed out"``: it ran longer than
-            ``timeout`` and its worker was killed.
+        reason: ``"raised"``: ``episode_fn(seed)`` raised (an agent's error, which
+            ``run_episode`` raises by default, or any other; or it returned something
+            that is not an :class:`Episode`, or an episode that could not be sent back
+            from the worker); ``"died"``: the worker process or Ray actor running it died
+            (a crash, ``os._exit``, a kill, the machine lost); ``"timed out"``: it ran
+            longer than ``timeout`` and its worker was killed.
         type: The class name of the exception (``"raised"``; for ``"died"`` on Ray, the
             Ray error's), else ``""``.
         message: ``str()`` of the exception, or what happened to the worker.
@@ -66,6 +67,11 @@ class EpisodeFailure(Exception):
             ran the episode (``""`` when there is none).
         exception: The exception itself when there is one and it could be brought back
             from the worker (by pickle), else None. Not kept when the failure is pickled.
+        episode: The episode recorded until the failure, when the exception carried one
+            as its ``episode`` attribute (as ``run_episode`` attaches it to an agent's
+            error): its steps, trace and :attr:`Episode.error` (whose ``exception`` is a
+            RuntimeError of the same text if the agent's could not be pickled back from
+            the worker). Else None. Kept when the failure is pickled.
     """
 
     def __init__(
@@ -76,6 +82,7 @@ class EpisodeFailure(Exception):
         message: str,
         traceback: str = "",
         exception: BaseException | None = None,
+        episode: Episode | None = None,
     ) -> None:
         super().__init__(seed, reason, type, message, traceback)
         self.seed = seed
@@ -84,13 +91,18 @@ class EpisodeFailure(Exception):
         self.message = message
         self.traceback = traceback
         self.exception = exception
+        self.episode = episode
 
     def __str__(self) -> str:
         what = f"{self.type}: {self.message}" if self.type else self.message
+        episode = self.episode
+        if episode is not None and episode.error is not None:
+            what += f" (agent {episode.error.agent!r}, after {episode.steps} steps)"
         return f"seed {self.seed} {self.reason}: {what}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (self.seed, self.reason, self.type, self.message, self.traceback))
+        args = (self.seed, self.reason, self.type, self.message, self.traceback)
+        return (self.__class__, (*args, None, self.episode))
 
 
 class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
@@ -99,7 +111,8 @@ class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
     Raised once every seed has been run (none is abandoned because another failed). An
     :class:`ExceptionGroup` of one :class:`EpisodeFailure` per failed seed, in the order
     of the seeds, so ``except* EpisodeFailure`` works; :attr:`results` has every seed's
-    outcome in order, :attr:`episodes` the episodes that came back.
+    outcome in order, :attr:`episodes` the episodes that came back (a failed seed's
+    recorded episode, if any, is its failure's :attr:`EpisodeFailure.episode`).
     """
 
     def __new__(
@@ -141,6 +154,7 @@ class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
         return [exc for exc in self.exceptions if isinstance(exc, EpisodeFailure)]
 
 
+@overload
 def run_episodes(
     episode_fn: Callable[[int], Episode],
     seeds: Iterable[int],
@@ -150,9 +164,51 @@ def run_episodes(
     progress: bool = False,
     timeout: float | None = 600.0,
     ray_options: Mapping[str, Any] | None = None,
-) -> list[Episode]:
+    raise_errors: Literal[True] = True,
+) -> list[Episode]: ...
+
+
+@overload
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: Literal[False],
+) -> list[Episode | EpisodeFailure]: ...
+
+
+@overload
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: bool,
+) -> list[Episode] | list[Episode | EpisodeFailure]: ...
+
+
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: bool = True,
+) -> list[Episode] | list[Episode | EpisodeFailure]:
     """Run ``episode_fn(seed)`` for every seed; return the episodes in the order of
-    ``seeds``.
+    ``seeds`` (or, with ``raise_errors=False``, each seed's episode or failure).
 
     ``episode_fn`` builds its own host, env and agents and returns the episode, e.g.::
 
@@ -189,7 +245,16 @@ def run_episodes(
     Failures: an episode that raises, whose worker dies or that runs out of ``timeout``
     does not stop the others. Once every seed has run, :class:`RunEpisodesError` is
     raised, with one :class:`EpisodeFailure` (seed, reason, traceback) per failed seed
-    and the episodes that came back. A dead worker is replaced for the remaining seeds.
+    and the episodes that came back; with ``raise_errors=False`` the list of every
+    seed's :class:`Episode` or :class:`EpisodeFailure` is returned instead. An agent
+    that raises is a failure too (``"raised"``): ``run_episode`` raises its error by
+    default, with the episode recorded until then attached, which the failure keeps as
+    :attr:`EpisodeFailure.episode` (from workers and Ray actors too); an
+    ``episode_fn`` that calls ``run_episode(..., raise_errors=False)`` gets that episode
+    back, with :attr:`Episode.error` set, and returns it as a success. A dead worker is
+    replaced for the remaining seeds.
+
+    Blocks the calling thread until every seed has run; any thread may call it.
 
     Args:
         episode_fn: ``episode_fn(seed) -> Episode``.
@@ -207,9 +272,19 @@ def run_episodes(
             agent).
         ray_options: Options for the Ray actors (engine ``"ray"`` only); defaults
             ``num_cpus=1``, ``max_restarts=0``.
+        raise_errors: True (default): raise :class:`RunEpisodesError` if any episode
+            failed. False: return ``list[Episode | EpisodeFailure]``, one per seed in
+            order, and raise for none of them.
+
+    Returns:
+        The episodes in the order of the seeds; with ``raise_errors=False``, each
+        seed's episode or :class:`EpisodeFailure`.
 
     Raises:
-        RunEpisodesError: one or more episodes failed (all the others ran).
+        RunEpisodesError: one or more episodes failed (all the others ran), unless
+            ``raise_errors=False``.
+        KeyboardInterrupt: Ctrl-C while it runs; the workers are killed first (the
+            episodes that came back are lost).
         ImportError: ``engine="ray"`` without Ray (``pip install "threaded_async[ray]"``).
         RuntimeError: ``engine="ray"`` before ``ray.init()``.
         TypeError: ``episode_fn`` cannot be pickled (``"process"``, ``"ray"``), or a
@@ -244,6 +319,8 @@ def run_episodes(
             results = _Scheduler[Any](backend, seed_list, timeout, bar).run(workers or 1)
     finally:
         bar.close()
+    if not raise_errors:
+        return results
     failures = [result for result in results if isinstance(result, EpisodeFailure)]
     if failures:
         listed = ", ".join(str(failure.seed) for failure in failures[:10])
@@ -303,7 +380,7 @@ def _run_local(
             episode = _checked(seed, episode_fn(seed))
         except Exception as exc:
             name, text = type(exc).__name__, _format(exc)
-            failure = EpisodeFailure(seed, "raised", name, str(exc), text, exc)
+            failure = EpisodeFailure(seed, "raised", name, str(exc), text, exc, _episode_of(exc))
             failure.__cause__ = exc
             results.append(failure)
         else:
@@ -318,7 +395,8 @@ def _run_local(
 class _EpisodeRunner:
     """``episode_fn`` unpickled in a worker (or what unpickling it raised), and one
     episode run into the bytes the parent decodes with :func:`_decode`: a pickled
-    ``("ok", episode)`` or ``("raised", type, message, traceback, exception or None)``."""
+    ``("ok", episode)`` or ``("raised", type, message, traceback, exception or None,
+    episode or None)``."""
 
     def __init__(self, blob: bytes) -> None:
         self._fn: EpisodeFn | None = None
@@ -345,10 +423,23 @@ class _EpisodeRunner:
 
 
 def _raised(exc: Exception) -> bytes:
-    """The answer for an exception: its type, text, traceback, and itself if it pickles."""
+    """The answer for an exception: its type, text, traceback, itself if it pickles, and
+    the episode it carries (an agent's error) if that pickles (made portable)."""
     carried = exc if _round_trips(exc) else None
-    payload = ("raised", type(exc).__name__, str(exc), _format(exc), carried)
+    episode = _episode_of(exc)
+    if episode is not None:
+        episode = _portable(episode)
+        if not _round_trips(episode):
+            episode = None
+    payload = ("raised", type(exc).__name__, str(exc), _format(exc), carried, episode)
     return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _episode_of(exc: BaseException) -> Episode | None:
+    """The episode an exception carries as its ``episode`` attribute (``run_episode``
+    attaches it to an agent's error), or None."""
+    episode = getattr(exc, "episode", None)
+    return episode if isinstance(episode, Episode) else None
 
 
 def _round_trips(value: object) -> bool:
@@ -400,8 +491,8 @@ def _decode(blob: bytes, seed: int) -> Episode | EpisodeFailure:
     if payload[0] == "ok":
         episode: Episode = payload[1]
         return episode
-    _, type_name, message, text, exception = payload
-    failure = EpisodeFailure(seed, "raised", type_name, message, text, exception)
+    _, type_name, message, text, exception, episode = payload
+    failure = EpisodeFailure(seed, "raised", type_name, message, text, exception, episode)
     failure.__cause__ = _RemoteTraceback(text)
     return failure
 
