@@ -1,5 +1,7 @@
 """run_episodes(engine="process") seen from outside, in a subprocess of its own: Ctrl-C
-reaches the caller at once and leaves no worker behind, even when pressed twice."""
+reaches the caller at once and leaves no worker behind, even when pressed twice; an
+episode_fn defined in ``python -c`` (as in a notebook) is sent by value, and code read
+from stdin is refused at once, saying why."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import queue
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -117,3 +120,87 @@ def test_ctrl_c_kills_the_workers_at_once(presses: str) -> None:
         assert "KeyboardInterrupt" in child.stderr
     finally:
         child.close(workers)
+
+
+#: A session whose episode_fn, agent and agent's result class are defined in __main__
+#: (no file: ``python -c``, stdin, a notebook). Prints whether the process engine gave
+#: the local digests and results, or the TypeError and how many workers were started.
+INLINE = textwrap.dedent(
+    """
+    import dataclasses, multiprocessing, sys
+    if sys.argv[1:] == ["no-cloudpickle"]:
+        sys.modules["cloudpickle"] = None
+    from threaded_async.envs import GymHost, run_episodes
+
+    @dataclasses.dataclass
+    class Walked:
+        steps: int
+
+    async def walk(env):
+        await env.reset()
+        steps = 0
+        while True:
+            _, _, terminated, truncated, _ = await env.step(env.action_space.sample())
+            steps += 1
+            if terminated or truncated:
+                return Walked(steps)
+
+    def lake(seed):
+        with GymHost("FrozenLake-v1") as host:
+            return host.run_episode(walk, seed=seed)
+
+    local = run_episodes(lake, range(4))
+    try:
+        remote = run_episodes(lake, range(4), engine="process", workers=2)
+    except TypeError as error:
+        print(f"{len(multiprocessing.active_children())} workers; {error}")
+    else:
+        print([episode.digest() for episode in remote] == [e.digest() for e in local])
+        print([episode.results for episode in remote] == [e.results for e in local])
+        print(all(isinstance(episode.results["agent"], Walked) for episode in remote))
+    """
+)
+
+
+def run_inline(*args: str, stdin: str | None = None) -> list[str]:
+    """Run a Python child (bounded), check it succeeded, and return its stdout lines."""
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_an_episode_fn_of_python_c_is_sent_by_value() -> None:
+    """Functions and classes defined in __main__ without a file (``python -c``, a
+    notebook) cannot be imported by a spawned worker: they go by value (cloudpickle),
+    and the agent's result of a __main__ class comes back as that class."""
+    assert run_inline("-c", INLINE) == ["True", "True", "True"]
+
+
+def test_without_cloudpickle_an_episode_fn_of_python_c_is_refused_at_once() -> None:
+    [line] = run_inline("-c", INLINE, "no-cloudpickle")
+    assert line.startswith(
+        '0 workers; engine="process" cannot send episode_fn to its workers: it needs lake, '
+        "defined in __main__ here"
+    )
+    assert "Move it into a module (a .py file) and import it from there" in line
+    assert 'or use engine="local" or engine="ray"' in line
+
+
+def test_code_read_from_stdin_is_refused_at_once() -> None:
+    """``python -``: a spawned worker would run the main module's file '<stdin>' again
+    and die; refused before any worker starts (it blamed a missing __main__ guard)."""
+    [line] = run_inline("-", stdin=INLINE)
+    assert line == (
+        '0 workers; engine="process" cannot start workers from code read from stdin: each '
+        'worker is a fresh interpreter ("spawn") that first runs the main module\'s file '
+        "again, and it has none. Put the code in a .py file and run that (its work under "
+        '`if __name__ == "__main__":`), or use engine="local" or engine="ray"'
+    )

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import importlib
+import io
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.process
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, Literal, Self, TypeVar, overload
 
@@ -227,11 +232,14 @@ def run_episodes(
       threads), each running one episode at a time on its main thread; ``episode_fn`` is
       sent by pickle, so it must be a module-level function (or a ``functools.partial``
       of one) of an importable module, and a script's must be under
-      ``if __name__ == "__main__":``. The workers ignore Ctrl-C: a KeyboardInterrupt
-      in the calling thread (or any other exception there) kills them at once
-      (SIGKILL; a second Ctrl-C meanwhile is held back until they are) and reaches
-      the caller within about a second, the episodes they ran lost. After the last
-      seed they are asked to exit, and killed after 10 s.
+      ``if __name__ == "__main__":``. Where the workers cannot import ``__main__``
+      (a notebook, ``python -c``), what ``episode_fn`` needs from it is sent by value
+      with cloudpickle (installed with Gymnasium), or refused with a TypeError without
+      it; code read from stdin (``python -``) is refused. The workers ignore
+      Ctrl-C: a KeyboardInterrupt in the calling thread (or any other exception
+      there) kills them at once (SIGKILL; a second Ctrl-C meanwhile is held back until
+      they are) and reaches the caller within about a second, the episodes they ran
+      lost. After the last seed they are asked to exit, and killed after 10 s.
     * ``"ray"``: ``workers`` Ray actors (default: the cluster's CPUs), each asking for
       one CPU and running one episode at a time on the actor thread that runs its sync
       methods (our loop runs in its own thread beside it). ``ray.init()`` is yours to
@@ -287,8 +295,11 @@ def run_episodes(
             episodes that came back are lost).
         ImportError: ``engine="ray"`` without Ray (``pip install "threaded_async[ray]"``).
         RuntimeError: ``engine="ray"`` before ``ray.init()``.
-        TypeError: ``episode_fn`` cannot be pickled (``"process"``, ``"ray"``), or a
-            seed is not an int.
+        TypeError: ``episode_fn`` cannot be pickled (``"process"``, ``"ray"``); for
+            ``"process"``, it needs functions of a ``__main__`` the workers cannot
+            import (a notebook, ``python -c``) and cloudpickle is not installed, or the
+            code was read from stdin; or a seed is not an int. Raised before any worker
+            starts.
         ValueError: an unknown engine, ``workers`` below 1 (or above 1 for
             ``"local"``), a timeout that is not positive, or ``ray_options`` for another
             engine.
@@ -306,7 +317,7 @@ def run_episodes(
         raise ValueError('ray_options are for engine="ray"')
     backend: _Backend[Any] | None = None
     if engine == "process":
-        backend = _Processes(_pickled(episode_fn, pickle.dumps, engine))
+        backend = _Processes(_process_blob(episode_fn))
         workers = workers or os.cpu_count() or 1
     elif engine == "ray":
         backend, workers = _ray_backend(episode_fn, workers, ray_options or {})
@@ -351,6 +362,107 @@ def _pickled(episode_fn: EpisodeFn, dumps: Callable[[Any], bytes], engine: str) 
             "(a function defined at module level of an importable module, or a "
             f"functools.partial of one): {type(exc).__name__}: {exc}"
         ) from exc
+
+
+def _process_blob(episode_fn: EpisodeFn) -> bytes:
+    """``episode_fn`` pickled for the spawned workers of the ``"process"`` engine.
+
+    A spawned worker is a fresh interpreter: it imports the parent's ``__main__`` again
+    (as multiprocessing.spawn does: by module name, else from its file), then unpickles
+    ``episode_fn``, which names its functions and classes by module. When ``__main__``
+    is not imported there (a notebook, ``python -c``, ``python -m package``) and
+    ``episode_fn`` refers to things defined in it, those are sent by value with
+    cloudpickle (a dependency of Gymnasium) if it is installed, else TypeError saying
+    what to do. When ``__main__`` was read from stdin (``python -``), the workers would
+    die reading its file: TypeError at once.
+    """
+    main = _main_in_workers()
+    if main == "unreadable":
+        raise TypeError(
+            'engine="process" cannot start workers from code read from stdin: each worker '
+            'is a fresh interpreter ("spawn") that first runs the main module\'s file '
+            "again, and it has none. Put the code in a .py file and run that (its work "
+            'under `if __name__ == "__main__":`), or use engine="local" or engine="ray"'
+        )
+    in_main: list[str] = []
+    blob = _pickled(episode_fn, lambda fn: _dumps_noting_main(fn, in_main), "process")
+    if not in_main or main == "imported":
+        return blob
+    cloudpickle = _cloudpickle()
+    if cloudpickle is None:
+        names = ", ".join(dict.fromkeys(in_main))
+        raise TypeError(
+            f'engine="process" cannot send episode_fn to its workers: it needs {names}, '
+            "defined in __main__ here (a notebook, `python -c` or `python -m "
+            'package`), and the workers, fresh interpreters ("spawn"), import '
+            "episode_fn by module name, which finds nothing there. Move it into a module "
+            "(a .py file) and import it from there, install cloudpickle (then it is sent "
+            'by value), or use engine="local" or engine="ray" (which sends it by value '
+            "with cloudpickle)"
+        )
+    return _pickled(episode_fn, cloudpickle.dumps, "process")
+
+
+def _main_in_workers() -> Literal["imported", "absent", "unreadable"]:
+    """What a spawned worker does with this process's ``__main__``, as
+    multiprocessing.spawn decides it: imports it again (by its module name, or by
+    running its file), does without it (no name, no file: a notebook, ``python -c``;
+    or a package's ``__main__``), or fails reading a file that is not one (stdin)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return "absent" if name == "__main__" or name.endswith(".__main__") else "imported"
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str):
+        return "absent"
+    if os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return "absent"  # spawn skips an IPython session's main
+    original_dir: Any = getattr(multiprocessing.process, "ORIGINAL_DIR", None)
+    if not os.path.isabs(path) and isinstance(original_dir, str):
+        path = os.path.join(original_dir, path)
+    return "imported" if os.path.isfile(path) else "unreadable"
+
+
+class _MainSpotter(pickle.Pickler):
+    """A pickler that notes the functions and classes of ``__main__`` it pickles by name."""
+
+    def __init__(self, file: io.BytesIO, found: list[str]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.found = found
+
+    def reducer_override(self, obj: Any) -> Any:
+        in_main = getattr(obj, "__module__", None) == "__main__"
+        if in_main and isinstance(obj, type | types.FunctionType):
+            self.found.append(getattr(obj, "__qualname__", repr(obj)))
+        return NotImplemented
+
+
+def _dumps_noting_main(value: object, found: list[str]) -> bytes:
+    """``pickle.dumps(value)``; the qualified names of what it refers to in ``__main__``
+    are appended to ``found``."""
+    buffer = io.BytesIO()
+    _MainSpotter(buffer, found).dump(value)
+    return buffer.getvalue()
+
+
+def _dumps(value: object) -> bytes:
+    """``value`` pickled for the parent: by pickle, else (instances of classes that
+    cloudpickle sent by value from ``__main__``) by cloudpickle if it is installed."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        cloudpickle = _cloudpickle()
+        if cloudpickle is None:
+            raise
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _cloudpickle() -> Any:
+    """The cloudpickle module, or None if it is not installed."""
+    try:
+        return importlib.import_module("cloudpickle")
+    except ImportError:
+        return None
 
 
 def _format(exc: BaseException) -> str:
@@ -412,7 +524,7 @@ class _EpisodeRunner:
         try:
             episode = _checked(seed, self._fn(seed))
             try:
-                return pickle.dumps(("ok", _portable(episode)), protocol=pickle.HIGHEST_PROTOCOL)
+                return _dumps(("ok", _portable(episode)))
             except Exception as exc:
                 raise TypeError(
                     f"the episode of seed {seed} cannot be sent back from the worker "
@@ -432,7 +544,7 @@ def _raised(exc: Exception) -> bytes:
         if not _round_trips(episode):
             episode = None
     payload = ("raised", type(exc).__name__, str(exc), _format(exc), carried, episode)
-    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    return _dumps(payload)
 
 
 def _episode_of(exc: BaseException) -> Episode | None:
@@ -446,7 +558,7 @@ def _round_trips(value: object) -> bool:
     """Whether ``value`` survives pickling (an exception whose ``__init__`` takes other
     arguments than its ``args`` does not)."""
     try:
-        pickle.loads(pickle.dumps(value))
+        pickle.loads(_dumps(value))
     except Exception:
         return False
     return True
