@@ -269,7 +269,8 @@ def run_episodes(
         seeds: The seeds, one episode each (ints; repeats run again).
         engine: ``"local"``, ``"process"`` or ``"ray"``.
         workers: How many episodes run at once (``"local"``: 1, the only choice).
-        progress: Show a tqdm progress bar of the episodes, if tqdm is installed.
+        progress: Show a progress bar of the episodes on stderr: tqdm's, or rich's if
+            tqdm is not installed (none if neither is).
         timeout: Real seconds one episode may run on a worker before its worker is
             killed and the seed reported as ``"timed out"``; None for no limit. It
             counts from when the worker starts the episode, so a worker's start-up does
