@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 
 # Before Ray is imported, and inherited by its processes: everything on 127.0.0.1, no
-# usage statistics, no token authentication (a local test cluster).
+# usage statistics, no token authentication (a local test cluster), and under `uv run`
+# the actors use this virtualenv (not a copy of the working directory and a second
+# virtualenv built by `uv run` in each actor), as docs/envs.md says.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 ray: Any = pytest.importorskip("ray")
 
