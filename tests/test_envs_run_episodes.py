@@ -311,3 +311,32 @@ def test_without_exact_blame_suspects_run_alone() -> None:
     failure = results[4]
     assert isinstance(failure, EpisodeFailure)
     assert (failure.seed, failure.reason, failure.type) == (4, "died", "ActorDiedError")
+
+
+class _BrokenBackend(_LossyBackend):
+    """A backend whose poll fails once the workers are ready (as Ctrl-C would)."""
+
+    def __init__(self) -> None:
+        super().__init__(deadly=-1)
+        self.calls: list[str] = []
+
+    def poll(self, workers: list[int], timeout: float | None) -> list[tuple[int, _engines._Event]]:
+        if self.ready:
+            raise RuntimeError("the backend broke")
+        return super().poll(workers, timeout)
+
+    def stop(self, workers: list[int]) -> None:
+        self.calls.append(f"stop {workers}")
+
+    def abort(self, workers: list[int]) -> None:
+        self.calls.append(f"abort {workers}")
+
+
+def test_an_error_while_running_kills_the_workers_instead_of_stopping_them() -> None:
+    """Anything but a normal finish (an error, Ctrl-C) aborts the workers (kills them at
+    once) rather than asking them to stop and waiting; the error goes on."""
+    backend = _BrokenBackend()
+    scheduler = _engines._Scheduler(backend, list(range(4)), 10.0, _engines.Progress(None))
+    with pytest.raises(RuntimeError, match="the backend broke"):
+        scheduler.run(2)
+    assert backend.calls == ["abort [0, 1]"]

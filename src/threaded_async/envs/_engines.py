@@ -661,9 +661,9 @@ class _Backend(Generic[W]):
             self.kill(worker)
 
     def abort(self, workers: list[W]) -> None:
-        """Kill the workers (and any other this backend started and did not kill yet)
-        at once, without waiting for their episodes: on Ctrl-C or an error. Bounded
-        by ``ABORT_TIMEOUT``; an error killing one does not spare the others."""
+        """Kill the workers at once, without waiting for their episodes: on Ctrl-C or
+        an error (with Ctrl-C held back). Bounded by ``ABORT_TIMEOUT``; an error
+        killing one does not spare the others."""
         for worker in workers:
             try:
                 self.kill(worker)
