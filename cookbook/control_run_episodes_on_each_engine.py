@@ -53,9 +53,15 @@ def picky(seed: int) -> Episode:
 
 
 def start_ray() -> None:
-    """A local Ray cluster of 2 CPUs, quiet and on 127.0.0.1 (for --ray)."""
+    """A local Ray cluster of 2 CPUs, quiet and on 127.0.0.1 (for --ray). Under
+    ``uv run`` the actors use this virtualenv as it is (Ray would otherwise ship the
+    working directory and build a second one with ``uv run`` in each actor, and fail if
+    the project is not the working directory), and this private cluster needs no token."""
     os.environ.update(
-        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled"
+        RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+        RAY_USAGE_STATS_ENABLED="0",
+        RAY_AUTH_MODE="disabled",
+        RAY_ENABLE_UV_RUN_RUNTIME_ENV="0",
     )
     ray: Any = importlib.import_module("ray")
     ray.init(

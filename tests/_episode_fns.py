@@ -77,3 +77,57 @@ class _Deadly:
 
 unloadable = _Unloadable()
 deadly = _Deadly()
+
+
+def slow(seed: int) -> Episode:
+    """Says ``running <pid>`` on stdout (flushed, one line) once it has started, then takes
+    a minute before its episode: for the Ctrl-C tests, which interrupt it meanwhile."""
+    print(f"running {os.getpid()}", flush=True)
+    threading.Event().wait(60)
+    return frozen_lake(seed)
+
+
+#: How many steps the agent of ``stumbling`` makes before it raises (odd seeds).
+STUMBLES_AFTER = 3
+
+
+class Stumbled(Exception):
+    """What the agent of ``stumbling`` raises: pickles (its args are its message)."""
+
+
+class Unpicklable(Exception):
+    """An agent's error that cannot be pickled back from a worker: its ``__init__``
+    takes other arguments than its ``args``."""
+
+    def __init__(self, step: int, why: str) -> None:
+        super().__init__(f"{why} at step {step}")
+
+
+def stumbling(seed: int) -> Episode:
+    """A CartPole episode whose agent raises after STUMBLES_AFTER steps on odd seeds
+    (``Unpicklable`` on seed 5, ``Stumbled`` on the others), and balances on even ones.
+
+    A host that raises an agent's error (with the episode attached as its ``episode``)
+    raises it from ``run_episode``; on a host that only records it in
+    ``Episode.error``, this does the same, so ``run_episodes`` sees what it will see."""
+
+    async def agent(env: EnvClient) -> int:
+        await env.reset()
+        steps = 0
+        while True:
+            if seed % 2 and steps == STUMBLES_AFTER:
+                if seed == 5:
+                    raise Unpicklable(steps, "cannot go on")
+                raise Stumbled(f"fell over after {steps} steps")
+            _, _, terminated, truncated, _ = await env.step(steps % 2)
+            steps += 1
+            if terminated or truncated:
+                return steps
+
+    with GymHost("CartPole-v1") as host:
+        episode = host.run_episode(agent, seed=seed)
+    if episode.error is not None:
+        exception = episode.error.exception
+        setattr(exception, "episode", episode)  # noqa: B010
+        raise exception
+    return episode

@@ -14,15 +14,18 @@ from typing import Any
 import pytest
 
 # Before Ray is imported, and inherited by its processes: everything on 127.0.0.1, no
-# usage statistics, no token authentication (a local test cluster).
+# usage statistics, no token authentication (a local test cluster), and under `uv run`
+# the actors use this virtualenv (not a copy of the working directory and a second
+# virtualenv built by `uv run` in each actor), as docs/envs.md says.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 ray: Any = pytest.importorskip("ray")
 
 from tests import _episode_fns as fns  # noqa: E402
-from threaded_async.envs import RunEpisodesError, run_episodes  # noqa: E402
+from threaded_async.envs import Episode, EpisodeFailure, RunEpisodesError, run_episodes  # noqa: E402
 
 SEEDS = list(range(6))
 #: ray.init() takes 10-25 s on a busy 2-CPU machine.
@@ -93,3 +96,30 @@ def test_ray_reports_a_raise_a_dead_actor_and_a_timeout(local_digests: dict[int,
     assert {episode.seed: episode.digest() for episode in group.episodes} == {
         seed: local_digests[seed] for seed in (0, 1, 2, 4)
     }
+
+
+@pytest.mark.usefixtures("cluster")
+def test_ray_brings_back_the_episode_of_an_agent_that_raised() -> None:
+    """raise_errors=False on Ray: every seed's outcome in order; an agent's error (odd
+    seeds) is a failure whose recorded episode came back from the actor, the same as
+    here (seed 5's error cannot be pickled: a RuntimeError of its text stands in)."""
+    seeds = list(range(6))
+    local = run_episodes(fns.stumbling, seeds, raise_errors=False)
+    remote = run_episodes(fns.stumbling, seeds, engine="ray", raise_errors=False)
+    assert [type(result).__name__ for result in remote] == ["Episode", "EpisodeFailure"] * 3
+
+    def digest(result: Episode | EpisodeFailure) -> str:
+        episode = result.episode if isinstance(result, EpisodeFailure) else result
+        assert episode is not None
+        return episode.digest()
+
+    assert [digest(result) for result in remote] == [digest(result) for result in local]
+    stumbled, unpicklable = remote[1], remote[5]
+    assert isinstance(stumbled, EpisodeFailure)
+    assert isinstance(stumbled.exception, fns.Stumbled)
+    assert stumbled.episode is not None
+    assert stumbled.episode.steps == fns.STUMBLES_AFTER
+    assert isinstance(unpicklable, EpisodeFailure)
+    assert unpicklable.episode is not None
+    assert unpicklable.episode.error is not None
+    assert type(unpicklable.episode.error.exception) is RuntimeError

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 import sys
 import time
+from typing import assert_type
 
 import pytest
 
@@ -98,6 +99,77 @@ def test_a_failure_pickles() -> None:
         failure.message,
         "seed 4 died: the worker process (pid 1) exited with code 1",
     )
+
+
+def test_an_agent_that_raises_is_a_failure_that_keeps_its_episode() -> None:
+    """The agent of odd seeds raises after 3 steps; run_episode raises its error with the
+    episode attached: the seed fails with reason "raised", and the failure keeps the
+    recorded episode."""
+    with pytest.raises(RunEpisodesError) as caught:
+        run_episodes(fns.stumbling, range(4))
+    group = caught.value
+    assert str(group).startswith("2 of 4 episodes failed (seeds 1, 3)")
+    first, _ = group.failures
+    assert (first.seed, first.reason, first.type, first.message) == (
+        1,
+        "raised",
+        "Stumbled",
+        "fell over after 3 steps",
+    )
+    assert str(first) == (
+        "seed 1 raised: Stumbled: fell over after 3 steps (agent 'agent', after 3 steps)"
+    )
+    episode = first.episode
+    assert episode is not None
+    assert (episode.seed, episode.steps) == (1, fns.STUMBLES_AFTER)
+    assert episode.error is not None
+    assert (episode.error.agent, episode.error.type) == ("agent", "Stumbled")
+    assert first.exception is episode.error.exception
+    assert [episode.seed for episode in group.episodes] == [0, 2]
+    assert [type(result).__name__ for result in group.results] == ["Episode", "EpisodeFailure"] * 2
+
+
+def _digest(result: Episode | EpisodeFailure) -> str:
+    """An episode's digest, or that of the episode a failure recorded."""
+    episode = result.episode if isinstance(result, EpisodeFailure) else result
+    assert episode is not None
+    return episode.digest()
+
+
+def test_raise_errors_false_returns_each_seeds_outcome_from_every_engine() -> None:
+    """raise_errors=False: one Episode or EpisodeFailure per seed, in order, no raise; the
+    episodes recorded by failing agents come back from worker processes too, the same
+    as here (an agent error that cannot be pickled back is replaced by a RuntimeError
+    of the same text, the episode kept)."""
+    local = run_episodes(fns.stumbling, range(6), raise_errors=False)
+    remote = run_episodes(fns.stumbling, range(6), engine="process", workers=2, raise_errors=False)
+    assert_type(remote, list[Episode | EpisodeFailure])
+    for results in (local, remote):
+        assert [type(result).__name__ for result in results] == ["Episode", "EpisodeFailure"] * 3
+        assert [_digest(result).isalnum() for result in results] == [True] * 6
+    assert [_digest(result) for result in remote] == [_digest(result) for result in local]
+    stumbled, unpicklable = remote[3], remote[5]
+    assert isinstance(stumbled, EpisodeFailure)
+    assert isinstance(stumbled.exception, fns.Stumbled)
+    assert getattr(stumbled.exception, "episode", None) is stumbled.episode
+    assert isinstance(unpicklable, EpisodeFailure)
+    assert (unpicklable.type, unpicklable.exception) == ("Unpicklable", None)
+    assert unpicklable.episode is not None
+    assert unpicklable.episode.error is not None
+    assert repr(unpicklable.episode.error.exception) == (
+        "RuntimeError('Unpicklable: cannot go on at step 3')"
+    )
+    assert "raise Unpicklable(steps" in unpicklable.traceback
+
+
+def test_a_failure_pickles_with_its_episode() -> None:
+    [failure] = run_episodes(fns.stumbling, [3], raise_errors=False)
+    assert isinstance(failure, EpisodeFailure)
+    copy = pickle.loads(pickle.dumps(failure))
+    assert copy.episode is not None
+    assert copy.episode.digest() == _digest(failure)
+    assert str(copy) == str(failure)
+    assert_type(run_episodes(fns.frozen_lake, []), list[Episode])
 
 
 def test_process_reports_a_raise_a_dead_worker_and_a_timeout(local_digests: list[str]) -> None:
@@ -239,3 +311,32 @@ def test_without_exact_blame_suspects_run_alone() -> None:
     failure = results[4]
     assert isinstance(failure, EpisodeFailure)
     assert (failure.seed, failure.reason, failure.type) == (4, "died", "ActorDiedError")
+
+
+class _BrokenBackend(_LossyBackend):
+    """A backend whose poll fails once the workers are ready (as Ctrl-C would)."""
+
+    def __init__(self) -> None:
+        super().__init__(deadly=-1)
+        self.calls: list[str] = []
+
+    def poll(self, workers: list[int], timeout: float | None) -> list[tuple[int, _engines._Event]]:
+        if self.ready:
+            raise RuntimeError("the backend broke")
+        return super().poll(workers, timeout)
+
+    def stop(self, workers: list[int]) -> None:
+        self.calls.append(f"stop {workers}")
+
+    def abort(self, workers: list[int]) -> None:
+        self.calls.append(f"abort {workers}")
+
+
+def test_an_error_while_running_kills_the_workers_instead_of_stopping_them() -> None:
+    """Anything but a normal finish (an error, Ctrl-C) aborts the workers (kills them at
+    once) rather than asking them to stop and waiting; the error goes on."""
+    backend = _BrokenBackend()
+    scheduler = _engines._Scheduler(backend, list(range(4)), 10.0, _engines.Progress(None))
+    with pytest.raises(RuntimeError, match="the backend broke"):
+        scheduler.run(2)
+    assert backend.calls == ["abort [0, 1]"]

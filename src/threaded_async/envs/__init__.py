@@ -16,7 +16,7 @@ answered:
 the request trace, optional frames (``save_gif``) and a ``digest()`` that is the same for
 the same seed and agents on every run. :func:`run_episodes` runs many seeded episodes,
 in this process, in worker processes or on Ray actors, with the same digests. Gymnasium,
-PettingZoo, imageio and tqdm are imported only when needed:
+PettingZoo, imageio and tqdm (or rich) are imported only when needed:
 ``pip install "threaded_async[envs]"``; Ray too: ``pip install "threaded_async[ray]"``.
 """
 

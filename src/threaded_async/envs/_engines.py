@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import importlib
+import io
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.process
 import os
 import pickle
 import signal
+import sys
+import threading
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from ._episode import Episode
 from ._optional import Progress, require
@@ -33,6 +39,9 @@ RAY_EXTRA = 'pip install "threaded_async[ray]"'
 START_METHOD = "spawn"
 #: Real seconds a worker gets to exit after its last episode before it is killed.
 STOP_TIMEOUT = 10.0
+#: Real seconds the workers killed on Ctrl-C (or another error) get to be reaped before
+#: the exception reaches the caller (a killed process is gone in milliseconds).
+ABORT_TIMEOUT = 1.0
 #: Real seconds to wait for the answer of a Ray task that ``ray.wait`` reported ready.
 RAY_GET_TIMEOUT = 60.0
 #: Real seconds a new worker may take to start (a fresh interpreter and its imports, a Ray
@@ -50,11 +59,12 @@ class EpisodeFailure(Exception):
 
     Attributes:
         seed: The seed whose episode failed.
-        reason: ``"raised"``: ``episode_fn(seed)`` raised (or returned something that is
-            not an :class:`Episode`, or an episode that could not be sent back from the
-            worker); ``"died"``: the worker process or Ray actor running it died (a crash,
-            ``os._exit``, a kill, the machine lost); ``"timed out"``: it ran longer than
-            ``timeout`` and its worker was killed.
+        reason: ``"raised"``: ``episode_fn(seed)`` raised (an agent's error, which
+            ``run_episode`` raises by default, or any other; or it returned something
+            that is not an :class:`Episode`, or an episode that could not be sent back
+            from the worker); ``"died"``: the worker process or Ray actor running it died
+            (a crash, ``os._exit``, a kill, the machine lost); ``"timed out"``: it ran
+            longer than ``timeout`` and its worker was killed.
         type: The class name of the exception (``"raised"``; for ``"died"`` on Ray, the
             Ray error's), else ``""``.
         message: ``str()`` of the exception, or what happened to the worker.
@@ -62,6 +72,11 @@ class EpisodeFailure(Exception):
             ran the episode (``""`` when there is none).
         exception: The exception itself when there is one and it could be brought back
             from the worker (by pickle), else None. Not kept when the failure is pickled.
+        episode: The episode recorded until the failure, when the exception carried one
+            as its ``episode`` attribute (as ``run_episode`` attaches it to an agent's
+            error): its steps, trace and :attr:`Episode.error` (whose ``exception`` is a
+            RuntimeError of the same text if the agent's could not be pickled back from
+            the worker). Else None. Kept when the failure is pickled.
     """
 
     def __init__(
@@ -72,6 +87,7 @@ class EpisodeFailure(Exception):
         message: str,
         traceback: str = "",
         exception: BaseException | None = None,
+        episode: Episode | None = None,
     ) -> None:
         super().__init__(seed, reason, type, message, traceback)
         self.seed = seed
@@ -80,13 +96,18 @@ class EpisodeFailure(Exception):
         self.message = message
         self.traceback = traceback
         self.exception = exception
+        self.episode = episode
 
     def __str__(self) -> str:
         what = f"{self.type}: {self.message}" if self.type else self.message
+        episode = self.episode
+        if episode is not None and episode.error is not None:
+            what += f" (agent {episode.error.agent!r}, after {episode.steps} steps)"
         return f"seed {self.seed} {self.reason}: {what}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (self.seed, self.reason, self.type, self.message, self.traceback))
+        args = (self.seed, self.reason, self.type, self.message, self.traceback)
+        return (self.__class__, (*args, None, self.episode))
 
 
 class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
@@ -95,7 +116,8 @@ class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
     Raised once every seed has been run (none is abandoned because another failed). An
     :class:`ExceptionGroup` of one :class:`EpisodeFailure` per failed seed, in the order
     of the seeds, so ``except* EpisodeFailure`` works; :attr:`results` has every seed's
-    outcome in order, :attr:`episodes` the episodes that came back.
+    outcome in order, :attr:`episodes` the episodes that came back (a failed seed's
+    recorded episode, if any, is its failure's :attr:`EpisodeFailure.episode`).
     """
 
     def __new__(
@@ -137,6 +159,7 @@ class RunEpisodesError(ExceptionGroup[EpisodeFailure]):
         return [exc for exc in self.exceptions if isinstance(exc, EpisodeFailure)]
 
 
+@overload
 def run_episodes(
     episode_fn: Callable[[int], Episode],
     seeds: Iterable[int],
@@ -146,9 +169,51 @@ def run_episodes(
     progress: bool = False,
     timeout: float | None = 600.0,
     ray_options: Mapping[str, Any] | None = None,
-) -> list[Episode]:
+    raise_errors: Literal[True] = True,
+) -> list[Episode]: ...
+
+
+@overload
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: Literal[False],
+) -> list[Episode | EpisodeFailure]: ...
+
+
+@overload
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: bool,
+) -> list[Episode] | list[Episode | EpisodeFailure]: ...
+
+
+def run_episodes(
+    episode_fn: Callable[[int], Episode],
+    seeds: Iterable[int],
+    *,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    progress: bool = False,
+    timeout: float | None = 600.0,
+    ray_options: Mapping[str, Any] | None = None,
+    raise_errors: bool = True,
+) -> list[Episode] | list[Episode | EpisodeFailure]:
     """Run ``episode_fn(seed)`` for every seed; return the episodes in the order of
-    ``seeds``.
+    ``seeds`` (or, with ``raise_errors=False``, each seed's episode or failure).
 
     ``episode_fn`` builds its own host, env and agents and returns the episode, e.g.::
 
@@ -167,7 +232,14 @@ def run_episodes(
       threads), each running one episode at a time on its main thread; ``episode_fn`` is
       sent by pickle, so it must be a module-level function (or a ``functools.partial``
       of one) of an importable module, and a script's must be under
-      ``if __name__ == "__main__":``.
+      ``if __name__ == "__main__":``. Where the workers cannot import ``__main__``
+      (a notebook, ``python -c``), what ``episode_fn`` needs from it is sent by value
+      with cloudpickle (installed with Gymnasium), or refused with a TypeError without
+      it; code read from stdin (``python -``) is refused. The workers ignore
+      Ctrl-C: a KeyboardInterrupt in the calling thread (or any other exception
+      there) kills them at once (SIGKILL; a second Ctrl-C meanwhile is held back until
+      they are) and reaches the caller within about a second, the episodes they ran
+      lost. After the last seed they are asked to exit, and killed after 10 s.
     * ``"ray"``: ``workers`` Ray actors (default: the cluster's CPUs), each asking for
       one CPU and running one episode at a time on the actor thread that runs its sync
       methods (our loop runs in its own thread beside it). ``ray.init()`` is yours to
@@ -181,14 +253,24 @@ def run_episodes(
     Failures: an episode that raises, whose worker dies or that runs out of ``timeout``
     does not stop the others. Once every seed has run, :class:`RunEpisodesError` is
     raised, with one :class:`EpisodeFailure` (seed, reason, traceback) per failed seed
-    and the episodes that came back. A dead worker is replaced for the remaining seeds.
+    and the episodes that came back; with ``raise_errors=False`` the list of every
+    seed's :class:`Episode` or :class:`EpisodeFailure` is returned instead. An agent
+    that raises is a failure too (``"raised"``): ``run_episode`` raises its error by
+    default, with the episode recorded until then attached, which the failure keeps as
+    :attr:`EpisodeFailure.episode` (from workers and Ray actors too); an
+    ``episode_fn`` that calls ``run_episode(..., raise_errors=False)`` gets that episode
+    back, with :attr:`Episode.error` set, and returns it as a success. A dead worker is
+    replaced for the remaining seeds.
+
+    Blocks the calling thread until every seed has run; any thread may call it.
 
     Args:
         episode_fn: ``episode_fn(seed) -> Episode``.
         seeds: The seeds, one episode each (ints; repeats run again).
         engine: ``"local"``, ``"process"`` or ``"ray"``.
         workers: How many episodes run at once (``"local"``: 1, the only choice).
-        progress: Show a tqdm progress bar of the episodes, if tqdm is installed.
+        progress: Show a progress bar of the episodes on stderr: tqdm's, or rich's if
+            tqdm is not installed (none if neither is).
         timeout: Real seconds one episode may run on a worker before its worker is
             killed and the seed reported as ``"timed out"``; None for no limit. It
             counts from when the worker starts the episode, so a worker's start-up does
@@ -199,13 +281,26 @@ def run_episodes(
             agent).
         ray_options: Options for the Ray actors (engine ``"ray"`` only); defaults
             ``num_cpus=1``, ``max_restarts=0``.
+        raise_errors: True (default): raise :class:`RunEpisodesError` if any episode
+            failed. False: return ``list[Episode | EpisodeFailure]``, one per seed in
+            order, and raise for none of them.
+
+    Returns:
+        The episodes in the order of the seeds; with ``raise_errors=False``, each
+        seed's episode or :class:`EpisodeFailure`.
 
     Raises:
-        RunEpisodesError: one or more episodes failed (all the others ran).
+        RunEpisodesError: one or more episodes failed (all the others ran), unless
+            ``raise_errors=False``.
+        KeyboardInterrupt: Ctrl-C while it runs; the workers are killed first (the
+            episodes that came back are lost).
         ImportError: ``engine="ray"`` without Ray (``pip install "threaded_async[ray]"``).
         RuntimeError: ``engine="ray"`` before ``ray.init()``.
-        TypeError: ``episode_fn`` cannot be pickled (``"process"``, ``"ray"``), or a
-            seed is not an int.
+        TypeError: ``episode_fn`` cannot be pickled (``"process"``, ``"ray"``); for
+            ``"process"``, it needs functions of a ``__main__`` the workers cannot
+            import (a notebook, ``python -c``) and cloudpickle is not installed, or the
+            code was read from stdin; or a seed is not an int. Raised before any worker
+            starts.
         ValueError: an unknown engine, ``workers`` below 1 (or above 1 for
             ``"local"``), a timeout that is not positive, or ``ray_options`` for another
             engine.
@@ -223,7 +318,7 @@ def run_episodes(
         raise ValueError('ray_options are for engine="ray"')
     backend: _Backend[Any] | None = None
     if engine == "process":
-        backend = _Processes(_pickled(episode_fn, pickle.dumps, engine))
+        backend = _Processes(_process_blob(episode_fn))
         workers = workers or os.cpu_count() or 1
     elif engine == "ray":
         backend, workers = _ray_backend(episode_fn, workers, ray_options or {})
@@ -236,6 +331,8 @@ def run_episodes(
             results = _Scheduler[Any](backend, seed_list, timeout, bar).run(workers or 1)
     finally:
         bar.close()
+    if not raise_errors:
+        return results
     failures = [result for result in results if isinstance(result, EpisodeFailure)]
     if failures:
         listed = ", ".join(str(failure.seed) for failure in failures[:10])
@@ -268,6 +365,107 @@ def _pickled(episode_fn: EpisodeFn, dumps: Callable[[Any], bytes], engine: str) 
         ) from exc
 
 
+def _process_blob(episode_fn: EpisodeFn) -> bytes:
+    """``episode_fn`` pickled for the spawned workers of the ``"process"`` engine.
+
+    A spawned worker is a fresh interpreter: it imports the parent's ``__main__`` again
+    (as multiprocessing.spawn does: by module name, else from its file), then unpickles
+    ``episode_fn``, which names its functions and classes by module. When ``__main__``
+    is not imported there (a notebook, ``python -c``, ``python -m package``) and
+    ``episode_fn`` refers to things defined in it, those are sent by value with
+    cloudpickle (a dependency of Gymnasium) if it is installed, else TypeError saying
+    what to do. When ``__main__`` was read from stdin (``python -``), the workers would
+    die reading its file: TypeError at once.
+    """
+    main = _main_in_workers()
+    if main == "unreadable":
+        raise TypeError(
+            'engine="process" cannot start workers from code read from stdin: each worker '
+            'is a fresh interpreter ("spawn") that first runs the main module\'s file '
+            "again, and it has none. Put the code in a .py file and run that (its work "
+            'under `if __name__ == "__main__":`), or use engine="local" or engine="ray"'
+        )
+    in_main: list[str] = []
+    blob = _pickled(episode_fn, lambda fn: _dumps_noting_main(fn, in_main), "process")
+    if not in_main or main == "imported":
+        return blob
+    cloudpickle = _cloudpickle()
+    if cloudpickle is None:
+        names = ", ".join(dict.fromkeys(in_main))
+        raise TypeError(
+            f'engine="process" cannot send episode_fn to its workers: it needs {names}, '
+            "defined in __main__ here (a notebook, `python -c` or `python -m "
+            'package`), and the workers, fresh interpreters ("spawn"), import '
+            "episode_fn by module name, which finds nothing there. Move it into a module "
+            "(a .py file) and import it from there, install cloudpickle (then it is sent "
+            'by value), or use engine="local" or engine="ray" (which sends it by value '
+            "with cloudpickle)"
+        )
+    return _pickled(episode_fn, cloudpickle.dumps, "process")
+
+
+def _main_in_workers() -> Literal["imported", "absent", "unreadable"]:
+    """What a spawned worker does with this process's ``__main__``, as
+    multiprocessing.spawn decides it: imports it again (by its module name, or by
+    running its file), does without it (no name, no file: a notebook, ``python -c``;
+    or a package's ``__main__``), or fails reading a file that is not one (stdin)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name is not None:
+        return "absent" if name == "__main__" or name.endswith(".__main__") else "imported"
+    path = getattr(main, "__file__", None)
+    if not isinstance(path, str):
+        return "absent"
+    if os.path.splitext(os.path.basename(path))[0] == "ipython":
+        return "absent"  # spawn skips an IPython session's main
+    original_dir: Any = getattr(multiprocessing.process, "ORIGINAL_DIR", None)
+    if not os.path.isabs(path) and isinstance(original_dir, str):
+        path = os.path.join(original_dir, path)
+    return "imported" if os.path.isfile(path) else "unreadable"
+
+
+class _MainSpotter(pickle.Pickler):
+    """A pickler that notes the functions and classes of ``__main__`` it pickles by name."""
+
+    def __init__(self, file: io.BytesIO, found: list[str]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.found = found
+
+    def reducer_override(self, obj: Any) -> Any:
+        in_main = getattr(obj, "__module__", None) == "__main__"
+        if in_main and isinstance(obj, type | types.FunctionType):
+            self.found.append(getattr(obj, "__qualname__", repr(obj)))
+        return NotImplemented
+
+
+def _dumps_noting_main(value: object, found: list[str]) -> bytes:
+    """``pickle.dumps(value)``; the qualified names of what it refers to in ``__main__``
+    are appended to ``found``."""
+    buffer = io.BytesIO()
+    _MainSpotter(buffer, found).dump(value)
+    return buffer.getvalue()
+
+
+def _dumps(value: object) -> bytes:
+    """``value`` pickled for the parent: by pickle, else (instances of classes that
+    cloudpickle sent by value from ``__main__``) by cloudpickle if it is installed."""
+    try:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        cloudpickle = _cloudpickle()
+        if cloudpickle is None:
+            raise
+        return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _cloudpickle() -> Any:
+    """The cloudpickle module, or None if it is not installed."""
+    try:
+        return importlib.import_module("cloudpickle")
+    except ImportError:
+        return None
+
+
 def _format(exc: BaseException) -> str:
     return "".join(traceback.format_exception(exc))
 
@@ -295,7 +493,7 @@ def _run_local(
             episode = _checked(seed, episode_fn(seed))
         except Exception as exc:
             name, text = type(exc).__name__, _format(exc)
-            failure = EpisodeFailure(seed, "raised", name, str(exc), text, exc)
+            failure = EpisodeFailure(seed, "raised", name, str(exc), text, exc, _episode_of(exc))
             failure.__cause__ = exc
             results.append(failure)
         else:
@@ -310,7 +508,8 @@ def _run_local(
 class _EpisodeRunner:
     """``episode_fn`` unpickled in a worker (or what unpickling it raised), and one
     episode run into the bytes the parent decodes with :func:`_decode`: a pickled
-    ``("ok", episode)`` or ``("raised", type, message, traceback, exception or None)``."""
+    ``("ok", episode)`` or ``("raised", type, message, traceback, exception or None,
+    episode or None)``."""
 
     def __init__(self, blob: bytes) -> None:
         self._fn: EpisodeFn | None = None
@@ -326,7 +525,7 @@ class _EpisodeRunner:
         try:
             episode = _checked(seed, self._fn(seed))
             try:
-                return pickle.dumps(("ok", _portable(episode)), protocol=pickle.HIGHEST_PROTOCOL)
+                return _dumps(("ok", _portable(episode)))
             except Exception as exc:
                 raise TypeError(
                     f"the episode of seed {seed} cannot be sent back from the worker "
@@ -337,17 +536,30 @@ class _EpisodeRunner:
 
 
 def _raised(exc: Exception) -> bytes:
-    """The answer for an exception: its type, text, traceback, and itself if it pickles."""
+    """The answer for an exception: its type, text, traceback, itself if it pickles, and
+    the episode it carries (an agent's error) if that pickles (made portable)."""
     carried = exc if _round_trips(exc) else None
-    payload = ("raised", type(exc).__name__, str(exc), _format(exc), carried)
-    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    episode = _episode_of(exc)
+    if episode is not None:
+        episode = _portable(episode)
+        if not _round_trips(episode):
+            episode = None
+    payload = ("raised", type(exc).__name__, str(exc), _format(exc), carried, episode)
+    return _dumps(payload)
+
+
+def _episode_of(exc: BaseException) -> Episode | None:
+    """The episode an exception carries as its ``episode`` attribute (``run_episode``
+    attaches it to an agent's error), or None."""
+    episode = getattr(exc, "episode", None)
+    return episode if isinstance(episode, Episode) else None
 
 
 def _round_trips(value: object) -> bool:
     """Whether ``value`` survives pickling (an exception whose ``__init__`` takes other
     arguments than its ``args`` does not)."""
     try:
-        pickle.loads(pickle.dumps(value))
+        pickle.loads(_dumps(value))
     except Exception:
         return False
     return True
@@ -392,8 +604,8 @@ def _decode(blob: bytes, seed: int) -> Episode | EpisodeFailure:
     if payload[0] == "ok":
         episode: Episode = payload[1]
         return episode
-    _, type_name, message, text, exception = payload
-    failure = EpisodeFailure(seed, "raised", type_name, message, text, exception)
+    _, type_name, message, text, exception, episode = payload
+    failure = EpisodeFailure(seed, "raised", type_name, message, text, exception, episode)
     failure.__cause__ = _RemoteTraceback(text)
     return failure
 
@@ -448,6 +660,16 @@ class _Backend(Generic[W]):
         for worker in workers:
             self.kill(worker)
 
+    def abort(self, workers: list[W]) -> None:
+        """Kill the workers at once, without waiting for their episodes: on Ctrl-C or
+        an error (with Ctrl-C held back). Bounded by ``ABORT_TIMEOUT``; an error
+        killing one does not spare the others."""
+        for worker in workers:
+            try:
+                self.kill(worker)
+            except Exception:
+                pass  # the first exception is the one the caller gets
+
 
 class _Slot(Generic[W]):
     """A worker of the scheduler and the seeds queued on it (indices into the seeds,
@@ -496,13 +718,22 @@ class _Scheduler(Generic[W]):
         self.suspects: set[int] = set()
 
     def run(self, count: int) -> list[Episode | EpisodeFailure]:
+        """Run every seed; stop the workers politely at the end. On Ctrl-C (or any other
+        exception, from here or from the backend) the workers are killed at once, with
+        a second Ctrl-C held back meanwhile, and the exception goes on."""
         try:
             for _ in range(min(count, len(self.seeds))):
                 self.slots.append(_Slot(self.backend.start()))
             while self.pending or any(slot.queue for slot in self.slots):
                 self._step()
-        finally:
             self.backend.stop([slot.worker for slot in self.slots])
+        except BaseException as exc:
+            held = _HeldInterrupt()
+            with held:
+                self.backend.abort([slot.worker for slot in self.slots])
+            if not isinstance(exc, KeyboardInterrupt):
+                held.replay()  # a Ctrl-C during the kills, after another error
+            raise
         complete = [result for result in self.results if result is not None]
         assert len(complete) == len(self.results)
         return complete
@@ -597,6 +828,43 @@ class _Scheduler(Generic[W]):
             self.bar.update()
 
 
+class _HeldInterrupt:
+    """Holds back Ctrl-C while the workers are killed, so that a second Ctrl-C cannot
+    leave them running: on the main thread (the only one Python delivers SIGINT to), a
+    callable SIGINT handler is swapped for one that only notes the signal, and put back
+    on exit. :meth:`replay` then runs the held signal's handler (the default one raises
+    KeyboardInterrupt). Elsewhere, or with SIG_IGN/SIG_DFL, it does nothing."""
+
+    def __init__(self) -> None:
+        self._previous: Callable[[int, Any], Any] | None = None
+        self._held = False
+
+    def __enter__(self) -> Self:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            try:
+                signal.signal(signal.SIGINT, self._hold)
+            except ValueError:  # not the main interpreter
+                return self
+            self._previous = handler
+        return self
+
+    def _hold(self, signum: int, frame: Any) -> None:
+        self._held = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def replay(self) -> None:
+        """Run the handler of a Ctrl-C that came while it was held (once)."""
+        if self._held and self._previous is not None:
+            self._held = False
+            self._previous(signal.SIGINT, None)
+
+
 # -- process --------------------------------------------------------------------------------
 
 
@@ -620,15 +888,20 @@ class _Process:
     def __init__(self, context: Any, blob: bytes, number: int) -> None:
         parent, child = context.Pipe()
         self.conn: multiprocessing.connection.Connection = parent
+        self._child_conn: multiprocessing.connection.Connection | None = child
         self.process: Any = context.Process(
             target=_process_worker,
             args=(child, blob),
             name=f"threaded_async-episodes-{number}",
             daemon=True,
         )
-        self.process.start()
-        child.close()
         self.closed = False
+
+    def start(self) -> None:
+        self.process.start()
+        if self._child_conn is not None:
+            self._child_conn.close()
+            self._child_conn = None
 
     def death(self) -> str:
         """What happened to the process, once it has ended (bounded wait)."""
@@ -660,10 +933,17 @@ class _Processes(_Backend[_Process]):
         self.blob = blob
         self.context = multiprocessing.get_context(START_METHOD)
         self.started = 0
+        #: Every worker started and not closed yet, for abort(): one being started
+        #: when Ctrl-C came is not the scheduler's yet.
+        self.alive: list[_Process] = []
 
     def start(self) -> _Process:
         self.started += 1
-        return _Process(self.context, self.blob, self.started)
+        self.alive = [worker for worker in self.alive if not worker.closed]
+        worker = _Process(self.context, self.blob, self.started)
+        self.alive.append(worker)
+        worker.start()
+        return worker
 
     def give(self, worker: _Process, seed: int) -> None:
         try:
@@ -712,6 +992,29 @@ class _Processes(_Backend[_Process]):
             worker.process.join(max(0.0, deadline - time.monotonic()))
         for worker in workers:
             self.kill(worker)
+
+    def abort(self, workers: list[_Process]) -> None:
+        """SIGKILL every worker first (none waits for another), then reap them within
+        ``ABORT_TIMEOUT``: a worker is gone before the caller sees the exception."""
+        doomed = [*workers, *(worker for worker in self.alive if worker not in workers)]
+        for worker in doomed:
+            if not worker.closed:
+                try:
+                    worker.process.kill()
+                except Exception:
+                    pass  # not started yet (Ctrl-C inside start()), or already reaped
+        deadline = time.monotonic() + ABORT_TIMEOUT
+        for worker in doomed:
+            if worker.closed:
+                continue
+            try:
+                worker.process.join(max(0.0, deadline - time.monotonic()))
+            except Exception:
+                pass  # never started
+            worker.conn.close()
+            if worker.process.exitcode is not None:
+                worker.process.close()
+                worker.closed = True
 
 
 # -- Ray ------------------------------------------------------------------------------------
