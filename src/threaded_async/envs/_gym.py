@@ -50,7 +50,11 @@ class GymHost(EnvHost):
 
     **Time.** By default the loop runs on a ``VirtualClock(autojump=True)``: an agent may
     ``await asyncio.sleep(...)`` and virtual time jumps there at once, so an episode is
-    deterministic and fast. ``real_time=True`` uses the real clock instead.
+    deterministic and fast. Real work takes no virtual time: while an agent's job in an
+    executor (``asyncio.to_thread``) or its real I/O inside
+    :func:`threaded_async.hold_virtual_time` is in flight, the clock stands still, so a
+    model call under the agent's own timeout is not timed out by virtual time.
+    ``real_time=True`` uses the real clock instead.
 
     Args:
         env: The env, or a Gymnasium id to make one.
@@ -59,7 +63,8 @@ class GymHost(EnvHost):
             loop) before it gives up with EventLoopTimeoutError.
         record_frames: Render a frame after every reset and step (the env must render
             ``"rgb_array"``); the episode keeps them (:meth:`Episode.save_gif`).
-        progress: Show a tqdm progress bar of the steps, if tqdm is installed.
+        progress: Show a progress bar of the steps on stderr: tqdm's, or rich's if tqdm
+            is not installed (none if neither is).
         make_kwargs: Passed to ``gymnasium.make`` (only with an id).
 
     Raises:

@@ -88,9 +88,11 @@ class ParallelHost(EnvHost):
     in :attr:`Episode.missed_frames`. On virtual time (the default) frame ``k`` is at
     exactly ``k / fps`` virtual seconds and the host advances the clock one frame per
     step: only virtual time counts (an agent misses frames by awaiting across them, e.g.
-    ``await asyncio.sleep(3 / fps)``, not by computing), so a run is deterministic. With
-    ``real_time=True`` frames are due at wall-clock times and an agent that computes too
-    long misses them (not reproducible).
+    ``await asyncio.sleep(3 / fps)``, not by computing, nor by real work in an executor
+    or inside :func:`threaded_async.hold_virtual_time`, which takes no virtual time: the
+    frame waits for it), so a run is deterministic. With ``real_time=True`` frames are
+    due at wall-clock times and an agent that computes or waits for a model too long
+    misses them (not reproducible).
 
     **Threads.** The env, its renderer and any window stay on the host thread: the
     thread that creates the host and calls :meth:`run_episode`, where every ``reset``,
@@ -114,7 +116,8 @@ class ParallelHost(EnvHost):
             before it gives up with EventLoopTimeoutError.
         record_frames: Render a frame after the reset and after every step (the env must
             render ``"rgb_array"``; with an id, ``render_mode`` defaults to it).
-        progress: Show a tqdm progress bar of the steps, if tqdm is installed.
+        progress: Show a progress bar of the steps on stderr: tqdm's, or rich's if tqdm
+            is not installed (none if neither is).
         make_kwargs: Passed to ``pettingzoo.make`` (only with an id).
 
     Raises:
@@ -366,7 +369,8 @@ class TurnHost(EnvHost):
             loop) before it gives up with EventLoopTimeoutError.
         record_frames: Render a frame after the reset and after every turn (the env must
             render ``"rgb_array"``; with an id, ``render_mode`` defaults to it).
-        progress: Show a tqdm progress bar of the turns, if tqdm is installed.
+        progress: Show a progress bar of the turns on stderr: tqdm's, or rich's if tqdm
+            is not installed (none if neither is).
         make_kwargs: Passed to ``pettingzoo.make`` (only with an id).
 
     Raises:
