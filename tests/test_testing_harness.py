@@ -314,3 +314,76 @@ def test_replay_names_the_first_request_that_differs(tmp_path: Path) -> None:
         replay(recorded, lambda server: _walker(server, False))
     with pytest.raises(ScriptError, match=r"'a' ended with 1 recorded request\(s\) not made"):
         replay(recorded, lambda server: _walker(server, True, look=False))
+
+
+# -- replay of ordinary recordings -------------------------------------------------------
+def test_replay_of_an_empty_trace_and_of_a_real_time_server() -> None:
+    async def nothing(server: ta.Server) -> str:
+        return "idle"
+
+    assert replay(ta.Trace(), nothing).result == "idle"
+
+    async def walker(server: ta.Server) -> tuple[int, int]:
+        return await Env(server, name="w").move(1, 0)
+
+    with ta.Server(handlers={Env.move: lambda dx, dy: (dx, dy)}, record_trace=True) as real:
+        task = real.create_background_task(walker(real))
+        while not task.done():
+            real.process()
+        recorded = real.trace
+    assert recorded[0].issued_at is None  # the real clock records no virtual times
+    run = replay(recorded, walker)
+    assert run.result == (1, 0)
+    assert run.trace.diff(recorded) == {}
+
+
+def test_replay_of_a_recording_where_the_agents_own_timeout_fired() -> None:
+    async def impatient(server: ta.Server) -> str:
+        env = Env(server, name="i")
+        try:
+            await asyncio.wait_for(env.move(1, 0), 1.0)
+        except TimeoutError:
+            return await env.look()
+        return "answered in time"
+
+    recorded = run_scripted(
+        impatient, answers={Env.move: [(1, 0)], Env.look: ["gave up"]}, delays={Env.move: 5.0}
+    ).trace
+    assert [entry.error for entry in recorded] == ["cancelled", None]
+    run = replay(recorded, impatient)
+    assert run.result == "gave up"
+    assert run.trace == recorded
+
+    async def patient(server: ta.Server) -> str:
+        env = Env(server, name="i")
+        await env.move(1, 0)  # waits for the answer the recording never gave
+        return "?"
+
+    with pytest.raises(ScriptError, match=r"gave up on its request Env\.move\(1, 0\) at t=1"):
+        replay(recorded, patient)
+
+
+class KeyedError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "error",
+    [KeyError("x"), KeyError(3), ValueError("no"), OSError(2, "missing"), KeyedError("k")],
+    ids=["KeyError-str", "KeyError-int", "ValueError", "OSError", "custom"],
+)
+def test_a_recorded_error_replays_with_the_same_text(error: Exception) -> None:
+    async def asks(server: ta.Server) -> str:
+        try:
+            await Env(server, name="k").look()
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return "?"
+
+    def fails() -> str:
+        raise error
+
+    recorded = run_scripted(asks, answers={Env.look: fails}).trace
+    run = replay(recorded, asks)
+    assert run.trace == recorded
+    assert run.result == f"{type(error).__name__}: {error}"

@@ -33,6 +33,7 @@ itself never imports pytest.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import builtins
 import dataclasses
@@ -43,7 +44,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
 from ._control import ExecutionRequest, Request, Server
-from ._core import VirtualClock
+from ._core import Outcome, VirtualClock
 from ._runner import AsyncRunner
 from ._trace import Trace, TraceEntry, canonical_json
 
@@ -79,7 +80,9 @@ class ScriptError(AssertionError):
 
 class RecordedError(Exception):
     """An error replayed from a trace whose exception type is not a builtin one (the trace
-    keeps only ``"TypeName: message"``)."""
+    keeps only ``"TypeName: message"``). The replayed exception is an instance of a
+    subclass named like the recorded type, so it records as the same ``"TypeName:
+    message"``; catch it as ``RecordedError``."""
 
 
 def format_trace_entry(entry: TraceEntry) -> str:
@@ -488,14 +491,59 @@ class _ReplayServer(ScriptedServer):
         entry = self._next_entry(request)
         return lambda *args, **kwargs: _replayed(entry)
 
-    def _delay(self, request: ExecutionRequest[Any]) -> float:
+    def _upcoming(self, request: ExecutionRequest[Any]) -> TraceEntry | None:
         expected = self._expected.get(request.client)
-        if not expected:
-            return 0.0
-        entry = expected[0]
-        if entry.answered_at is None or entry.issued_at is None:
+        return expected[0] if expected else None
+
+    def _delay(self, request: ExecutionRequest[Any]) -> float:
+        entry = self._upcoming(request)
+        if entry is None or entry.answered_at is None or entry.issued_at is None:
             return 0.0
         return max(0.0, entry.answered_at - entry.issued_at)
+
+    def _take_delayed(self) -> Request[Any] | None:
+        """Also take, to be handled late, a request its client gave up on in the
+        recording: it is never answered, unless the replayed client does not give up."""
+        queued = self.requests()
+        if queued:
+            entry = self._upcoming(queued[0].execution_request)
+            if entry is not None and entry.error == "cancelled":
+                return self.take()
+        return super()._take_delayed()
+
+    def _answer_later(self, request: Request[Any], delay: float) -> None:
+        entry = self._next_entry(request.execution_request)
+        if isinstance(entry, ScriptError):
+            request.answer_after(delay, exception=entry)
+        elif entry.error == "cancelled":
+            # In the recording the client gave up (its own timeout, a cancellation) by
+            # then: the replayed one should too; if it still waits, it differs.
+            who = "the client" if request.client is None else f"client {request.client!r}"
+            at = "" if entry.answered_at is None else f" at t={entry.answered_at:g}"
+            # Looked at just after that time: a client whose timer fires at it gives up
+            # a few loop iterations later (wait_for cancels the request then).
+            request.answer_after(
+                delay + 2 * self.virtual_clock.resolution,
+                exception=_StillWaiting(
+                    f"{who} gave up on its request {_call_text(entry)}{at} in the "
+                    "recording (its own timeout, or a cancellation); the replayed one "
+                    "still waited for an answer"
+                ),
+            )
+        else:
+            try:
+                value = _replayed(entry)
+            except Exception as exc:
+                request.answer_after(delay, exception=exc)
+            else:
+                request.answer_after(delay, value)
+
+    def _record(self, item: Request[Any], outcome: Outcome[Any] | None) -> None:
+        if outcome is not None and isinstance(outcome.exception(), _StillWaiting):
+            error = outcome.exception()
+            assert error is not None
+            self._mismatch(str(error))
+        super()._record(item, outcome)
 
     def leftovers(self) -> list[str]:
         return [
@@ -512,6 +560,10 @@ def _call_text(entry: TraceEntry) -> str:
     return format_trace_entry(bare).rsplit(" -> ", 1)[0]
 
 
+class _StillWaiting(ScriptError):
+    """A replayed client kept waiting where the recorded one had given up."""
+
+
 def _replayed(entry: TraceEntry | ScriptError) -> Any:
     if isinstance(entry, ScriptError):
         raise entry  # the client sees how it differs; replay() raises it too
@@ -520,14 +572,48 @@ def _replayed(entry: TraceEntry | ScriptError) -> Any:
         return entry.result
     if error == "cancelled":
         raise asyncio.CancelledError("cancelled in the recording")
+    raise recorded_error(error)
+
+
+def recorded_error(error: str) -> Exception:
+    """The exception to raise again for a recorded ``"TypeName: message"``: one that
+    records as exactly that text. A builtin type is rebuilt (a ``KeyError`` from its
+    key's repr, so ``KeyError('x')`` replays as ``KeyError('x')``, not ``KeyError("'x'")``);
+    if the builtin's own text would differ, or for any other type, an instance of a
+    subclass named like the recorded type (of the builtin, else of
+    :class:`RecordedError`) whose text is the recorded message."""
     name, _, message = error.partition(": ")
     kind = getattr(builtins, name, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
+    if not (isinstance(kind, type) and issubclass(kind, Exception)):
+        return _named(name, RecordedError, message)
+    candidates: list[tuple[Any, ...]] = [(message,)]
+    try:
+        candidates.insert(0, (ast.literal_eval(message),))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    if not message:
+        candidates.insert(0, ())
+    for args in candidates:
         try:
-            raise kind(message)
-        except TypeError:  # an exception type that takes other arguments
-            pass
-    raise RecordedError(error)
+            exc = kind(*args)
+        except Exception:  # an exception type that takes other arguments
+            continue
+        if f"{type(exc).__name__}: {exc}" == error:
+            return exc
+    return _named(name, kind, message)
+
+
+def _named(name: str, base: type[Exception], message: str) -> Exception:
+    """An instance of a subclass of ``base`` called ``name`` whose str() is ``message``."""
+
+    def text(self: Exception) -> str:
+        return message
+
+    try:
+        cls = type(name, (base,), {"__str__": text, "__module__": __name__})
+        return cls(message)
+    except Exception:  # a base that cannot be subclassed or built this way
+        return RecordedError(f"{name}: {message}")
 
 
 def replay(
@@ -558,8 +644,8 @@ def replay(
     _check_client_code(client_code, "replay()")
     entries = list(trace)
     if start is None:
-        starts = [e.issued_at for e in entries if e.issued_at is not None]
-        start = min(0.0, *starts)
+        # An empty trace, or one of a real-time server, has no times: start at 0.
+        start = min([0.0, *(e.issued_at for e in entries if e.issued_at is not None)])
     clock = VirtualClock(start=start, autojump=True)
     with _ReplayServer(entries, clock, timeout) as server:
         try:
