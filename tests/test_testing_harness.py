@@ -326,7 +326,10 @@ def test_replay_of_an_empty_trace_and_of_a_real_time_server() -> None:
     async def walker(server: ta.Server) -> tuple[int, int]:
         return await Env(server, name="w").move(1, 0)
 
-    with ta.Server(handlers={Env.move: lambda dx, dy: (dx, dy)}, record_trace=True) as real:
+    def move(dx: int, dy: int) -> tuple[int, int]:
+        return (dx, dy)
+
+    with ta.Server(handlers={Env.move: move}, record_trace=True) as real:
         task = real.create_background_task(walker(real))
         while not task.done():
             real.process()
