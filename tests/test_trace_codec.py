@@ -1,9 +1,11 @@
-"""The trace codec, entries and traces on disk (``_trace.py``): round trips, equality, digests."""
+"""The trace codec (``_codec.py``), entries and traces on disk (``_trace.py``): round trips,
+equality, digests."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 import math
 import os
@@ -15,7 +17,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from threaded_async._codec import digest_form, digest_of
 from threaded_async._trace import (
+    FIELDS,
     Repr,
     Trace,
     TraceDifference,
@@ -374,6 +378,34 @@ SAMPLE_DIGEST = "53150341b313f95f2e350bf70607622875ed4758e428b666b25f9e4f0dd2156
 def test_digest_is_pinned() -> None:
     """A change of the canonical encoding changes this digest: update it on purpose only."""
     assert sample_trace().digest() == SAMPLE_DIGEST
+
+
+def test_digest_form_is_the_encoding_with_integral_floats_as_ints() -> None:
+    assert digest_form((1, 2.0, 2.5)) == {"$tuple": [1, 2, 2.5]}
+    assert encode((1, 2.0, 2.5)) == {"$tuple": [1, 2.0, 2.5]}
+    assert digest_form({"n": float("nan")}) == {"n": {"$float": "nan"}}
+    assert digest_form(True) is True
+
+
+def test_digest_of_hashes_the_canonical_comparison_form() -> None:
+    value = {"b": {1, 2}, "a": (1.0, None)}
+    text = json.dumps(digest_form(value), sort_keys=True, separators=(",", ":"))
+    assert digest_of(value) == hashlib.sha256(text.encode("ascii")).hexdigest()
+    assert digest_of(value) == "0784978bddc1df8bc87cc268ebf33f35512b6e250331cf25492db76bb6244066"
+    assert digest_of({"a": (1, None), "b": {2, 1}}) == digest_of(value)
+    assert digest_of(1) == digest_of(1.0)
+    assert digest_of(1) != digest_of(True)
+    assert digest_of((1,)) != digest_of([1])
+
+
+def test_trace_digest_is_the_digest_of_its_entries_fields() -> None:
+    """What episodes can reuse: ``digest_of`` a list of field dicts is ``Trace.digest``."""
+    trace = sample_trace()
+    fields = [
+        {f: list(entry.args) if f == "args" else getattr(entry, f) for f in FIELDS}
+        for entry in trace
+    ]
+    assert digest_of(fields) == trace.digest() == SAMPLE_DIGEST
 
 
 def test_digest_does_not_depend_on_the_hash_seed() -> None:

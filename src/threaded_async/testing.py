@@ -42,10 +42,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
+from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
 from ._core import VirtualClock
 from ._runner import AsyncRunner
-from ._trace import Trace, TraceEntry, canonical_json
+from ._trace import Trace, TraceEntry
 
 T = TypeVar("T")
 
