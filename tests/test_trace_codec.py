@@ -76,9 +76,13 @@ class BadRepr:
         raise RuntimeError("no repr for you")
 
 
+#: The classes of this module that decoding may rebuild.
+CLASSES = (Point, Labelled, Colour, Level)
+
+
 def roundtrip(value: object) -> Any:
-    """``decode(encode(value))`` through real JSON text."""
-    return decode(json.loads(json.dumps(encode(value))))
+    """``decode(encode(value))`` through real JSON text, rebuilding this module's classes."""
+    return decode(json.loads(json.dumps(encode(value))), classes=CLASSES)
 
 
 def same(a: object, b: object) -> bool:
@@ -226,7 +230,7 @@ def test_the_dollar_prefix_is_reserved() -> None:
     assert roundtrip(tricky) == tricky
 
 
-def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
+def test_a_dataclass_not_allowed_stays_a_tagged_dict() -> None:
     @dataclasses.dataclass
     class Local:
         n: int
@@ -237,6 +241,25 @@ def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
     assert isinstance(back, Undecoded)
     assert back == encoded
     assert encode(back) == encoded  # so a loaded trace still equals the recorded one
+    assert decode(encoded, classes=(Local,)) == Local(3)  # a local class, allowed
+
+
+def test_an_undecoded_value_compares_and_digests_like_the_value() -> None:
+    """Its sets and ``$dict`` pairs are sorted again by their comparison forms, as the value's
+    are (``[2.0,1]`` sorts after ``[2,3]``, ``[2,1]`` before it)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Local:
+        items: frozenset[tuple[float, int]]
+        table: dict[tuple[float, int], int]
+
+    value = Local(frozenset({(2.0, 1), (2, 3)}), {(2.0, 1): 1, (2, 3): 2})
+    back = decode(json.loads(canonical_json(value)))
+    assert isinstance(back, Undecoded)
+    assert encode(back) == encode(value)
+    assert digest_form(back) == digest_form(value)
+    assert digest_of(back) == digest_of(value)
+    assert TraceEntry("f", (back,), {}) == TraceEntry("f", (value,), {})
 
 
 @pytest.mark.parametrize(
@@ -250,7 +273,7 @@ def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
     ],
 )
 def test_what_cannot_be_rebuilt_decodes_to_undecoded(obj: dict[str, Any]) -> None:
-    back = decode(obj)
+    back = decode(obj, classes=CLASSES)
     assert isinstance(back, Undecoded)
     assert back == obj
     assert encode(back) == obj
@@ -454,11 +477,15 @@ def test_dump_then_load_gives_an_equal_trace(tmp_path: Path) -> None:
         "result": {"$tuple": [1, 0]},
         "time": 0.0,
     }
-    loaded = Trace.load(str(path))
+    loaded = Trace.load(str(path), classes=CLASSES)
     assert isinstance(loaded, Trace)
     assert loaded == trace
     assert loaded.digest() == trace.digest()
     assert loaded[3].result == Point(1, 2.5)
+    assert Trace.load(path)[3].result == {
+        "$dataclass": f"{__name__}:Point",
+        "fields": {"x": 1, "y": 2.5},
+    }
     again = tmp_path / "again.jsonl"
     loaded.dump(again)
     assert again.read_bytes() == path.read_bytes()

@@ -47,14 +47,20 @@ run, machine and supported Python (floats are written by ``repr``, which is exac
 
 Decoding
 --------
-Decoding rebuilds every tagged kind, except:
+Encoded data may come from anywhere (a trace file is data, not code), so decoding imports no
+module but numpy and runs no code of a class the data names: it never looks a tag's
+``module:QualName`` up. It rebuilds every tagged kind, except:
 
-* ``$ndarray`` and ``$npscalar`` need numpy, imported when such a tag is met;
-* ``$dataclass`` and ``$enum`` import the named module (as pickle does: load only traces you
-  trust) and rebuild the value through the class (``cls(**fields)``, ``cls(value)``);
-* what cannot be rebuilt (numpy missing, the class gone or changed, its constructor failing)
-  decodes to an :class:`Undecoded`: the tagged dict as read, which encodes back to the same
-  JSON, so a loaded trace still equals the recorded one;
+* ``$ndarray`` and ``$npscalar`` need numpy, imported (by its fixed name) when such a tag is
+  met;
+* ``$dataclass`` and ``$enum`` are rebuilt only through a class the caller allows
+  (``decode(obj, classes=(Point, Colour))``, ``Trace.load(path, classes=...)``): the tag's
+  path must be the class's ``module:QualName`` exactly, as the encoder writes it, and then
+  the class runs (``cls(**fields)``, ``cls(value)``), as it would for ``yaml.safe_load``'s
+  registered types;
+* what is not allowed or cannot be rebuilt (numpy missing, the class changed, its constructor
+  failing) decodes to an :class:`Undecoded`: the tagged dict as read, which encodes back to
+  the same JSON, so a loaded trace still equals, digests and dumps as the recorded one;
 * ``$repr`` decodes to a :class:`Repr`, a ``str`` that encodes back to the same ``$repr``.
 
 A tagged object with an unknown tag or wrong keys is a ``ValueError``.
@@ -83,7 +89,6 @@ import importlib
 import json
 import math
 import re
-import sys
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias, cast
 
@@ -103,6 +108,7 @@ JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, J
 _BIG_INT_BITS: Final = 10_000
 _ADDRESS: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
 _BYTES_KINDS: Final = frozenset("biufcmMSU")
+_SORTED_TAGS: Final = frozenset({"$set", "$frozenset", "$dict"})
 _TAG_KEYS: Final[dict[str, frozenset[str]]] = {
     "$tuple": frozenset({"$tuple"}),
     "$bytes": frozenset({"$bytes"}),
@@ -309,9 +315,20 @@ class Encoder:
         return {"$npscalar": {"dtype": little, "value": self.encode(item)}}
 
     def raw(self, value: object) -> JSONValue:
-        """JSON data as read (an :class:`Undecoded`), integral floats normalised if comparing."""
+        """JSON data as read (an :class:`Undecoded`), integral floats normalised if comparing.
+
+        When comparing, the items of a ``$set`` or ``$frozenset`` and the pairs of a ``$dict``
+        are sorted again by their comparison forms, as :meth:`sorted_items` sorts a set's:
+        the order in the file is by the written forms, where ``2.0`` is not ``2``.
+        """
         if isinstance(value, dict):
-            return {str(k): self.raw(v) for k, v in cast(dict[object, object], value).items()}
+            mapping = cast(dict[object, object], value)
+            encoded = {str(k): self.raw(v) for k, v in mapping.items()}
+            if self.compare and len(encoded) == 1:
+                tag, body = next(iter(encoded.items()))
+                if tag in _SORTED_TAGS and isinstance(body, list):
+                    encoded[tag] = sorted(body, key=json_text)
+            return encoded
         if isinstance(value, list):
             return [self.raw(v) for v in cast(list[object], value)]
         return self.encode(value)
@@ -363,75 +380,226 @@ def digest_of(value: object) -> str:
 # -- decoding -------------------------------------------------------------------------------
 
 
-def decode(obj: object) -> Any:
+def decode(obj: object, *, classes: Iterable[type] = ()) -> Any:
     """The Python value that ``obj`` (JSON data, as ``json.loads`` gives) encodes.
 
     Rebuilds tuples, bytes, special floats, dicts with any keys, sets, numpy arrays and
-    scalars (if numpy is installed), dataclasses and enums (if their class can be imported);
-    see the module docstring for what comes back otherwise. Raises ValueError if ``obj`` is
-    not JSON data or holds a malformed tagged object (an unknown ``$`` tag, wrong keys, bad
-    base64, data that does not fit its shape).
+    scalars (if numpy is installed), and the dataclasses and enums of ``classes``; imports no
+    module but numpy and runs no code of a class that ``obj`` names. See the module docstring
+    for what comes back otherwise (an :class:`Undecoded` for a dataclass or enum not allowed).
+
+    Any thread; never blocks on anything but the work itself.
+
+    Args:
+        obj: JSON data.
+        classes: The dataclasses and enums that may be rebuilt, matched to a tag by their
+            ``"module:QualName"`` path exactly as :func:`encode` writes it.
+
+    Raises:
+        TypeError: ``classes`` is not a collection of dataclasses and enum classes.
+        ValueError: ``obj`` is not JSON data or holds a malformed tagged object (an unknown
+            ``$`` tag, wrong keys, bad base64, data that does not fit its shape).
     """
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, list):
-        return [decode(item) for item in cast(list[object], obj)]
-    if isinstance(obj, dict):
-        mapping = cast(dict[object, object], obj)
-        tag: str | None = None
-        for key in mapping:
-            if not isinstance(key, str):
-                raise ValueError(f"a JSON object key must be a str, not {key!r}")
-            if key.startswith("$") and tag is None:
-                tag = key
-        if tag is None:
-            return {cast(str, k): decode(v) for k, v in mapping.items()}
-        return _decode_tagged(tag, cast(dict[str, object], mapping))
-    raise ValueError(f"not JSON data: {type(obj).__qualname__} {obj!r}")
+    return Decoder(allowed_classes(classes)).decode(obj)
 
 
-def _decode_tagged(tag: str, obj: dict[str, object]) -> Any:
-    expected = _TAG_KEYS.get(tag)
-    if expected is None:
-        raise ValueError(f"unknown tag {tag!r} (keys starting with '$' are reserved)")
-    if frozenset(obj) != expected:
-        raise ValueError(f"a {tag} object has the keys {sorted(expected)}, not {sorted(obj)}")
-    body = obj[tag]
-    if tag == "$tuple":
-        return tuple(decode(item) for item in _list(tag, body))
-    if tag == "$bytes":
-        return _base64(tag, body)
-    if tag == "$float":
-        if body not in ("nan", "inf", "-inf"):
-            raise ValueError(f"a $float is 'nan', 'inf' or '-inf', not {body!r}")
-        return float(cast(str, body))
-    if tag == "$int":
+def allowed_classes(classes: Iterable[type]) -> dict[str, type]:
+    """``classes`` by the path their tags name them with (``"module:QualName"``).
+
+    Raises TypeError if ``classes`` is a single class (or a string) rather than a collection,
+    or holds anything but dataclasses and enum classes; ValueError if two classes have the
+    same path (two local classes of one name).
+    """
+    if isinstance(classes, type | str | bytes):
+        raise TypeError(
+            f"classes is a collection of classes, not {classes!r} (write classes=(C,) for one)"
+        )
+    allowed: dict[str, type] = {}
+    for cls in classes:
+        if not isinstance(cls, type) or not (  # pyright: ignore[reportUnnecessaryIsInstance]
+            dataclasses.is_dataclass(cls) or issubclass(cls, enum.Enum)
+        ):
+            raise TypeError(
+                f"classes holds the dataclasses and enums a trace may rebuild, not {cls!r}"
+            )
+        path = _class_path(cls)
+        if allowed.setdefault(path, cls) is not cls:
+            raise ValueError(
+                f"two of the classes have the path {path!r}; tags cannot tell them apart"
+            )
+    return allowed
+
+
+class Decoder:
+    """One decoding pass: JSON data to values, rebuilding only the allowed classes.
+
+    ``classes`` maps tag paths to the dataclasses and enums that may be rebuilt (as
+    :func:`allowed_classes` gives). Nothing else a tag names is looked up: no import, no
+    attribute of a module, no constructor. Not thread-safe: one per pass and thread.
+    """
+
+    __slots__ = ("classes",)
+
+    def __init__(self, classes: dict[str, type]) -> None:
+        self.classes = classes
+
+    def decode(self, obj: object) -> Any:
+        """The value ``obj`` encodes (see :func:`decode`)."""
+        if obj is None or isinstance(obj, bool | int | float | str):
+            return obj
+        if isinstance(obj, list):
+            return [self.decode(item) for item in cast(list[object], obj)]
+        if isinstance(obj, dict):
+            mapping = cast(dict[object, object], obj)
+            tag: str | None = None
+            for key in mapping:
+                if not isinstance(key, str):
+                    raise ValueError(f"a JSON object key must be a str, not {key!r}")
+                if key.startswith("$") and tag is None:
+                    tag = key
+            if tag is None:
+                return {cast(str, k): self.decode(v) for k, v in mapping.items()}
+            return self.tagged(tag, cast(dict[str, object], mapping))
+        raise ValueError(f"not JSON data: {type(obj).__qualname__} {obj!r}")
+
+    def tagged(self, tag: str, obj: dict[str, object]) -> Any:
+        expected = _TAG_KEYS.get(tag)
+        if expected is None:
+            raise ValueError(f"unknown tag {tag!r} (keys starting with '$' are reserved)")
+        if frozenset(obj) != expected:
+            raise ValueError(f"a {tag} object has the keys {sorted(expected)}, not {sorted(obj)}")
+        body = obj[tag]
+        if tag == "$tuple":
+            return tuple(self.decode(item) for item in _list(tag, body))
+        if tag == "$bytes":
+            return _base64(tag, body)
+        if tag == "$float":
+            if body not in ("nan", "inf", "-inf"):
+                raise ValueError(f"a $float is 'nan', 'inf' or '-inf', not {body!r}")
+            return float(cast(str, body))
+        if tag == "$int":
+            try:
+                return int(_str(tag, body), 16)
+            except ValueError:
+                raise ValueError(f"a $int holds a hex string, not {body!r}") from None
+        if tag == "$complex":
+            parts = [self.decode(p) for p in _list(tag, body)]
+            if len(parts) != 2 or not all(_is_number(p) for p in parts):
+                raise ValueError(f"a $complex holds [real, imag], not {body!r}")
+            return complex(parts[0], parts[1])
+        if tag == "$dict":
+            return self.pairs(obj, body)
+        if tag in ("$set", "$frozenset"):
+            items = [self.decode(item) for item in _list(tag, body)]
+            try:
+                return frozenset(items) if tag == "$frozenset" else set(items)
+            except TypeError:  # an item that cannot be rebuilt hashable (an Undecoded)
+                return Undecoded(obj)
+        if tag == "$ndarray":
+            return self.ndarray(obj, body)
+        if tag == "$npscalar":
+            return self.npscalar(obj, body)
+        if tag == "$dataclass":
+            return self.dataclass(obj, body)
+        if tag == "$enum":
+            return self.enum_member(obj, body)
+        return Repr(_str(tag, body))  # "$repr"
+
+    def pairs(self, obj: dict[str, object], body: object) -> Any:
+        pairs: list[tuple[Any, Any]] = []
+        for pair in _list("$dict", body):
+            if not isinstance(pair, list) or len(cast(list[object], pair)) != 2:
+                raise ValueError(f"a $dict holds [key, value] pairs, not {pair!r}")
+            key, value = cast(list[object], pair)
+            pairs.append((self.decode(key), self.decode(value)))
         try:
-            return int(_str(tag, body), 16)
-        except ValueError:
-            raise ValueError(f"a $int holds a hex string, not {body!r}") from None
-    if tag == "$complex":
-        parts = [decode(p) for p in _list(tag, body)]
-        if len(parts) != 2 or not all(_is_number(p) for p in parts):
-            raise ValueError(f"a $complex holds [real, imag], not {body!r}")
-        return complex(parts[0], parts[1])
-    if tag == "$dict":
-        return _decode_dict(obj, body)
-    if tag in ("$set", "$frozenset"):
-        items = [decode(item) for item in _list(tag, body)]
-        try:
-            return frozenset(items) if tag == "$frozenset" else set(items)
-        except TypeError:  # an item that cannot be rebuilt hashable (an Undecoded)
+            return dict(pairs)
+        except TypeError:  # a key that cannot be rebuilt hashable (an Undecoded)
             return Undecoded(obj)
-    if tag == "$ndarray":
-        return _decode_ndarray(obj, body)
-    if tag == "$npscalar":
-        return _decode_npscalar(obj, body)
-    if tag == "$dataclass":
-        return _decode_dataclass(obj, body)
-    if tag == "$enum":
-        return _decode_enum(obj, body)
-    return Repr(_str(tag, body))  # "$repr"
+
+    def ndarray(self, obj: dict[str, object], body: object) -> Any:
+        if _has_key(body, "items"):
+            fields = _object("$ndarray", body, ("dtype", "shape", "items"))
+            dtype, shape = _dtype_and_shape(fields)
+            if dtype != "|O":
+                raise ValueError(f"a $ndarray with items has the dtype '|O', not {dtype!r}")
+            items = [self.decode(item) for item in _list("$ndarray items", fields["items"])]
+            if len(items) != math.prod(shape):
+                raise ValueError(f"a $ndarray of shape {list(shape)} holds {len(items)} items")
+            np = _import_numpy()
+            if np is None:
+                return Undecoded(obj)
+            array = np.empty(len(items), dtype=object)
+            for index, item in enumerate(items):
+                array[index] = item
+            return array.reshape(shape)
+        fields = _object("$ndarray", body, ("dtype", "shape", "data"))
+        dtype, shape = _dtype_and_shape(fields)
+        data = _base64("$ndarray data", fields["data"])
+        np = _import_numpy()
+        if np is None:
+            return Undecoded(obj)
+        try:
+            little = np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"a $ndarray has an unknown dtype {dtype!r}") from None
+        if len(data) != math.prod(shape) * little.itemsize:
+            raise ValueError(
+                f"a $ndarray of shape {list(shape)} and dtype {dtype} needs "
+                f"{math.prod(shape) * little.itemsize} bytes, not {len(data)}"
+            )
+        native = little.newbyteorder("=")
+        if little.itemsize == 0:
+            return np.zeros(shape, dtype=native)
+        return np.frombuffer(data, dtype=little).reshape(shape).astype(native)
+
+    def npscalar(self, obj: dict[str, object], body: object) -> Any:
+        fields = _object("$npscalar", body, ("dtype", "value"))
+        dtype = _str("$npscalar dtype", fields["dtype"])
+        value = self.decode(fields["value"])
+        np = _import_numpy()
+        if np is None:
+            return Undecoded(obj)
+        try:
+            little = np.dtype(dtype)
+            if little.kind in "mM":
+                array = np.array(value, dtype="<i8").view(little)
+                return array.astype(little.newbyteorder("="))[()]
+            return np.array(value, dtype=little.newbyteorder("="))[()]
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"a $npscalar of dtype {dtype!r} cannot hold {value!r}") from None
+
+    def dataclass(self, obj: dict[str, object], body: object) -> Any:
+        path = _str("$dataclass", body)
+        raw = obj["fields"]
+        if not isinstance(raw, dict):
+            raise ValueError(f"a $dataclass's fields are an object, not {raw!r}")
+        values = {str(k): self.decode(v) for k, v in cast(dict[object, object], raw).items()}
+        cls = self.classes.get(path)
+        if cls is None or not dataclasses.is_dataclass(cls):
+            return Undecoded(obj)  # not allowed: nothing the file names is looked up
+        fields = dataclasses.fields(cls)
+        if {f.name for f in fields} != set(values):
+            return Undecoded(obj)  # the class changed since the trace was recorded
+        try:
+            instance = cls(**{f.name: values[f.name] for f in fields if f.init})
+            for f in fields:
+                if not f.init:
+                    object.__setattr__(instance, f.name, values[f.name])
+        except Exception:  # its constructor refuses the recorded fields
+            return Undecoded(obj)
+        return instance
+
+    def enum_member(self, obj: dict[str, object], body: object) -> Any:
+        path = _str("$enum", body)
+        value = self.decode(obj["value"])
+        cls = self.classes.get(path)
+        if cls is None or not issubclass(cls, enum.Enum):
+            return Undecoded(obj)  # not allowed: nothing the file names is looked up
+        try:
+            return cls(value)
+        except Exception:  # no such member any more
+            return Undecoded(obj)
 
 
 def _is_number(value: object) -> bool:
@@ -463,20 +631,8 @@ def _base64(tag: str, body: object) -> bytes:
         raise ValueError(f"a {tag} holds base64 data, not {body!r}") from None
 
 
-def _decode_dict(obj: dict[str, object], body: object) -> Any:
-    pairs: list[tuple[Any, Any]] = []
-    for pair in _list("$dict", body):
-        if not isinstance(pair, list) or len(cast(list[object], pair)) != 2:
-            raise ValueError(f"a $dict holds [key, value] pairs, not {pair!r}")
-        key, value = cast(list[object], pair)
-        pairs.append((decode(key), decode(value)))
-    try:
-        return dict(pairs)
-    except TypeError:  # a key that cannot be rebuilt hashable (an Undecoded)
-        return Undecoded(obj)
-
-
 def _import_numpy() -> Any:
+    """numpy, the one module decoding imports (its name is ours, never the file's)."""
     try:
         return importlib.import_module("numpy")
     except ImportError:
@@ -493,109 +649,3 @@ def _dtype_and_shape(body: dict[str, object]) -> tuple[str, tuple[int, ...]]:
 
 def _has_key(body: object, key: str) -> bool:
     return isinstance(body, dict) and key in cast(dict[str, object], body)
-
-
-def _decode_ndarray(obj: dict[str, object], body: object) -> Any:
-    if _has_key(body, "items"):
-        fields = _object("$ndarray", body, ("dtype", "shape", "items"))
-        dtype, shape = _dtype_and_shape(fields)
-        if dtype != "|O":
-            raise ValueError(f"a $ndarray with items has the dtype '|O', not {dtype!r}")
-        items = [decode(item) for item in _list("$ndarray items", fields["items"])]
-        if len(items) != math.prod(shape):
-            raise ValueError(f"a $ndarray of shape {list(shape)} holds {len(items)} items")
-        np = _import_numpy()
-        if np is None:
-            return Undecoded(obj)
-        array = np.empty(len(items), dtype=object)
-        for index, item in enumerate(items):
-            array[index] = item
-        return array.reshape(shape)
-    fields = _object("$ndarray", body, ("dtype", "shape", "data"))
-    dtype, shape = _dtype_and_shape(fields)
-    data = _base64("$ndarray data", fields["data"])
-    np = _import_numpy()
-    if np is None:
-        return Undecoded(obj)
-    try:
-        little = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"a $ndarray has an unknown dtype {dtype!r}") from None
-    if len(data) != math.prod(shape) * little.itemsize:
-        raise ValueError(
-            f"a $ndarray of shape {list(shape)} and dtype {dtype} needs "
-            f"{math.prod(shape) * little.itemsize} bytes, not {len(data)}"
-        )
-    native = little.newbyteorder("=")
-    if little.itemsize == 0:
-        return np.zeros(shape, dtype=native)
-    return np.frombuffer(data, dtype=little).reshape(shape).astype(native)
-
-
-def _decode_npscalar(obj: dict[str, object], body: object) -> Any:
-    fields = _object("$npscalar", body, ("dtype", "value"))
-    dtype = _str("$npscalar dtype", fields["dtype"])
-    value = decode(fields["value"])
-    np = _import_numpy()
-    if np is None:
-        return Undecoded(obj)
-    try:
-        little = np.dtype(dtype)
-        if little.kind in "mM":
-            return np.array(value, dtype="<i8").view(little).astype(little.newbyteorder("="))[()]
-        return np.array(value, dtype=little.newbyteorder("="))[()]
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"a $npscalar of dtype {dtype!r} cannot hold {value!r}") from None
-
-
-def _import_class(path: str) -> object:
-    """The object named ``"module:Qual.Name"``, or None if it cannot be imported."""
-    module_name, _, qualname = path.partition(":")
-    if not module_name or not qualname or "<locals>" in qualname:
-        return None
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:  # missing, or failing on import: the value stays undecoded
-            return None
-    found: object = module
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-        if found is None:
-            return None
-    return found
-
-
-def _decode_dataclass(obj: dict[str, object], body: object) -> Any:
-    path = _str("$dataclass", body)
-    raw = obj["fields"]
-    if not isinstance(raw, dict):
-        raise ValueError(f"a $dataclass's fields are an object, not {raw!r}")
-    values = {str(k): decode(v) for k, v in cast(dict[object, object], raw).items()}
-    cls = _import_class(path)
-    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
-        return Undecoded(obj)
-    fields = dataclasses.fields(cls)
-    if {f.name for f in fields} != set(values):
-        return Undecoded(obj)  # the class changed since the trace was recorded
-    try:
-        instance = cls(**{f.name: values[f.name] for f in fields if f.init})
-        for f in fields:
-            if not f.init:
-                object.__setattr__(instance, f.name, values[f.name])
-    except Exception:  # its constructor refuses the recorded fields
-        return Undecoded(obj)
-    return instance
-
-
-def _decode_enum(obj: dict[str, object], body: object) -> Any:
-    path = _str("$enum", body)
-    value = decode(obj["value"])
-    cls = _import_class(path)
-    if not isinstance(cls, type) or not issubclass(cls, enum.Enum):
-        return Undecoded(obj)
-    try:
-        return cls(value)
-    except Exception:  # no such member any more
-        return Undecoded(obj)

@@ -27,10 +27,12 @@ from collections.abc import Iterable
 from typing import Any, Final, cast
 
 from ._codec import (
+    Decoder,
     Encoder,
     JSONValue,
     Repr,
     Undecoded,
+    allowed_classes,
     canonical_json,
     decode,
     digest_form,
@@ -190,7 +192,7 @@ def _optional_time(field: str, value: object) -> float | None:
     return cast(float | None, value)
 
 
-def _entry_from_object(obj: object) -> TraceEntry:
+def _entry_from_object(obj: object, decoder: Decoder) -> TraceEntry:
     if not isinstance(obj, dict):
         raise ValueError(f"an entry is a JSON object, not {obj!r}")
     fields = cast(dict[str, object], obj)
@@ -206,19 +208,19 @@ def _entry_from_object(obj: object) -> TraceEntry:
     args = fields["args"]
     if not isinstance(args, list):
         raise ValueError(f"args is a list, not {args!r}")
-    kwargs = decode(fields["kwargs"])
+    kwargs = decoder.decode(fields["kwargs"])
     if not isinstance(kwargs, dict) or isinstance(kwargs, Undecoded):
         raise ValueError(f"kwargs is an object, not {fields['kwargs']!r}")
     return TraceEntry(
         request,
-        tuple(decode(arg) for arg in cast(list[object], args)),
+        tuple(decoder.decode(arg) for arg in cast(list[object], args)),
         cast(dict[str, Any], kwargs),
-        decode(fields["result"]),
-        _optional_str("error", decode(fields["error"])),
-        _optional_time("time", decode(fields["time"])),
-        _optional_str("client", decode(fields["client"])),
-        _optional_time("issued_at", decode(fields["issued_at"])),
-        _optional_time("answered_at", decode(fields["answered_at"])),
+        decoder.decode(fields["result"]),
+        _optional_str("error", decoder.decode(fields["error"])),
+        _optional_time("time", decoder.decode(fields["time"])),
+        _optional_str("client", decoder.decode(fields["client"])),
+        _optional_time("issued_at", decoder.decode(fields["issued_at"])),
+        _optional_time("answered_at", decoder.decode(fields["answered_at"])),
     )
 
 
@@ -285,16 +287,34 @@ class Trace(list[TraceEntry]):
             file.write("\n".join(lines) + "\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Trace:
-        """Read a trace written by :meth:`dump`.
+    def load(cls, path: str | os.PathLike[str], *, classes: Iterable[type] = ()) -> Trace:
+        """Read a trace written by :meth:`dump`. A trace file is data from anywhere: loading
+        imports no module it names and runs no code of a class it names.
 
-        Values are decoded as :func:`decode` does: numpy arrays need numpy, dataclasses and
-        enums import their module (load only traces you trust), and what cannot be rebuilt
-        comes back as an :class:`Undecoded` that still compares and dumps as recorded.
-        Raises ValueError naming the line and what is wrong with it if the file is not a
-        trace (no header, a line that is not JSON, an entry missing a field or holding a
-        malformed value); OSError if it cannot be read.
+        Values are decoded as :func:`decode` does: numpy arrays and scalars need numpy (the
+        one module loading may import); a dataclass or enum is rebuilt only if its class is
+        in ``classes``, else it comes back as an :class:`Undecoded` (the tagged object as
+        read), as does what cannot be rebuilt; either way the loaded trace still compares,
+        digests and dumps as recorded.
+
+        Any thread; blocks while it reads the file.
+
+        Args:
+            path: The file to read.
+            classes: The dataclasses and enums that may be rebuilt (their constructors run),
+                matched to a tag by their ``"module:QualName"`` path exactly as the trace
+                was written; a class named by the file and not listed here is never looked
+                up.
+
+        Raises:
+            TypeError: ``classes`` is not a collection of dataclasses and enum classes
+                (checked before the file is opened).
+            ValueError: The file is not a trace, naming the file and the line (no header, a
+                line that is not JSON, an entry missing a field or holding a malformed
+                value).
+            OSError: The file cannot be read.
         """
+        decoder = Decoder(allowed_classes(classes))
         with open(path, "rb") as file:
             raw_lines = file.read().split(b"\n")
         if raw_lines and raw_lines[-1] == b"":
@@ -306,7 +326,7 @@ class Trace(list[TraceEntry]):
                 if number == 1:
                     _check_header(obj)
                 else:
-                    trace.append(_entry_from_object(obj))
+                    trace.append(_entry_from_object(obj, decoder))
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
                 raise ValueError(f"{os.fspath(path)}, line {number}: {exc}") from None
         if not raw_lines:
