@@ -1,5 +1,6 @@
-"""Trace files are hostile input: ``Trace.load`` and ``decode`` import no module a file names
-and run no code of a class it names (unless the caller allows the class)."""
+"""Trace files are hostile input: ``Trace.load`` and ``decode`` import no module a file names,
+run no code of a class it names (unless the caller allows the class), allocate no more than
+the file's bytes justify, bound nesting, and raise only ValueError naming the line."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import enum
 import importlib
 import json
 import sys
+import tracemalloc
 import types
 import uuid
 from collections.abc import Iterator
@@ -34,6 +36,21 @@ def write_trace(folder: Path, *results: str) -> Path:
     path = folder / f"trace-{uuid.uuid4().hex}.jsonl"
     path.write_text("\n".join([HEADER, *map(entry_line, results)]) + "\n", encoding="utf-8")
     return path
+
+
+def peak_bytes(fn: Any, *args: Any, **kwargs: Any) -> tuple[object, int]:
+    """``fn(*args, **kwargs)`` (or the exception it raised) and the peak memory it took."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        try:
+            outcome: object = fn(*args, **kwargs)
+        except Exception as exc:
+            outcome = exc
+        return outcome, tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
 
 
 # -- no import, no code of a class the file names ---------------------------------------------
@@ -276,3 +293,156 @@ def test_loading_imports_no_module_but_numpy(
         Trace.load(write_trace(tmp_path, '{"$npscalar":{"dtype":"<zz","value":1}}'))
     imported = sorted(set(sys.modules) - before)
     assert [name for name in imported if name.split(".")[0] != "numpy"] == []
+
+
+# -- memory and malformed input -------------------------------------------------------------
+
+
+def test_a_huge_width_numpy_scalar_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    path = write_trace(tmp_path, '{"$npscalar":{"dtype":"<U5000000","value":""}}')
+    outcome, peak = peak_bytes(Trace.load, path)
+    assert isinstance(outcome, ValueError)
+    assert f"{path}, line 2: a $npscalar of dtype '<U5000000' takes 20000000 bytes" in str(outcome)
+    assert peak < 1 << 20
+
+
+def test_a_zero_itemsize_array_of_a_huge_shape_is_refused(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    path = write_trace(tmp_path, '{"$ndarray":{"dtype":"|S0","shape":[10000000],"data":""}}')
+    outcome, peak = peak_bytes(Trace.load, path)
+    assert isinstance(outcome, ValueError)
+    assert f"{path}, line 2: a $ndarray of shape [10000000]" in str(outcome)
+    assert peak < 1 << 20
+
+
+def test_the_allocation_budget_grows_with_the_line(tmp_path: Path) -> None:
+    """A line's numpy values may take 8 bytes per byte of the line plus 64 KiB: a str scalar
+    20,000 characters wide (80,000 bytes) needs a line of about 1,800 bytes."""
+    pytest.importorskip("numpy")
+    width = 20_000
+    for filler, fits in ((0, False), (1_400, False), (2_200, True)):
+        value = json.dumps({"$npscalar": {"dtype": f"<U{width}", "value": "x" * filler}})
+        line_bytes = len(entry_line(value)) + 1
+        assert (8 * line_bytes + 65_536 >= 4 * width) == fits
+        path = write_trace(tmp_path, value)
+        if fits:
+            assert Trace.load(path)[0].result == "x" * filler
+        else:
+            with pytest.raises(ValueError, match="takes 80000 bytes, more than the"):
+                Trace.load(path)
+
+
+def test_the_budget_is_shared_by_the_values_of_a_line(tmp_path: Path) -> None:
+    pytest.importorskip("numpy")
+    one = '{"$npscalar":{"dtype":"<U10000","value":""}}'  # 40,000 bytes from 45
+    assert Trace.load(write_trace(tmp_path, one, one))[1].result == ""  # a line each
+    with pytest.raises(ValueError, match="line 2: a \\$npscalar of dtype '<U10000' takes"):
+        Trace.load(write_trace(tmp_path, f"[{one},{one}]"))
+
+
+def test_real_arrays_always_fit(tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    trace = Trace([TraceEntry("obs", (), {}, result=np.arange(300_000, dtype=np.uint8))])
+    trace.dump(tmp_path / "big.jsonl")
+    loaded = Trace.load(tmp_path / "big.jsonl")
+    assert np.array_equal(loaded[0].result, trace[0].result)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        '{"dtype":"|S0","shape":[4611686018427387904],"data":""}',
+        '{"dtype":"|U0","shape":[1099511627776,1099511627776],"data":""}',
+    ],
+)
+def test_an_absurd_shape_is_a_value_error(tmp_path: Path, array: str) -> None:
+    pytest.importorskip("numpy")
+    path = write_trace(tmp_path, f'{{"$ndarray":{array}}}')
+    with pytest.raises(ValueError, match=r"line 2: a \$ndarray of shape") as info:
+        Trace.load(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        '{"dtype":"<i8","shape":[18446744073709551616,0],"data":""}',
+        '{"dtype":"<i8","shape":[4611686018427387904,4611686018427387904,0],"data":""}',
+        '{"dtype":"|O","shape":[0,4611686018427387904,4611686018427387904],"items":[]}',
+        '{"dtype":"<i8","shape":' + "[1" + ",1" * 99 + '],"data":"AQAAAAAAAAA="}',
+        '{"dtype":"|O","shape":[1000000000000],"items":[]}',
+    ],
+)
+def test_other_shapes_numpy_cannot_build_are_value_errors(tmp_path: Path, array: str) -> None:
+    pytest.importorskip("numpy")
+    with pytest.raises(ValueError, match=r"line 2: a \$ndarray"):
+        Trace.load(write_trace(tmp_path, f'{{"$ndarray":{array}}}'))
+
+
+@pytest.mark.parametrize("depth", [101, 5_000, 100_000])
+def test_deep_nesting_is_a_value_error_naming_the_line(tmp_path: Path, depth: int) -> None:
+    """The entry object is one level, so a result of ``depth - 1`` lists nests ``depth``."""
+    path = write_trace(tmp_path, "[]", "[" * (depth - 1) + "]" * (depth - 1))
+    with pytest.raises(ValueError, match=r"line 3: .* nests deeper than 100 levels") as info:
+        Trace.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_nesting_up_to_the_limit_loads(tmp_path: Path) -> None:
+    deep = "[" * 99 + "]" * 99
+    tuples = '{"$tuple":[' * 49 + "]}" * 49  # two levels each: 99 with the entry
+    loaded = Trace.load(write_trace(tmp_path, deep, tuples))
+    assert loaded[0].result == json.loads(deep)
+    value: Any = loaded[1].result
+    for _ in range(48):
+        value = value[0]
+    assert value == ()
+    # brackets inside strings do not count, escaped quotes or not
+    for text in ("[" * 500, '\\"' + "[" * 500, '"\\' + "{" * 500):
+        assert Trace.load(write_trace(tmp_path, json.dumps(text)))[0].result == text
+
+
+def test_decode_bounds_nesting_too() -> None:
+    deep: list[object] = []
+    for _ in range(99):
+        deep = [deep]
+    assert decode(deep) == deep  # 100 levels
+    with pytest.raises(ValueError, match="nests deeper than 100 levels"):
+        decode([deep])
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nests deeper than 100 levels"):
+        decode(deep)
+    cycle: list[object] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="nests deeper than 100 levels"):
+        decode(cycle)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (entry_line('{"$complex":[1' + "0" * 400 + ",0]}"), "a \\$complex"),
+        (
+            entry_line("null")
+            .replace('"time":null', '"time":1' + "0" * 400)
+            .replace('"issued_at":null', '"issued_at":2' + "0" * 400),
+            "time and issued_at",
+        ),
+        (entry_line('{"$npscalar":{"dtype":"<f8","value":{"$tuple":[1,2]}}}'), "cannot hold"),
+        (entry_line('{"$npscalar":{"dtype":"a","value":{"$bytes":""}}}'), "dtype 'a'"),
+        (entry_line('{"$npscalar":{"dtype":"|O","value":1}}'), "unsupported dtype"),
+        (entry_line('{"$ndarray":{"dtype":"|V4","shape":[1],"data":"AAAAAA=="}}'), "unsupported"),
+        (entry_line('{"$npscalar":{"dtype":"(2,)<i8","value":1}}'), "unsupported dtype"),
+    ],
+)
+def test_malformed_values_raise_only_value_error_naming_the_line(
+    tmp_path: Path, line: str, message: str
+) -> None:
+    pytest.importorskip("numpy")
+    path = tmp_path / "bad.jsonl"
+    path.write_text(f"{HEADER}\n{line}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"line 2: .*{message}") as info:
+        Trace.load(path)
+    assert str(path) in str(info.value)

@@ -65,6 +65,32 @@ module but numpy and runs no code of a class the data names: it never looks a ta
 
 A tagged object with an unknown tag or wrong keys is a ``ValueError``.
 
+Limits
+------
+Decoding also bounds what data can cost, whatever it holds:
+
+* JSON arrays and objects nest at most :data:`MAX_DEPTH` (100) levels, in a trace line
+  (checked on the text before parsing) and in the data given to :func:`decode`; deeper is a
+  ValueError, never a RecursionError. Each tagged value takes two levels (the tag's object
+  and its list or object), so a trace's values can nest about 49 tuples deep;
+* the numpy arrays and scalars of a line (or of the data given to :func:`decode`) take at
+  most :data:`ALLOCATION_FACTOR` (8) bytes per byte of its JSON text plus
+  :data:`ALLOCATION_ALLOWANCE` (64 KiB): element count times item size (a zero-size item
+  counts one byte, an object array's item eight) is checked against what is left before
+  numpy allocates, so a short line cannot ask for a wide string dtype or a huge shape with
+  no data. An array's data is in the line, so real arrays always fit; a scalar of a string
+  dtype may be up to 64 KiB wider than its text;
+* dtypes are those the encoder writes (bool, integer, float, complex, datetime, timedelta,
+  bytes and str kinds; ``|O`` with items), shapes at most 64 sizes each below 2**63;
+* everything else is built from what the text spells out: the Python objects of parsed and
+  decoded JSON take a few dozen bytes per byte of text at worst (a line of nested empty
+  lists, about 80 while both the parsed and the decoded copy are alive);
+* whatever is malformed is a ValueError saying what is wrong with which value.
+
+Time is linear in the text's length, except that building a set or dict is quadratic for
+items crafted to collide in Python's (fixed, unsalted) hash of numbers, as for any set built
+from untrusted numbers.
+
 Comparison forms and digests
 ----------------------------
 The *comparison form* of a value (:func:`digest_form`) is its encoding, except that a finite
@@ -89,6 +115,7 @@ import importlib
 import json
 import math
 import re
+import reprlib
 from collections.abc import Iterable
 from typing import Any, Final, TypeAlias, cast
 
@@ -379,6 +406,38 @@ def digest_of(value: object) -> str:
 
 # -- decoding -------------------------------------------------------------------------------
 
+#: How deep JSON arrays and objects may nest in a trace line, or in the data given to
+#: :func:`decode`; deeper is a ValueError (not a RecursionError).
+MAX_DEPTH: Final = 100
+
+#: The numpy arrays and scalars decoded from one trace line (or from the data given to
+#: :func:`decode`) take at most this many bytes per byte of the line's text, plus
+#: :data:`ALLOCATION_ALLOWANCE`; more is a ValueError, raised before numpy allocates.
+ALLOCATION_FACTOR: Final = 8
+
+#: What the numpy values of a line may take beyond :data:`ALLOCATION_FACTOR` per byte.
+ALLOCATION_ALLOWANCE: Final = 65_536
+
+_MAX_DIMS: Final = 64  # numpy's limit on the number of an array's dimensions
+_MAX_SIZE: Final = 2**63  # a dimension numpy can hold is below this
+_JSON_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET: Final = re.compile(r"[^\[\]{}]+")
+_SCALAR_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "b": (bool,),
+    "i": (int,),
+    "u": (int,),
+    "m": (int,),
+    "M": (int,),
+    "f": (float, int),
+    "c": (complex, float, int),
+    "S": (bytes,),
+    "U": (str,),
+}
+_SHORT: Final = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 80
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = 8
+_SHORT.maxlevel = 3
+
 
 def decode(obj: object, *, classes: Iterable[type] = ()) -> Any:
     """The Python value that ``obj`` (JSON data, as ``json.loads`` gives) encodes.
@@ -387,6 +446,9 @@ def decode(obj: object, *, classes: Iterable[type] = ()) -> Any:
     scalars (if numpy is installed), and the dataclasses and enums of ``classes``; imports no
     module but numpy and runs no code of a class that ``obj`` names. See the module docstring
     for what comes back otherwise (an :class:`Undecoded` for a dataclass or enum not allowed).
+    ``obj`` may nest :data:`MAX_DEPTH` levels of lists and dicts, and the numpy values it
+    decodes to may take :data:`ALLOCATION_FACTOR` bytes per byte of its JSON text, plus
+    :data:`ALLOCATION_ALLOWANCE`.
 
     Any thread; never blocks on anything but the work itself.
 
@@ -397,10 +459,12 @@ def decode(obj: object, *, classes: Iterable[type] = ()) -> Any:
 
     Raises:
         TypeError: ``classes`` is not a collection of dataclasses and enum classes.
-        ValueError: ``obj`` is not JSON data or holds a malformed tagged object (an unknown
-            ``$`` tag, wrong keys, bad base64, data that does not fit its shape).
+        ValueError: ``obj`` is not JSON data, nests too deep (or contains itself), holds a
+            malformed tagged object (an unknown ``$`` tag, wrong keys, bad base64, data that
+            does not fit its shape or dtype) or a numpy value larger than its text allows.
     """
-    return Decoder(allowed_classes(classes)).decode(obj)
+    allowed = allowed_classes(classes)
+    return Decoder(allowed, json_size(obj)).decode(obj)
 
 
 def allowed_classes(classes: Iterable[type]) -> dict[str, type]:
@@ -430,18 +494,100 @@ def allowed_classes(classes: Iterable[type]) -> dict[str, type]:
     return allowed
 
 
+def parse_line(text: str) -> object:
+    """The JSON data of one line of text (a trace line).
+
+    Raises ValueError if the line nests arrays and objects deeper than :data:`MAX_DEPTH`
+    (checked before parsing, so a deep line cannot exhaust the stack), is not JSON, or holds
+    ``NaN`` or ``Infinity`` (the codec writes ``{"$float": ...}``).
+    """
+    if text.count("[") + text.count("{") > MAX_DEPTH:  # else it cannot nest that deep
+        depth = 0
+        for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+            if char in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ValueError(_too_deep())
+            else:
+                depth -= 1
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def json_size(obj: object) -> int:
+    """About how many characters the JSON text of ``obj`` has (what its decoding may cost).
+
+    Raises ValueError if ``obj`` nests lists and dicts deeper than :data:`MAX_DEPTH` (or
+    contains itself). Walks ``obj`` without recursion; what is not JSON data counts as a
+    number (the decoder refuses it).
+    """
+    size = 0
+    pending: list[tuple[object, int]] = [(obj, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            size += len(item) + 2
+        elif isinstance(item, int):
+            size += item.bit_length() * 3 // 10 + 2  # digits, and a separator
+        elif isinstance(item, list | dict):
+            if depth == MAX_DEPTH:
+                raise ValueError(_too_deep())
+            if isinstance(item, dict):
+                mapping = cast(dict[object, object], item)
+                size += 2 + sum(len(k) + 4 if isinstance(k, str) else 8 for k in mapping)
+                pending.extend((value, depth + 1) for value in mapping.values())
+            else:
+                items = cast(list[object], item)
+                size += 2 + len(items)
+                pending.extend((value, depth + 1) for value in items)
+        else:
+            size += 8  # a float, true, false, null (or not JSON: the decoder says so)
+    return size
+
+
+def short_repr(value: object) -> str:
+    """A repr of ``value`` short enough for an error message (a file's values can be huge)."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # an int too long for str(), say
+        return f"<{type(value).__qualname__}>"
+
+
+def _too_deep() -> str:
+    return f"the data nests deeper than {MAX_DEPTH} levels of JSON arrays and objects"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f'{name} is not JSON (the codec writes {{"$float": ...}})')
+
+
 class Decoder:
-    """One decoding pass: JSON data to values, rebuilding only the allowed classes.
+    """One decoding pass: JSON data to values, rebuilding only the allowed classes, within a
+    memory budget.
 
     ``classes`` maps tag paths to the dataclasses and enums that may be rebuilt (as
     :func:`allowed_classes` gives). Nothing else a tag names is looked up: no import, no
-    attribute of a module, no constructor. Not thread-safe: one per pass and thread.
+    attribute of a module, no constructor. ``size`` is the length of the JSON text the data
+    was read from: the numpy values of the pass may take :data:`ALLOCATION_FACTOR` bytes per
+    byte of it plus :data:`ALLOCATION_ALLOWANCE`, checked before numpy allocates. The
+    data must nest at most :data:`MAX_DEPTH` levels (:func:`parse_line` and
+    :func:`json_size` check it). Not thread-safe: one per pass and thread.
     """
 
-    __slots__ = ("classes",)
+    __slots__ = ("budget", "classes")
 
-    def __init__(self, classes: dict[str, type]) -> None:
+    def __init__(self, classes: dict[str, type], size: int) -> None:
         self.classes = classes
+        self.budget = ALLOCATION_FACTOR * size + ALLOCATION_ALLOWANCE
+
+    def charge(self, nbytes: int, what: str) -> None:
+        """Take ``nbytes`` from the budget, or raise ValueError naming ``what`` needs them."""
+        if nbytes > self.budget:
+            raise ValueError(
+                f"{what} takes {nbytes} bytes, more than the {self.budget} left of what its "
+                f"JSON text allows ({ALLOCATION_FACTOR} bytes per byte, plus "
+                f"{ALLOCATION_ALLOWANCE})"
+            )
+        self.budget -= nbytes
 
     def decode(self, obj: object) -> Any:
         """The value ``obj`` encodes (see :func:`decode`)."""
@@ -454,20 +600,21 @@ class Decoder:
             tag: str | None = None
             for key in mapping:
                 if not isinstance(key, str):
-                    raise ValueError(f"a JSON object key must be a str, not {key!r}")
+                    raise ValueError(f"a JSON object key must be a str, not {short_repr(key)}")
                 if key.startswith("$") and tag is None:
                     tag = key
             if tag is None:
                 return {cast(str, k): self.decode(v) for k, v in mapping.items()}
             return self.tagged(tag, cast(dict[str, object], mapping))
-        raise ValueError(f"not JSON data: {type(obj).__qualname__} {obj!r}")
+        raise ValueError(f"not JSON data: {type(obj).__qualname__} {short_repr(obj)}")
 
     def tagged(self, tag: str, obj: dict[str, object]) -> Any:
         expected = _TAG_KEYS.get(tag)
         if expected is None:
-            raise ValueError(f"unknown tag {tag!r} (keys starting with '$' are reserved)")
+            raise ValueError(f"unknown tag {short_repr(tag)} (keys starting with '$' are reserved)")
         if frozenset(obj) != expected:
-            raise ValueError(f"a {tag} object has the keys {sorted(expected)}, not {sorted(obj)}")
+            keys = short_repr(sorted(obj))
+            raise ValueError(f"a {tag} object has the keys {sorted(expected)}, not {keys}")
         body = obj[tag]
         if tag == "$tuple":
             return tuple(self.decode(item) for item in _list(tag, body))
@@ -475,25 +622,28 @@ class Decoder:
             return _base64(tag, body)
         if tag == "$float":
             if body not in ("nan", "inf", "-inf"):
-                raise ValueError(f"a $float is 'nan', 'inf' or '-inf', not {body!r}")
+                raise ValueError(f"a $float is 'nan', 'inf' or '-inf', not {short_repr(body)}")
             return float(cast(str, body))
         if tag == "$int":
             try:
                 return int(_str(tag, body), 16)
             except ValueError:
-                raise ValueError(f"a $int holds a hex string, not {body!r}") from None
+                raise ValueError(f"a $int holds a hex string, not {short_repr(body)}") from None
         if tag == "$complex":
             parts = [self.decode(p) for p in _list(tag, body)]
-            if len(parts) != 2 or not all(_is_number(p) for p in parts):
-                raise ValueError(f"a $complex holds [real, imag], not {body!r}")
-            return complex(parts[0], parts[1])
+            if len(parts) == 2 and all(_is_number(p) for p in parts):
+                try:
+                    return complex(parts[0], parts[1])
+                except OverflowError:  # an int too large for a float
+                    pass
+            raise ValueError(f"a $complex holds [real, imag] floats, not {short_repr(body)}")
         if tag == "$dict":
             return self.pairs(obj, body)
         if tag in ("$set", "$frozenset"):
             items = [self.decode(item) for item in _list(tag, body)]
             try:
                 return frozenset(items) if tag == "$frozenset" else set(items)
-            except TypeError:  # an item that cannot be rebuilt hashable (an Undecoded)
+            except Exception:  # an item that cannot be rebuilt hashable (an Undecoded)
                 return Undecoded(obj)
         if tag == "$ndarray":
             return self.ndarray(obj, body)
@@ -507,51 +657,49 @@ class Decoder:
 
     def pairs(self, obj: dict[str, object], body: object) -> Any:
         pairs: list[tuple[Any, Any]] = []
-        for pair in _list("$dict", body):
-            if not isinstance(pair, list) or len(cast(list[object], pair)) != 2:
-                raise ValueError(f"a $dict holds [key, value] pairs, not {pair!r}")
-            key, value = cast(list[object], pair)
+        for item in _list("$dict", body):
+            pair = cast(list[object], item) if isinstance(item, list) else None
+            if pair is None or len(pair) != 2:
+                raise ValueError(
+                    f"a $dict holds [key, value] pairs, not {short_repr(cast(object, item))}"
+                )
+            key, value = pair
             pairs.append((self.decode(key), self.decode(value)))
         try:
             return dict(pairs)
-        except TypeError:  # a key that cannot be rebuilt hashable (an Undecoded)
+        except Exception:  # a key that cannot be rebuilt hashable (an Undecoded)
             return Undecoded(obj)
 
     def ndarray(self, obj: dict[str, object], body: object) -> Any:
-        if _has_key(body, "items"):
-            fields = _object("$ndarray", body, ("dtype", "shape", "items"))
-            dtype, shape = _dtype_and_shape(fields)
+        with_items = _has_key(body, "items")
+        fields = _object("$ndarray", body, ("dtype", "shape", "items" if with_items else "data"))
+        dtype = _str("$ndarray dtype", fields["dtype"])
+        shape = _shape(fields["shape"])
+        count = math.prod(shape)
+        what = f"a $ndarray of shape {list(shape)} and dtype {short_repr(dtype)}"
+        if with_items:
             if dtype != "|O":
-                raise ValueError(f"a $ndarray with items has the dtype '|O', not {dtype!r}")
-            items = [self.decode(item) for item in _list("$ndarray items", fields["items"])]
-            if len(items) != math.prod(shape):
-                raise ValueError(f"a $ndarray of shape {list(shape)} holds {len(items)} items")
+                raise ValueError(
+                    f"a $ndarray with items has the dtype '|O', not {short_repr(dtype)}"
+                )
+            raw = _list("$ndarray items", fields["items"])
+            if len(raw) != count:
+                raise ValueError(f"a $ndarray of shape {list(shape)} holds {len(raw)} items")
+            self.charge(8 * count, what)  # a pointer per item (the items are charged as read)
+            items = [self.decode(item) for item in raw]
             np = _import_numpy()
             if np is None:
                 return Undecoded(obj)
-            array = np.empty(len(items), dtype=object)
-            for index, item in enumerate(items):
-                array[index] = item
-            return array.reshape(shape)
-        fields = _object("$ndarray", body, ("dtype", "shape", "data"))
-        dtype, shape = _dtype_and_shape(fields)
+            return _build(what, _object_array, np, items, shape)
         data = _base64("$ndarray data", fields["data"])
         np = _import_numpy()
         if np is None:
             return Undecoded(obj)
-        try:
-            little = np.dtype(dtype)
-        except TypeError:
-            raise ValueError(f"a $ndarray has an unknown dtype {dtype!r}") from None
-        if len(data) != math.prod(shape) * little.itemsize:
-            raise ValueError(
-                f"a $ndarray of shape {list(shape)} and dtype {dtype} needs "
-                f"{math.prod(shape) * little.itemsize} bytes, not {len(data)}"
-            )
-        native = little.newbyteorder("=")
-        if little.itemsize == 0:
-            return np.zeros(shape, dtype=native)
-        return np.frombuffer(data, dtype=little).reshape(shape).astype(native)
+        little = _numpy_dtype(np, "$ndarray", dtype)
+        if len(data) != count * little.itemsize:
+            raise ValueError(f"{what} needs {count * little.itemsize} bytes, not {len(data)}")
+        self.charge(count * max(little.itemsize, 1), what)  # numpy gives a 0-size item a byte
+        return _build(what, _data_array, np, data, little, shape)
 
     def npscalar(self, obj: dict[str, object], body: object) -> Any:
         fields = _object("$npscalar", body, ("dtype", "value"))
@@ -560,20 +708,26 @@ class Decoder:
         np = _import_numpy()
         if np is None:
             return Undecoded(obj)
+        little = _numpy_dtype(np, "$npscalar", dtype)
+        what = f"a $npscalar of dtype {short_repr(dtype)}"
+        self.charge(max(little.itemsize, 1), what)
+        if not isinstance(value, _SCALAR_TYPES[little.kind]) or (
+            isinstance(value, bool) and little.kind != "b"
+        ):
+            raise ValueError(f"{what} cannot hold {short_repr(value)}")
         try:
-            little = np.dtype(dtype)
             if little.kind in "mM":
                 array = np.array(value, dtype="<i8").view(little)
                 return array.astype(little.newbyteorder("="))[()]
             return np.array(value, dtype=little.newbyteorder("="))[()]
-        except (TypeError, ValueError, OverflowError):
-            raise ValueError(f"a $npscalar of dtype {dtype!r} cannot hold {value!r}") from None
+        except Exception:  # out of range for the dtype, say
+            raise ValueError(f"{what} cannot hold {short_repr(value)}") from None
 
     def dataclass(self, obj: dict[str, object], body: object) -> Any:
         path = _str("$dataclass", body)
         raw = obj["fields"]
         if not isinstance(raw, dict):
-            raise ValueError(f"a $dataclass's fields are an object, not {raw!r}")
+            raise ValueError(f"a $dataclass's fields are an object, not {short_repr(raw)}")
         values = {str(k): self.decode(v) for k, v in cast(dict[object, object], raw).items()}
         cls = self.classes.get(path)
         if cls is None or not dataclasses.is_dataclass(cls):
@@ -608,27 +762,42 @@ def _is_number(value: object) -> bool:
 
 def _list(tag: str, body: object) -> list[object]:
     if not isinstance(body, list):
-        raise ValueError(f"a {tag} holds a list, not {body!r}")
+        raise ValueError(f"a {tag} holds a list, not {short_repr(body)}")
     return cast(list[object], body)
 
 
 def _str(tag: str, body: object) -> str:
     if not isinstance(body, str):
-        raise ValueError(f"a {tag} holds a string, not {body!r}")
+        raise ValueError(f"a {tag} holds a string, not {short_repr(body)}")
     return body
 
 
 def _object(tag: str, body: object, keys: Iterable[str]) -> dict[str, object]:
-    if not isinstance(body, dict) or set(cast(dict[object, object], body)) != set(keys):
-        raise ValueError(f"a {tag} holds an object with the keys {sorted(keys)}, not {body!r}")
-    return cast(dict[str, object], body)
+    mapping = cast(dict[str, object], body) if isinstance(body, dict) else None
+    if mapping is None or set(mapping) != set(keys):
+        shown = short_repr(cast(object, body))
+        raise ValueError(f"a {tag} holds an object with the keys {sorted(keys)}, not {shown}")
+    return mapping
 
 
 def _base64(tag: str, body: object) -> bytes:
     try:
         return base64.b64decode(_str(tag, body), validate=True)
     except binascii.Error:
-        raise ValueError(f"a {tag} holds base64 data, not {body!r}") from None
+        raise ValueError(f"a {tag} holds base64 data, not {short_repr(body)}") from None
+
+
+def _has_key(body: object, key: str) -> bool:
+    return isinstance(body, dict) and key in cast(dict[str, object], body)
+
+
+def _shape(body: object) -> tuple[int, ...]:
+    shape = _list("$ndarray shape", body)
+    if len(shape) > _MAX_DIMS or not all(type(n) is int and 0 <= n < _MAX_SIZE for n in shape):
+        raise ValueError(
+            f"a $ndarray shape is a list of at most {_MAX_DIMS} sizes, not {short_repr(shape)}"
+        )
+    return tuple(cast(list[int], shape))
 
 
 def _import_numpy() -> Any:
@@ -639,13 +808,36 @@ def _import_numpy() -> Any:
         return None
 
 
-def _dtype_and_shape(body: dict[str, object]) -> tuple[str, tuple[int, ...]]:
-    dtype = _str("$ndarray dtype", body["dtype"])
-    shape = _list("$ndarray shape", body["shape"])
-    if not all(type(n) is int and n >= 0 for n in shape):
-        raise ValueError(f"a $ndarray shape is a list of sizes, not {shape!r}")
-    return dtype, tuple(cast(list[int], shape))
+def _numpy_dtype(np: Any, tag: str, text: str) -> Any:
+    """The numpy dtype ``text`` names, if it is one the codec writes (not object, void,
+    structured or subarray dtypes); else ValueError."""
+    try:
+        dtype = np.dtype(text)
+    except Exception:  # TypeError mostly; a deprecated alias under warnings-as-errors
+        raise ValueError(f"a {tag} has an unknown dtype {short_repr(text)}") from None
+    if dtype.kind not in _BYTES_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ValueError(f"a {tag} has an unsupported dtype {short_repr(text)}")
+    return dtype
 
 
-def _has_key(body: object, key: str) -> bool:
-    return isinstance(body, dict) and key in cast(dict[str, object], body)
+def _build(what: str, build: Any, *args: Any) -> Any:
+    """``build(*args)``: numpy refusing the shape (too big for its index type, say) is a
+    ValueError naming ``what``."""
+    try:
+        return build(*args)
+    except Exception as exc:
+        raise ValueError(f"{what} cannot be built: {exc}") from None
+
+
+def _object_array(np: Any, items: list[object], shape: tuple[int, ...]) -> Any:
+    array = np.empty(len(items), dtype=object)
+    for index, item in enumerate(items):
+        array[index] = item
+    return array.reshape(shape)
+
+
+def _data_array(np: Any, data: bytes, little: Any, shape: tuple[int, ...]) -> Any:
+    native = little.newbyteorder("=")
+    if little.itemsize == 0:
+        return np.zeros(shape, dtype=native)
+    return np.frombuffer(data, dtype=little).reshape(shape).astype(native)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
-import math
 import os
 from collections.abc import Iterable
 from typing import Any, Final, cast
@@ -38,6 +36,8 @@ from ._codec import (
     digest_form,
     encode,
     json_text,
+    parse_line,
+    short_repr,
 )
 
 __all__ = [
@@ -70,7 +70,7 @@ FIELDS: Final = (
 
 
 def _same_time(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b or (a != a and b != b)  # NaN is NaN (an int too big for a float is not)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -178,7 +178,7 @@ def _key(value: object) -> str:
 
 def _optional_str(field: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"{field} is a string or null, not {value!r}")
+        raise ValueError(f"{field} is a string or null, not {short_repr(value)}")
     return value
 
 
@@ -188,13 +188,13 @@ def _is_number(value: object) -> bool:
 
 def _optional_time(field: str, value: object) -> float | None:
     if value is not None and not _is_number(value):
-        raise ValueError(f"{field} is a number or null, not {value!r}")
+        raise ValueError(f"{field} is a number or null, not {short_repr(value)}")
     return cast(float | None, value)
 
 
 def _entry_from_object(obj: object, decoder: Decoder) -> TraceEntry:
     if not isinstance(obj, dict):
-        raise ValueError(f"an entry is a JSON object, not {obj!r}")
+        raise ValueError(f"an entry is a JSON object, not {short_repr(obj)}")
     fields = cast(dict[str, object], obj)
     missing = [f for f in FIELDS if f not in fields]
     if missing:
@@ -204,13 +204,13 @@ def _entry_from_object(obj: object, decoder: Decoder) -> TraceEntry:
         raise ValueError(f"the entry has unknown fields {unknown}")
     request = fields["request"]
     if not isinstance(request, str):
-        raise ValueError(f"request is a string, not {request!r}")
+        raise ValueError(f"request is a string, not {short_repr(request)}")
     args = fields["args"]
     if not isinstance(args, list):
-        raise ValueError(f"args is a list, not {args!r}")
+        raise ValueError(f"args is a list, not {short_repr(args)}")
     kwargs = decoder.decode(fields["kwargs"])
     if not isinstance(kwargs, dict) or isinstance(kwargs, Undecoded):
-        raise ValueError(f"kwargs is an object, not {fields['kwargs']!r}")
+        raise ValueError(f"kwargs is an object, not {short_repr(fields['kwargs'])}")
     return TraceEntry(
         request,
         tuple(decoder.decode(arg) for arg in cast(list[object], args)),
@@ -222,10 +222,6 @@ def _entry_from_object(obj: object, decoder: Decoder) -> TraceEntry:
         _optional_time("issued_at", decoder.decode(fields["issued_at"])),
         _optional_time("answered_at", decoder.decode(fields["answered_at"])),
     )
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not JSON (the codec writes {{"$float": ...}})')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,49 +284,58 @@ class Trace(list[TraceEntry]):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, classes: Iterable[type] = ()) -> Trace:
-        """Read a trace written by :meth:`dump`. A trace file is data from anywhere: loading
-        imports no module it names and runs no code of a class it names.
+        """Read a trace written by :meth:`dump`. A trace file is data from anywhere, and
+        loading treats it so: it imports no module the file names and runs no code of a class
+        it names, allocates in proportion to the file, and fails only with ValueError.
 
         Values are decoded as :func:`decode` does: numpy arrays and scalars need numpy (the
         one module loading may import); a dataclass or enum is rebuilt only if its class is
         in ``classes``, else it comes back as an :class:`Undecoded` (the tagged object as
         read), as does what cannot be rebuilt; either way the loaded trace still compares,
-        digests and dumps as recorded.
+        digests and dumps as recorded. The file is read a line at a time; a line may nest
+        JSON arrays and objects ``MAX_DEPTH`` (100) levels deep, and the numpy values it
+        decodes to may take ``ALLOCATION_FACTOR`` (8) bytes per byte of the line plus
+        ``ALLOCATION_ALLOWANCE`` (64 KiB), checked before numpy allocates (``_codec``
+        describes the limits). A trace whose values nest deeper dumps but does not load.
 
-        Any thread; blocks while it reads the file.
+        Any thread; blocks while it reads the file. Not atomic: a file being written
+        meanwhile may be read half-written (a ValueError, or a prefix of the trace).
 
         Args:
             path: The file to read.
             classes: The dataclasses and enums that may be rebuilt (their constructors run),
                 matched to a tag by their ``"module:QualName"`` path exactly as the trace
                 was written; a class named by the file and not listed here is never looked
-                up.
+                up. List every class to rebuild, those of nested values too.
 
         Raises:
             TypeError: ``classes`` is not a collection of dataclasses and enum classes
                 (checked before the file is opened).
-            ValueError: The file is not a trace, naming the file and the line (no header, a
-                line that is not JSON, an entry missing a field or holding a malformed
-                value).
+            ValueError: The file is not a trace, as ``"<path>, line <n>: <what is wrong>"``
+                (no header, a line that is not UTF-8 or not JSON, nested too deep, an entry
+                missing a field or holding a malformed value, a numpy value larger than its
+                line allows). Nothing else a file holds makes loading raise another type.
             OSError: The file cannot be read.
         """
-        decoder = Decoder(allowed_classes(classes))
-        with open(path, "rb") as file:
-            raw_lines = file.read().split(b"\n")
-        if raw_lines and raw_lines[-1] == b"":
-            raw_lines.pop()
+        allowed = allowed_classes(classes)
+        name = os.fspath(path)
         trace = cls()
-        for number, raw in enumerate(raw_lines, start=1):
-            try:
-                obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-                if number == 1:
-                    _check_header(obj)
-                else:
-                    trace.append(_entry_from_object(obj, decoder))
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
-                raise ValueError(f"{os.fspath(path)}, line {number}: {exc}") from None
-        if not raw_lines:
-            raise ValueError(f"{os.fspath(path)}, line 1: empty file, not a threaded_async trace")
+        number = 0
+        with open(path, "rb") as file:
+            for number, raw in enumerate(file, start=1):
+                try:
+                    obj = parse_line(raw.removesuffix(b"\n").decode("utf-8"))
+                    if number == 1:
+                        _check_header(obj)
+                    else:
+                        trace.append(_entry_from_object(obj, Decoder(allowed, len(raw))))
+                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
+                    raise ValueError(f"{name}, line {number}: {exc}") from None
+                except Exception as exc:  # a case the checks missed: still the file's fault
+                    what = f"{type(exc).__name__}: {exc}"
+                    raise ValueError(f"{name}, line {number}: malformed ({what})") from exc
+        if number == 0:
+            raise ValueError(f"{name}, line 1: empty file, not a threaded_async trace")
         return trace
 
     def digest(self) -> str:
@@ -379,4 +384,6 @@ def _check_header(obj: object) -> None:
     header = cast(dict[str, object], obj)
     version = header["threaded_async_trace"]
     if len(header) != 1 or type(version) is not int or version != 1:
-        raise ValueError(f"unsupported trace format version {version!r} (this version reads 1)")
+        raise ValueError(
+            f"unsupported trace format version {short_repr(version)} (this version reads 1)"
+        )
