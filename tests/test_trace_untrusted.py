@@ -4,11 +4,13 @@ the file's bytes justify, bound nesting, and raise only ValueError naming the li
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import enum
 import importlib
 import json
 import sys
+import tempfile
 import tracemalloc
 import types
 import uuid
@@ -17,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from threaded_async._trace import Trace, TraceEntry, Undecoded, decode
+from threaded_async._trace import FIELDS, Trace, TraceEntry, Undecoded, decode
 
 HEADER = '{"threaded_async_trace":1}'
 
@@ -446,3 +450,323 @@ def test_malformed_values_raise_only_value_error_naming_the_line(
     with pytest.raises(ValueError, match=f"line 2: .*{message}") as info:
         Trace.load(path)
     assert str(path) in str(info.value)
+
+
+# -- fuzzing --------------------------------------------------------------------------------
+
+try:
+    import numpy as np
+except ImportError:  # pragma: no cover - numpy is in the dev group
+    np = None
+
+#: What a load (and a digest of what it loaded) may take: a fixed allowance, plus a multiple
+#: of the file's size (the Python objects a JSON line parses and decodes into take up to about
+#: 80 bytes per byte, for nested empty lists; numpy values at most ALLOCATION_FACTOR).
+MEMORY_BASE = 4 << 20
+MEMORY_PER_BYTE = 100
+
+FUZZ = settings(
+    max_examples=120,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+#: The classes a fuzzed load may be allowed to rebuild.
+ALLOWED = (Point, Colour, Recorder, Noisy)
+
+
+def sample_file() -> bytes:
+    """A dumped trace holding every kind of value the codec writes."""
+    values: list[object] = [
+        (1, 2.5),
+        b"\x00\xff",
+        float("nan"),
+        2**20000,
+        1 - 2j,
+        {1: "a", (2, 3): None},
+        {"x", "y"},
+        frozenset({4}),
+        Point(1, 2.0),
+        Colour.RED,
+        object(),
+    ]
+    if np is not None:
+        values += [
+            np.arange(6, dtype=np.int64).reshape(2, 3),
+            np.array(["ab", "c"]),
+            np.array([1, "a", None], dtype=object),
+            np.float32(0.5),
+            np.str_("hi"),
+            np.datetime64("2020-01-01"),
+        ]
+    trace = Trace(
+        TraceEntry("Env.step", (value,), {"k": [value]}, result=value, time=1.0, client="a")
+        for value in values
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sample.jsonl"
+        trace.dump(path)
+        return path.read_bytes()
+
+
+SAMPLE = sample_file()
+SAMPLE_LINES = SAMPLE.split(b"\n")[:-1]
+
+TAGS = [
+    "$tuple",
+    "$bytes",
+    "$float",
+    "$int",
+    "$complex",
+    "$dict",
+    "$set",
+    "$frozenset",
+    "$ndarray",
+    "$npscalar",
+    "$dataclass",
+    "$enum",
+    "$repr",
+]
+HUGE_NUMBERS = [
+    "-1",
+    "0",
+    "1e400",
+    "4611686018427387904",
+    "18446744073709551616",
+    "1" + "0" * 400,
+    "1" + "0" * 5000,
+]
+DTYPE_TEXTS = [
+    "<i8",
+    "<f4",
+    "|b1",
+    "<U2",
+    "|S3",
+    "<M8[D]",
+    "<m8[s]",
+    "<c16",
+    "<f16",
+    ">i4",
+    "float64",
+    "|O",
+    "|S0",
+    "<U0",
+    "|V4",
+    "a",
+    "<zz",
+    "i8,i8",
+    "(2,)<i8",
+    "<U999999999",
+    "|S2000000",
+    "<U" + "9" * 30,
+]
+REPLACEMENTS: list[tuple[str, list[str]]] = [
+    *((f'"{tag}"', [f'"{t}"' for t in TAGS if t != tag]) for tag in TAGS),
+    ("1", HUGE_NUMBERS),
+    ("2", HUGE_NUMBERS),
+    ("6", HUGE_NUMBERS),
+    ("1.0", HUGE_NUMBERS),
+    ('"<i8"', [f'"{t}"' for t in DTYPE_TEXTS]),
+    ('"<U2"', [f'"{t}"' for t in DTYPE_TEXTS]),
+    ('"<f4"', [f'"{t}"' for t in DTYPE_TEXTS]),
+    ('"|O"', [f'"{t}"' for t in DTYPE_TEXTS]),
+    ("[2,3]", ["[4611686018427387904,0]", "[4611686018427387904]", "[-1]", "[0,0]", "[1.5]"]),
+    ("[3]", ["[1099511627776]", "[]", "[[3]]", "[0]"]),
+    ("null", ["[" * 150 + "]" * 150, '{"$tuple":[' * 60 + "]}" * 60, "NaN", "1e400", "{}"]),
+    ('"a"', ['"\\ud800"', '"\\u0000"', "[" * 3000, '"' + "[" * 300 + '"']),
+    ('"AP8="', ['"!!"', '"' + "A" * 4000 + '"', '""', '"AP8"']),
+    ('"fields":{', ['"fields":[', '"fields":{"extra":1,']),
+    (f'"{__name__}:', ['"os:', '"unittest.__main__:', '"', f'"{__name__}.x:']),
+]
+
+
+@st.composite
+def mutated_samples(draw: st.DrawFn) -> bytes:
+    """The sample file with one to three of its lines changed (a line at a time, so the rest
+    still parses and the decoder sees the change)."""
+    lines = list(SAMPLE_LINES)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(lines) - 1))
+        line = lines[at]
+        how = draw(st.sampled_from(["replace"] * 6 + ["flip", "truncate", "nest", "drop"]))
+        if how == "flip" and line:
+            byte = draw(st.integers(0, len(line) - 1))
+            line = (
+                line[:byte] + bytes([line[byte] ^ 1 << draw(st.integers(0, 7))]) + line[byte + 1 :]
+            )
+        elif how == "truncate":
+            line = line[: draw(st.integers(0, len(line)))]
+        elif how == "nest":
+            depth = draw(st.sampled_from([99, 100, 101, 5000]))
+            line = line.replace(b'"result":', b'"result":' + b"[" * depth, 1) + b"]" * depth
+        elif how == "drop":
+            del lines[at]
+            continue
+        else:
+            old, news = draw(st.sampled_from(REPLACEMENTS))
+            found = line.count(old.encode())
+            if found:
+                nth = draw(st.integers(0, found - 1))
+                index = -1
+                for _ in range(nth + 1):
+                    index = line.index(old.encode(), index + 1)
+                line = (
+                    line[:index] + draw(st.sampled_from(news)).encode() + line[index + len(old) :]
+                )
+        lines[at] = line
+    return b"".join(line + b"\n" for line in lines)
+
+
+LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.sampled_from([-1, 0, 2**62, 2**63, 2**64, 10**400])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6)
+)
+PATHS = st.sampled_from(
+    [
+        *(f"{cls.__module__}:{cls.__qualname__}" for cls in ALLOWED),
+        "os:system",
+        "unittest.__main__:TestProgram",
+        "m:C",
+        "",
+        ":",
+    ]
+)
+SHAPES = st.lists(st.sampled_from([0, 1, 2, 3, 2**40, 2**62, 2**63, 2**64, -1]), max_size=4)
+DATA = st.sampled_from(["", "AQAAAAAAAAA=", "AAAA", "!!"]) | st.binary(max_size=24).map(
+    lambda raw: base64.b64encode(raw).decode()
+)
+DTYPES = st.sampled_from(DTYPE_TEXTS)
+
+
+@st.composite
+def tagged(draw: st.DrawFn, inner: st.SearchStrategy[object]) -> dict[str, object]:
+    """A tagged object, well-formed or nearly, holding ``inner`` values."""
+    items = st.lists(inner, max_size=3)
+    tag = draw(st.sampled_from(TAGS))
+    if tag in ("$tuple", "$set", "$frozenset"):
+        return {tag: draw(items)}
+    if tag == "$dict":
+        return {tag: draw(st.lists(st.lists(inner, min_size=2, max_size=2), max_size=3))}
+    if tag == "$complex":
+        return {tag: draw(st.lists(st.floats() | inner, max_size=3))}
+    if tag == "$bytes":
+        return {tag: draw(DATA)}
+    if tag == "$float":
+        return {tag: draw(st.sampled_from(["nan", "inf", "-inf", "NaN"]))}
+    if tag == "$int":
+        return {tag: draw(st.sampled_from(["ff", "-1", "xyz", "f" * 3000]))}
+    if tag == "$repr":
+        return {tag: draw(st.text(max_size=5) | inner)}
+    if tag == "$ndarray":
+        last = draw(st.sampled_from(["data", "items"]))
+        body = draw(DATA) if last == "data" else draw(items)
+        return {tag: {"dtype": draw(DTYPES), "shape": draw(SHAPES), last: body}}
+    if tag == "$npscalar":
+        return {tag: {"dtype": draw(DTYPES), "value": draw(inner)}}
+    if tag == "$dataclass":
+        fields = st.dictionaries(st.sampled_from(["x", "y", "n"]), inner, max_size=2)
+        return {tag: draw(PATHS), "fields": draw(fields)}
+    return {tag: draw(PATHS), "value": draw(inner)}  # "$enum"
+
+
+KEYS = st.sampled_from([*TAGS, *FIELDS, "dtype", "shape", "data", "items", "value", "fields"])
+JSON = st.recursive(
+    LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(KEYS | st.text(max_size=3), inner, max_size=3)
+        | tagged(inner)
+        | tagged(inner)
+    ),
+    max_leaves=12,
+)
+TIMES = st.none() | st.floats(allow_nan=False) | st.integers() | st.sampled_from([10**400])
+
+
+@st.composite
+def entries(draw: st.DrawFn) -> dict[str, object]:
+    """An entry object whose values are random JSON (tagged or not); now and then a field
+    missing, an extra one, or a field of the wrong kind."""
+    entry: dict[str, object] = {
+        "request": draw(st.text(max_size=5)),
+        "args": draw(st.lists(JSON, max_size=3)),
+        "kwargs": draw(st.dictionaries(st.text(max_size=3), JSON, max_size=2)),
+        "result": draw(JSON),
+        "error": draw(st.none() | st.text(max_size=5)),
+        "time": draw(TIMES),
+        "client": draw(st.none() | st.text(max_size=3)),
+        "issued_at": draw(TIMES),
+        "answered_at": draw(TIMES),
+    }
+    change = draw(st.sampled_from(["none"] * 5 + ["drop", "add", "wrong"]))
+    if change == "drop":
+        del entry[draw(st.sampled_from(FIELDS))]
+    elif change == "add":
+        entry[draw(KEYS)] = draw(JSON)
+    elif change == "wrong":
+        entry[draw(st.sampled_from(FIELDS))] = draw(JSON)
+    return entry
+
+
+def check_load(path: Path, classes: tuple[type, ...] = ()) -> None:
+    """``Trace.load(path)`` gives a Trace (that digests) or a ValueError naming the line, within
+    the memory bound."""
+
+    def load_and_digest() -> Trace:
+        trace = Trace.load(path, classes=classes) if classes else Trace.load(path)
+        trace.digest()
+        return trace
+
+    outcome, peak = peak_bytes(load_and_digest)
+    if isinstance(outcome, ValueError):
+        assert str(outcome).startswith(f"{path}, line "), outcome
+    else:
+        assert isinstance(outcome, Trace), outcome
+    assert peak <= MEMORY_BASE + MEMORY_PER_BYTE * path.stat().st_size
+
+
+@FUZZ
+@given(st.binary(max_size=400), st.booleans())
+def test_fuzz_random_bytes(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, header: bool
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "t.jsonl"
+    path.write_bytes((HEADER.encode() + b"\n" if header else b"") + data)
+    check_load(path)
+
+
+@FUZZ
+@given(st.lists(entries(), min_size=1, max_size=3), st.booleans())
+def test_fuzz_random_json_lines(
+    tmp_path_factory: pytest.TempPathFactory, entries: list[object], allow: bool
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "t.jsonl"
+    lines = [HEADER, *(json.dumps(entry) for entry in entries)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    check_load(path, ALLOWED if allow else ())
+
+
+@FUZZ
+@given(mutated_samples(), st.booleans())
+def test_fuzz_mutations_of_a_real_trace(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes, allow: bool
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "t.jsonl"
+    path.write_bytes(data)
+    check_load(path, ALLOWED if allow else ())
+
+
+def test_the_fuzzed_sample_loads_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "sample.jsonl"
+    path.write_bytes(SAMPLE)
+    loaded = Trace.load(path, classes=(Point, Colour))
+    assert len(loaded) >= 11
+    again = tmp_path / "again.jsonl"
+    loaded.dump(again)
+    assert again.read_bytes() == SAMPLE
