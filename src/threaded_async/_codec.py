@@ -167,12 +167,13 @@ class Repr(str):
 
 
 class Undecoded(dict[str, Any]):
-    """A tagged object that could not be rebuilt here: the JSON object exactly as read.
+    """A tagged object that was not rebuilt here: the JSON object exactly as read.
 
-    Decoding gives one for a ``$dataclass`` or ``$enum`` whose class cannot be imported (or no
-    longer fits the fields), and for ``$ndarray`` / ``$npscalar`` when numpy is not
-    installed. Encoding writes it back unchanged, so a loaded trace that holds one still
-    equals, dumps and digests like the recorded trace.
+    Decoding gives one for a ``$dataclass`` or ``$enum`` whose class the caller did not
+    allow (``classes=``) or that no longer fits the fields, for a set or dict whose items
+    cannot be hashed, and for ``$ndarray`` / ``$npscalar`` when numpy is not installed. Inert
+    data: nothing of the class it names runs. Encoding writes it back unchanged, so a loaded
+    trace that holds one still equals, dumps and digests like the recorded trace.
     """
 
     __slots__ = ()
