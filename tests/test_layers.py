@@ -38,7 +38,7 @@ LAYERS: list[list[str]] = [
     ["_core"],  # L0: waiting and waking, the loop and its time; knows no runner
     [  # L1: primitives, which reach a runner only through its LoopToken
         "_async_utils",
-        "_snapshot",
+        "_codec",
         "_trace",
         "_signal",
         "_future",

@@ -1,9 +1,11 @@
-"""The trace codec, entries and traces on disk (``_trace.py``): round trips, equality, digests."""
+"""The trace codec (``_codec.py``), entries and traces on disk (``_trace.py``): round trips,
+equality, digests."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import json
 import math
 import os
@@ -15,7 +17,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from threaded_async._codec import digest_form, digest_of
 from threaded_async._trace import (
+    FIELDS,
     Repr,
     Trace,
     TraceDifference,
@@ -72,9 +76,13 @@ class BadRepr:
         raise RuntimeError("no repr for you")
 
 
+#: The classes of this module that decoding may rebuild.
+CLASSES = (Point, Labelled, Colour, Level)
+
+
 def roundtrip(value: object) -> Any:
-    """``decode(encode(value))`` through real JSON text."""
-    return decode(json.loads(json.dumps(encode(value))))
+    """``decode(encode(value))`` through real JSON text, rebuilding this module's classes."""
+    return decode(json.loads(json.dumps(encode(value))), classes=CLASSES)
 
 
 def same(a: object, b: object) -> bool:
@@ -222,7 +230,7 @@ def test_the_dollar_prefix_is_reserved() -> None:
     assert roundtrip(tricky) == tricky
 
 
-def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
+def test_a_dataclass_not_allowed_stays_a_tagged_dict() -> None:
     @dataclasses.dataclass
     class Local:
         n: int
@@ -233,6 +241,25 @@ def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
     assert isinstance(back, Undecoded)
     assert back == encoded
     assert encode(back) == encoded  # so a loaded trace still equals the recorded one
+    assert decode(encoded, classes=(Local,)) == Local(3)  # a local class, allowed
+
+
+def test_an_undecoded_value_compares_and_digests_like_the_value() -> None:
+    """Its sets and ``$dict`` pairs are sorted again by their comparison forms, as the value's
+    are (``[2.0,1]`` sorts after ``[2,3]``, ``[2,1]`` before it)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Local:
+        items: frozenset[tuple[float, int]]
+        table: dict[tuple[float, int], int]
+
+    value = Local(frozenset({(2.0, 1), (2, 3)}), {(2.0, 1): 1, (2, 3): 2})
+    back = decode(json.loads(canonical_json(value)))
+    assert isinstance(back, Undecoded)
+    assert encode(back) == encode(value)
+    assert digest_form(back) == digest_form(value)
+    assert digest_of(back) == digest_of(value)
+    assert TraceEntry("f", (back,), {}) == TraceEntry("f", (value,), {})
 
 
 @pytest.mark.parametrize(
@@ -246,7 +273,7 @@ def test_a_dataclass_that_cannot_be_imported_stays_a_tagged_dict() -> None:
     ],
 )
 def test_what_cannot_be_rebuilt_decodes_to_undecoded(obj: dict[str, Any]) -> None:
-    back = decode(obj)
+    back = decode(obj, classes=CLASSES)
     assert isinstance(back, Undecoded)
     assert back == obj
     assert encode(back) == obj
@@ -376,6 +403,34 @@ def test_digest_is_pinned() -> None:
     assert sample_trace().digest() == SAMPLE_DIGEST
 
 
+def test_digest_form_is_the_encoding_with_integral_floats_as_ints() -> None:
+    assert digest_form((1, 2.0, 2.5)) == {"$tuple": [1, 2, 2.5]}
+    assert encode((1, 2.0, 2.5)) == {"$tuple": [1, 2.0, 2.5]}
+    assert digest_form({"n": float("nan")}) == {"n": {"$float": "nan"}}
+    assert digest_form(True) is True
+
+
+def test_digest_of_hashes_the_canonical_comparison_form() -> None:
+    value = {"b": {1, 2}, "a": (1.0, None)}
+    text = json.dumps(digest_form(value), sort_keys=True, separators=(",", ":"))
+    assert digest_of(value) == hashlib.sha256(text.encode("ascii")).hexdigest()
+    assert digest_of(value) == "0784978bddc1df8bc87cc268ebf33f35512b6e250331cf25492db76bb6244066"
+    assert digest_of({"a": (1, None), "b": {2, 1}}) == digest_of(value)
+    assert digest_of(1) == digest_of(1.0)
+    assert digest_of(1) != digest_of(True)
+    assert digest_of((1,)) != digest_of([1])
+
+
+def test_trace_digest_is_the_digest_of_its_entries_fields() -> None:
+    """What episodes can reuse: ``digest_of`` a list of field dicts is ``Trace.digest``."""
+    trace = sample_trace()
+    fields = [
+        {f: list(entry.args) if f == "args" else getattr(entry, f) for f in FIELDS}
+        for entry in trace
+    ]
+    assert digest_of(fields) == trace.digest() == SAMPLE_DIGEST
+
+
 def test_digest_does_not_depend_on_the_hash_seed() -> None:
     """Sets and dicts are sorted by their encoding, not by hash order."""
     code = "from tests.test_trace_codec import sample_trace; print(sample_trace().digest())"
@@ -422,11 +477,15 @@ def test_dump_then_load_gives_an_equal_trace(tmp_path: Path) -> None:
         "result": {"$tuple": [1, 0]},
         "time": 0.0,
     }
-    loaded = Trace.load(str(path))
+    loaded = Trace.load(str(path), classes=CLASSES)
     assert isinstance(loaded, Trace)
     assert loaded == trace
     assert loaded.digest() == trace.digest()
     assert loaded[3].result == Point(1, 2.5)
+    assert Trace.load(path)[3].result == {
+        "$dataclass": f"{__name__}:Point",
+        "fields": {"x": 1, "y": 2.5},
+    }
     again = tmp_path / "again.jsonl"
     loaded.dump(again)
     assert again.read_bytes() == path.read_bytes()

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
+from ._codec import snapshot
 from ._core import (
     CANCELLED,
     CATCH_UP_ITERATIONS,
@@ -52,7 +53,6 @@ from ._core import (
 )
 from ._future import Future
 from ._runner import AsyncRunner
-from ._snapshot import snapshot
 from ._task import BackgroundTask
 from ._trace import Trace, TraceEntry
 

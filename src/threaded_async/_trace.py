@@ -1,90 +1,44 @@
-"""Request traces that compare, hash and go to disk: a canonical JSON codec, entries, traces.
+"""Request traces that compare, hash and go to disk: entries, traces and the trace file.
 
 A :class:`TraceEntry` records one answered request; a :class:`Trace` is the list of them that
 ``Server(record_trace=True)`` keeps. ``Trace.dump`` writes JSON lines and ``Trace.load`` reads
 them back; ``Trace.digest`` hashes the trace's canonical encoding; ``Trace.diff`` finds the
 first difference per client.
 
-The codec
----------
-:func:`encode` turns a Python value into JSON data; :func:`decode` turns it back. Values JSON
-holds map to themselves: ``None``, ``bool``, ``int``, ``str``, a finite ``float``, a ``list``,
-and a ``dict`` whose keys are all ``str`` not starting with ``"$"``. Everything else becomes
-an object tagged by a key that starts with ``"$"`` (the prefix is reserved: a dict with such a
-key is itself written as ``$dict``):
+Values (arguments, answers) are written by the codec of ``_codec`` (its module docstring
+describes the encoding, decoding and the comparison forms that equality and digests use);
+its public names are re-exported here.
 
-==================================  =========================================================
-value                               encoding
-==================================  =========================================================
-tuple (a namedtuple too)            ``{"$tuple": [item, ...]}``
-bytes, bytearray, memoryview        ``{"$bytes": "<base64>"}`` (decodes to ``bytes``)
-NaN, inf, -inf                      ``{"$float": "nan" | "inf" | "-inf"}``
-int of more than 10000 bits         ``{"$int": "<hex>"}`` (JSON text of it would be too long)
-complex                             ``{"$complex": [real, imag]}``
-dict with a non-str or ``$`` key    ``{"$dict": [[key, value], ...]}``
-set, frozenset                      ``{"$set": [item, ...]}``, ``{"$frozenset": [item, ...]}``
-numpy array                         ``{"$ndarray": {"dtype": "<i8", "shape": [2, 3],``
-                                    ``"data": "<base64>"}}``
-numpy object array                  ``{"$ndarray": {"dtype": "|O", "shape": [...],``
-                                    ``"items": [item, ...]}}``
-numpy scalar                        ``{"$npscalar": {"dtype": "<f4", "value": value}}``
-dataclass instance                  ``{"$dataclass": "module:QualName", "fields": {...}}``
-enum member                         ``{"$enum": "module:QualName", "value": value}``
-anything else                       ``{"$repr": "<its repr>"}`` (not reversible)
-==================================  =========================================================
-
-Items, keys and values inside are encoded the same way, recursively. Array data is the
-little-endian, C-order bytes of the array (``dtype`` is the little-endian dtype string; a
-datetime64 scalar's ``value`` is its int64 count of units). Subclasses of ``int``, ``float``,
-``str``, ``list`` and ``dict`` that are neither enums nor numpy types are written as the
-builtin. ``$dict`` pairs and ``$set`` items are sorted by their canonical JSON, so equal
-dicts and sets encode alike. A ``$repr`` drops memory addresses (``" at 0x7f..."``), so an
-object with the default repr encodes the same in every run. A container that contains itself
-is written as its ``$repr`` where it recurs.
-
-The *canonical JSON* of a value is ``json.dumps(encode(value), sort_keys=True,
-separators=(",", ":"), ensure_ascii=True)``: the same value gives the same bytes on every
-run, machine and supported Python (floats are written by ``repr``, which is exact).
-
-Decoding rebuilds every tagged kind, except:
-
-* ``$ndarray`` and ``$npscalar`` need numpy, imported when such a tag is met;
-* ``$dataclass`` and ``$enum`` import the named module (as pickle does: load only traces you
-  trust) and rebuild the value through the class (``cls(**fields)``, ``cls(value)``);
-* what cannot be rebuilt (numpy missing, the class gone or changed, its constructor failing)
-  decodes to an :class:`Undecoded`: the tagged dict as read, which encodes back to the same
-  JSON, so a loaded trace still equals the recorded one;
-* ``$repr`` decodes to a :class:`Repr`, a ``str`` that encodes back to the same ``$repr``.
-
-A tagged object with an unknown tag or wrong keys is a ``ValueError``.
-
-Equality and digests
---------------------
-Two entries are equal when their *comparison forms* are equal: the canonical JSON, except that
-a finite float with an integral value is written as an int (so ``time=2`` equals
-``time=2.0``, as in Python). So entries holding numpy arrays or NaN compare without raising
-(arrays by dtype, shape and bytes; NaN equals NaN). Where Python's ``==`` is looser, the
-encodings decide: ``True`` differs from ``1``, an ``IntEnum`` member from its int, a set from
-a frozenset and a numpy scalar from the Python number (a tuple differs from a list, as in
-Python). ``Trace.digest``
-hashes the comparison forms, so equal traces have equal digests.
+The file
+--------
+UTF-8 JSON lines, each ending in ``\n``: the header ``{"threaded_async_trace":1}``, then one
+line per entry, the canonical JSON of an object with the entry's fields (``args`` a list of
+encoded values, every other field encoded).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import enum
 import hashlib
-import importlib
-import json
-import math
 import os
-import re
-import sys
 from collections.abc import Iterable
-from typing import Any, Final, TypeAlias, cast
+from typing import Any, Final, cast
+
+from ._codec import (
+    Decoder,
+    Encoder,
+    JSONValue,
+    Repr,
+    Undecoded,
+    allowed_classes,
+    canonical_json,
+    decode,
+    digest_form,
+    encode,
+    json_text,
+    parse_line,
+    short_repr,
+)
 
 __all__ = [
     "JSONValue",
@@ -97,8 +51,6 @@ __all__ = [
     "decode",
     "encode",
 ]
-
-JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 
 #: The first line of a dumped trace.
 HEADER: Final[dict[str, JSONValue]] = {"threaded_async_trace": 1}
@@ -116,489 +68,9 @@ FIELDS: Final = (
     "answered_at",
 )
 
-_BIG_INT_BITS: Final = 10_000
-_ADDRESS: Final = re.compile(r" at 0x[0-9A-Fa-f]+")
-_BYTES_KINDS: Final = frozenset("biufcmMSU")
-_TAG_KEYS: Final[dict[str, frozenset[str]]] = {
-    "$tuple": frozenset({"$tuple"}),
-    "$bytes": frozenset({"$bytes"}),
-    "$float": frozenset({"$float"}),
-    "$int": frozenset({"$int"}),
-    "$complex": frozenset({"$complex"}),
-    "$dict": frozenset({"$dict"}),
-    "$set": frozenset({"$set"}),
-    "$frozenset": frozenset({"$frozenset"}),
-    "$ndarray": frozenset({"$ndarray"}),
-    "$npscalar": frozenset({"$npscalar"}),
-    "$dataclass": frozenset({"$dataclass", "fields"}),
-    "$enum": frozenset({"$enum", "value"}),
-    "$repr": frozenset({"$repr"}),
-}
-
-
-class Repr(str):
-    """What a ``$repr`` decodes to: the repr text of a value the codec cannot rebuild.
-
-    A ``str`` whose own repr is the text itself (so a formatted trace shows the original
-    value's repr), and which encodes back to the same ``{"$repr": ...}``.
-    """
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return str.__str__(self)
-
-
-class Undecoded(dict[str, Any]):
-    """A tagged object that could not be rebuilt here: the JSON object exactly as read.
-
-    Decoding gives one for a ``$dataclass`` or ``$enum`` whose class cannot be imported (or no
-    longer fits the fields), and for ``$ndarray`` / ``$npscalar`` when numpy is not
-    installed. Encoding writes it back unchanged, so a loaded trace that holds one still
-    equals, dumps and digests like the recorded trace.
-    """
-
-    __slots__ = ()
-
-
-def _dumps(obj: JSONValue) -> str:
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
-
-
-def _numpy_kind(cls: type) -> str | None:
-    """``"ndarray"`` or ``"generic"`` (a numpy scalar) by the class's bases, without numpy."""
-    for base in cls.__mro__:
-        if base.__module__ == "numpy":
-            if base.__name__ == "ndarray":
-                return "ndarray"
-            if base.__name__ == "generic":
-                return "generic"
-    return None
-
-
-def _class_path(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-class _Unsupported(Exception):
-    """The value has a kind the codec writes as its repr (e.g. a structured numpy array)."""
-
-
-class _Encoder:
-    """One encoding pass; ``compare=True`` gives the comparison form (integral floats as ints)."""
-
-    __slots__ = ("active", "compare")
-
-    def __init__(self, compare: bool) -> None:
-        self.compare = compare
-        self.active: set[int] = set()  # ids of the containers being encoded (cycle guard)
-
-    def encode(self, value: object) -> JSONValue:
-        if value is None:
-            return None
-        cls = type(value)
-        if cls is str or cls is bool:
-            return cast(JSONValue, value)
-        if isinstance(value, int) and cls is int:
-            return self.integer(value)
-        if isinstance(value, float) and cls is float:
-            return self.real(value)
-        kind = _numpy_kind(cls)
-        if kind is not None:
-            return self.guarded(value, self.ndarray if kind == "ndarray" else self.npscalar)
-        if isinstance(value, Repr):
-            return {"$repr": str.__str__(value)}
-        if isinstance(value, Undecoded):
-            return self.raw(value)
-        if isinstance(value, enum.Enum):
-            return self.guarded(value, self.enum_member)
-        if isinstance(value, list | tuple | dict | set | frozenset):
-            return self.guarded(value, self.container)
-        if isinstance(value, memoryview):
-            return {"$bytes": base64.b64encode(value.tobytes()).decode("ascii")}
-        if isinstance(value, bytes | bytearray):
-            return {"$bytes": base64.b64encode(value).decode("ascii")}
-        if isinstance(value, complex):
-            return {"$complex": [self.real(value.real), self.real(value.imag)]}
-        if isinstance(value, int):
-            return self.integer(int.__index__(value))
-        if isinstance(value, float):
-            return self.real(float.__float__(value))
-        if isinstance(value, str):
-            return str.__str__(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return self.guarded(value, self.dataclass)
-        return self.repr(value)
-
-    def guarded(self, value: Any, how: Any) -> JSONValue:
-        """``how(value)``, or the value's ``$repr`` if it recurs or cannot be encoded."""
-        key = id(value)
-        if key in self.active:
-            return self.repr(value)
-        self.active.add(key)
-        try:
-            return cast(JSONValue, how(value))
-        except _Unsupported:
-            return self.repr(value)
-        except Exception:  # a failing property, a numpy oddity: still give an encoding
-            return self.repr(value)
-        finally:
-            self.active.discard(key)
-
-    def repr(self, value: object) -> JSONValue:
-        try:
-            text = repr(value)
-        except Exception as exc:
-            text = f"<{type(value).__qualname__} object; repr() raised {type(exc).__name__}>"
-        return {"$repr": _ADDRESS.sub("", text)}
-
-    def integer(self, value: int) -> JSONValue:
-        if value.bit_length() > _BIG_INT_BITS:
-            return {"$int": format(value, "x")}
-        return value
-
-    def real(self, value: float) -> JSONValue:
-        if math.isfinite(value):
-            if self.compare and value.is_integer():
-                return self.integer(int(value))
-            return value
-        return {"$float": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-
-    def sorted_items(self, values: Iterable[object]) -> list[JSONValue]:
-        encoded = [self.encode(v) for v in values]
-        return [item for _, item in sorted(((_dumps(e), e) for e in encoded), key=_first)]
-
-    def container(self, value: Any) -> JSONValue:
-        if isinstance(value, list):
-            return [self.encode(item) for item in cast(list[object], value)]
-        if isinstance(value, tuple):
-            return {"$tuple": [self.encode(item) for item in cast(tuple[object, ...], value)]}
-        if isinstance(value, dict):
-            mapping = cast(dict[object, object], value)
-            if all(type(k) is str and not k.startswith("$") for k in mapping):
-                return {cast(str, k): self.encode(v) for k, v in mapping.items()}
-            pairs = [[self.encode(k), self.encode(v)] for k, v in mapping.items()]
-            pairs.sort(key=_dumps_pair)
-            return {"$dict": cast(list[JSONValue], pairs)}
-        tag = "$frozenset" if isinstance(value, frozenset) else "$set"
-        return {tag: self.sorted_items(cast(Iterable[object], value))}
-
-    def enum_member(self, value: enum.Enum) -> JSONValue:
-        return {"$enum": _class_path(type(value)), "value": self.encode(value.value)}
-
-    def dataclass(self, value: Any) -> JSONValue:
-        cls = cast(type[object], type(value))
-        fields = {f.name: self.encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"$dataclass": _class_path(cls), "fields": cast(JSONValue, fields)}
-
-    def ndarray(self, value: Any) -> JSONValue:
-        dtype = value.dtype
-        shape: list[JSONValue] = [int(n) for n in value.shape]
-        if dtype.kind == "O":
-            items = [self.encode(item) for item in value.reshape(-1)]
-            return {"$ndarray": {"dtype": "|O", "shape": shape, "items": items}}
-        if dtype.kind not in _BYTES_KINDS or dtype.fields is not None:
-            raise _Unsupported
-        little = dtype.newbyteorder("<")
-        if little != dtype:
-            value = value.astype(little)
-        data = base64.b64encode(value.tobytes(order="C")).decode("ascii")
-        return {"$ndarray": {"dtype": str(little.str), "shape": shape, "data": data}}
-
-    def npscalar(self, value: Any) -> JSONValue:
-        dtype = value.dtype
-        kind: str = dtype.kind
-        size: int = dtype.itemsize
-        if kind in "mM":
-            item: object = value.astype("<i8").item()
-        elif kind in "biuSU" or (kind == "f" and size <= 8) or (kind == "c" and size <= 16):
-            item = value.item()
-        else:  # long double, void, object: no exact Python value
-            raise _Unsupported
-        little = str(dtype.newbyteorder("<").str)
-        return {"$npscalar": {"dtype": little, "value": self.encode(item)}}
-
-    def raw(self, value: object) -> JSONValue:
-        """JSON data as read (an :class:`Undecoded`), integral floats normalised if comparing."""
-        if isinstance(value, dict):
-            return {str(k): self.raw(v) for k, v in cast(dict[object, object], value).items()}
-        if isinstance(value, list):
-            return [self.raw(v) for v in cast(list[object], value)]
-        return self.encode(value)
-
-
-def _first(pair: tuple[str, JSONValue]) -> str:
-    return pair[0]
-
-
-def _dumps_pair(pair: list[JSONValue]) -> str:
-    return _dumps(pair)
-
-
-def encode(value: object) -> JSONValue:
-    """``value`` as JSON data, by the codec in this module's docstring. Never raises.
-
-    Safe to call from any thread; the result is a fresh structure of dicts, lists, strs, ints,
-    finite floats, bools and None (serialize it with ``sort_keys=True`` for the canonical
-    JSON).
-    """
-    return _Encoder(compare=False).encode(value)
-
-
-def canonical_json(value: object) -> str:
-    """The canonical JSON text of ``value``: ``encode(value)`` with sorted keys, no spaces,
-    ASCII only. Byte-identical on every run, machine and supported Python."""
-    return _dumps(encode(value))
-
-
-# -- decoding -------------------------------------------------------------------------------
-
-
-def decode(obj: object) -> Any:
-    """The Python value that ``obj`` (JSON data, as ``json.loads`` gives) encodes.
-
-    Rebuilds tuples, bytes, special floats, dicts with any keys, sets, numpy arrays and
-    scalars (if numpy is installed), dataclasses and enums (if their class can be imported);
-    see the module docstring for what comes back otherwise. Raises ValueError if ``obj`` is
-    not JSON data or holds a malformed tagged object (an unknown ``$`` tag, wrong keys, bad
-    base64, data that does not fit its shape).
-    """
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    if isinstance(obj, list):
-        return [decode(item) for item in cast(list[object], obj)]
-    if isinstance(obj, dict):
-        mapping = cast(dict[object, object], obj)
-        tag: str | None = None
-        for key in mapping:
-            if not isinstance(key, str):
-                raise ValueError(f"a JSON object key must be a str, not {key!r}")
-            if key.startswith("$") and tag is None:
-                tag = key
-        if tag is None:
-            return {cast(str, k): decode(v) for k, v in mapping.items()}
-        return _decode_tagged(tag, cast(dict[str, object], mapping))
-    raise ValueError(f"not JSON data: {type(obj).__qualname__} {obj!r}")
-
-
-def _decode_tagged(tag: str, obj: dict[str, object]) -> Any:
-    expected = _TAG_KEYS.get(tag)
-    if expected is None:
-        raise ValueError(f"unknown tag {tag!r} (keys starting with '$' are reserved)")
-    if frozenset(obj) != expected:
-        raise ValueError(f"a {tag} object has the keys {sorted(expected)}, not {sorted(obj)}")
-    body = obj[tag]
-    if tag == "$tuple":
-        return tuple(decode(item) for item in _list(tag, body))
-    if tag == "$bytes":
-        return _base64(tag, body)
-    if tag == "$float":
-        if body not in ("nan", "inf", "-inf"):
-            raise ValueError(f"a $float is 'nan', 'inf' or '-inf', not {body!r}")
-        return float(cast(str, body))
-    if tag == "$int":
-        try:
-            return int(_str(tag, body), 16)
-        except ValueError:
-            raise ValueError(f"a $int holds a hex string, not {body!r}") from None
-    if tag == "$complex":
-        parts = [decode(p) for p in _list(tag, body)]
-        if len(parts) != 2 or not all(_is_number(p) for p in parts):
-            raise ValueError(f"a $complex holds [real, imag], not {body!r}")
-        return complex(parts[0], parts[1])
-    if tag == "$dict":
-        return _decode_dict(obj, body)
-    if tag in ("$set", "$frozenset"):
-        items = [decode(item) for item in _list(tag, body)]
-        try:
-            return frozenset(items) if tag == "$frozenset" else set(items)
-        except TypeError:  # an item that cannot be rebuilt hashable (an Undecoded)
-            return Undecoded(obj)
-    if tag == "$ndarray":
-        return _decode_ndarray(obj, body)
-    if tag == "$npscalar":
-        return _decode_npscalar(obj, body)
-    if tag == "$dataclass":
-        return _decode_dataclass(obj, body)
-    if tag == "$enum":
-        return _decode_enum(obj, body)
-    return Repr(_str(tag, body))  # "$repr"
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _list(tag: str, body: object) -> list[object]:
-    if not isinstance(body, list):
-        raise ValueError(f"a {tag} holds a list, not {body!r}")
-    return cast(list[object], body)
-
-
-def _str(tag: str, body: object) -> str:
-    if not isinstance(body, str):
-        raise ValueError(f"a {tag} holds a string, not {body!r}")
-    return body
-
-
-def _object(tag: str, body: object, keys: Iterable[str]) -> dict[str, object]:
-    if not isinstance(body, dict) or set(cast(dict[object, object], body)) != set(keys):
-        raise ValueError(f"a {tag} holds an object with the keys {sorted(keys)}, not {body!r}")
-    return cast(dict[str, object], body)
-
-
-def _base64(tag: str, body: object) -> bytes:
-    try:
-        return base64.b64decode(_str(tag, body), validate=True)
-    except binascii.Error:
-        raise ValueError(f"a {tag} holds base64 data, not {body!r}") from None
-
-
-def _decode_dict(obj: dict[str, object], body: object) -> Any:
-    pairs: list[tuple[Any, Any]] = []
-    for pair in _list("$dict", body):
-        if not isinstance(pair, list) or len(cast(list[object], pair)) != 2:
-            raise ValueError(f"a $dict holds [key, value] pairs, not {pair!r}")
-        key, value = cast(list[object], pair)
-        pairs.append((decode(key), decode(value)))
-    try:
-        return dict(pairs)
-    except TypeError:  # a key that cannot be rebuilt hashable (an Undecoded)
-        return Undecoded(obj)
-
-
-def _import_numpy() -> Any:
-    try:
-        return importlib.import_module("numpy")
-    except ImportError:
-        return None
-
-
-def _dtype_and_shape(body: dict[str, object]) -> tuple[str, tuple[int, ...]]:
-    dtype = _str("$ndarray dtype", body["dtype"])
-    shape = _list("$ndarray shape", body["shape"])
-    if not all(type(n) is int and n >= 0 for n in shape):
-        raise ValueError(f"a $ndarray shape is a list of sizes, not {shape!r}")
-    return dtype, tuple(cast(list[int], shape))
-
-
-def _has_key(body: object, key: str) -> bool:
-    return isinstance(body, dict) and key in cast(dict[str, object], body)
-
-
-def _decode_ndarray(obj: dict[str, object], body: object) -> Any:
-    if _has_key(body, "items"):
-        fields = _object("$ndarray", body, ("dtype", "shape", "items"))
-        dtype, shape = _dtype_and_shape(fields)
-        if dtype != "|O":
-            raise ValueError(f"a $ndarray with items has the dtype '|O', not {dtype!r}")
-        items = [decode(item) for item in _list("$ndarray items", fields["items"])]
-        if len(items) != math.prod(shape):
-            raise ValueError(f"a $ndarray of shape {list(shape)} holds {len(items)} items")
-        np = _import_numpy()
-        if np is None:
-            return Undecoded(obj)
-        array = np.empty(len(items), dtype=object)
-        for index, item in enumerate(items):
-            array[index] = item
-        return array.reshape(shape)
-    fields = _object("$ndarray", body, ("dtype", "shape", "data"))
-    dtype, shape = _dtype_and_shape(fields)
-    data = _base64("$ndarray data", fields["data"])
-    np = _import_numpy()
-    if np is None:
-        return Undecoded(obj)
-    try:
-        little = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"a $ndarray has an unknown dtype {dtype!r}") from None
-    if len(data) != math.prod(shape) * little.itemsize:
-        raise ValueError(
-            f"a $ndarray of shape {list(shape)} and dtype {dtype} needs "
-            f"{math.prod(shape) * little.itemsize} bytes, not {len(data)}"
-        )
-    native = little.newbyteorder("=")
-    if little.itemsize == 0:
-        return np.zeros(shape, dtype=native)
-    return np.frombuffer(data, dtype=little).reshape(shape).astype(native)
-
-
-def _decode_npscalar(obj: dict[str, object], body: object) -> Any:
-    fields = _object("$npscalar", body, ("dtype", "value"))
-    dtype = _str("$npscalar dtype", fields["dtype"])
-    value = decode(fields["value"])
-    np = _import_numpy()
-    if np is None:
-        return Undecoded(obj)
-    try:
-        little = np.dtype(dtype)
-        if little.kind in "mM":
-            return np.array(value, dtype="<i8").view(little).astype(little.newbyteorder("="))[()]
-        return np.array(value, dtype=little.newbyteorder("="))[()]
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"a $npscalar of dtype {dtype!r} cannot hold {value!r}") from None
-
-
-def _import_class(path: str) -> object:
-    """The object named ``"module:Qual.Name"``, or None if it cannot be imported."""
-    module_name, _, qualname = path.partition(":")
-    if not module_name or not qualname or "<locals>" in qualname:
-        return None
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except Exception:  # missing, or failing on import: the value stays undecoded
-            return None
-    found: object = module
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-        if found is None:
-            return None
-    return found
-
-
-def _decode_dataclass(obj: dict[str, object], body: object) -> Any:
-    path = _str("$dataclass", body)
-    raw = obj["fields"]
-    if not isinstance(raw, dict):
-        raise ValueError(f"a $dataclass's fields are an object, not {raw!r}")
-    values = {str(k): decode(v) for k, v in cast(dict[object, object], raw).items()}
-    cls = _import_class(path)
-    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
-        return Undecoded(obj)
-    fields = dataclasses.fields(cls)
-    if {f.name for f in fields} != set(values):
-        return Undecoded(obj)  # the class changed since the trace was recorded
-    try:
-        instance = cls(**{f.name: values[f.name] for f in fields if f.init})
-        for f in fields:
-            if not f.init:
-                object.__setattr__(instance, f.name, values[f.name])
-    except Exception:  # its constructor refuses the recorded fields
-        return Undecoded(obj)
-    return instance
-
-
-def _decode_enum(obj: dict[str, object], body: object) -> Any:
-    path = _str("$enum", body)
-    value = decode(obj["value"])
-    cls = _import_class(path)
-    if not isinstance(cls, type) or not issubclass(cls, enum.Enum):
-        return Undecoded(obj)
-    try:
-        return cls(value)
-    except Exception:  # no such member any more
-        return Undecoded(obj)
-
-
-# -- entries and traces ---------------------------------------------------------------------
-
 
 def _same_time(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b or (a != a and b != b)  # NaN is NaN (an int too big for a float is not)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -607,7 +79,7 @@ class TraceEntry:
 
     Two runs of the same client code with the same answers and clock steps record equal
     traces (exceptions are recorded as ``"TypeName: message"`` so they compare). Equality
-    compares the entries' canonical encodings (see the module docstring) and never raises:
+    compares the entries' canonical encodings (``_codec`` describes them) and never raises:
     entries holding numpy arrays, NaN or other values whose ``==`` is not a bool compare
     fine, and hash consistently with it.
 
@@ -674,7 +146,7 @@ class TraceEntry:
         return hash(_what_key(self))
 
 
-def _entry_object(entry: TraceEntry, encoder: _Encoder) -> dict[str, JSONValue]:
+def _entry_object(entry: TraceEntry, encoder: Encoder) -> dict[str, JSONValue]:
     """An entry as the JSON object of one trace line: ``args`` is a list, the rest encoded."""
     return {
         "request": encoder.encode(entry.request),
@@ -694,31 +166,35 @@ _WHERE_AND_WHEN = ("time", "client", "issued_at", "answered_at")
 
 def _what_key(entry: TraceEntry) -> str:
     """The comparison form of what was asked and answered (not by whom, nor when)."""
-    fields = _entry_object(entry, _Encoder(compare=True))
+    fields = _entry_object(entry, Encoder(compare=True))
     for name in _WHERE_AND_WHEN:
         del fields[name]
-    return _dumps(fields)
+    return json_text(fields)
 
 
 def _key(value: object) -> str:
-    return _dumps(_Encoder(compare=True).encode(value))
+    return json_text(digest_form(value))
 
 
 def _optional_str(field: str, value: object) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"{field} is a string or null, not {value!r}")
+        raise ValueError(f"{field} is a string or null, not {short_repr(value)}")
     return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _optional_time(field: str, value: object) -> float | None:
     if value is not None and not _is_number(value):
-        raise ValueError(f"{field} is a number or null, not {value!r}")
+        raise ValueError(f"{field} is a number or null, not {short_repr(value)}")
     return cast(float | None, value)
 
 
-def _entry_from_object(obj: object) -> TraceEntry:
+def _entry_from_object(obj: object, decoder: Decoder) -> TraceEntry:
     if not isinstance(obj, dict):
-        raise ValueError(f"an entry is a JSON object, not {obj!r}")
+        raise ValueError(f"an entry is a JSON object, not {short_repr(obj)}")
     fields = cast(dict[str, object], obj)
     missing = [f for f in FIELDS if f not in fields]
     if missing:
@@ -728,28 +204,24 @@ def _entry_from_object(obj: object) -> TraceEntry:
         raise ValueError(f"the entry has unknown fields {unknown}")
     request = fields["request"]
     if not isinstance(request, str):
-        raise ValueError(f"request is a string, not {request!r}")
+        raise ValueError(f"request is a string, not {short_repr(request)}")
     args = fields["args"]
     if not isinstance(args, list):
-        raise ValueError(f"args is a list, not {args!r}")
-    kwargs = decode(fields["kwargs"])
+        raise ValueError(f"args is a list, not {short_repr(args)}")
+    kwargs = decoder.decode(fields["kwargs"])
     if not isinstance(kwargs, dict) or isinstance(kwargs, Undecoded):
-        raise ValueError(f"kwargs is an object, not {fields['kwargs']!r}")
+        raise ValueError(f"kwargs is an object, not {short_repr(fields['kwargs'])}")
     return TraceEntry(
         request,
-        tuple(decode(arg) for arg in cast(list[object], args)),
+        tuple(decoder.decode(arg) for arg in cast(list[object], args)),
         cast(dict[str, Any], kwargs),
-        decode(fields["result"]),
-        _optional_str("error", decode(fields["error"])),
-        _optional_time("time", decode(fields["time"])),
-        _optional_str("client", decode(fields["client"])),
-        _optional_time("issued_at", decode(fields["issued_at"])),
-        _optional_time("answered_at", decode(fields["answered_at"])),
+        decoder.decode(fields["result"]),
+        _optional_str("error", decoder.decode(fields["error"])),
+        _optional_time("time", decoder.decode(fields["time"])),
+        _optional_str("client", decoder.decode(fields["client"])),
+        _optional_time("issued_at", decoder.decode(fields["issued_at"])),
+        _optional_time("answered_at", decoder.decode(fields["answered_at"])),
     )
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f'{name} is not JSON (the codec writes {{"$float": ...}})')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -800,43 +272,70 @@ class Trace(list[TraceEntry]):
 
         The first line is the header ``{"threaded_async_trace":1}``; then one line per entry,
         the canonical JSON of an object with the entry's fields (``args`` as a list, every
-        value encoded by the codec in this module's docstring). Equal traces give
+        value encoded by the codec of ``_codec``). Equal traces give
         byte-identical files. Replaces an existing file. Raises TypeError if an item is not a
         TraceEntry, OSError if the file cannot be written.
         """
-        encoder = _Encoder(compare=False)
-        lines = [_dumps(HEADER)]
-        lines.extend(_dumps(_entry_object(entry, encoder)) for entry in _check_entries(self))
+        encoder = Encoder(compare=False)
+        lines = [json_text(HEADER)]
+        lines.extend(json_text(_entry_object(entry, encoder)) for entry in _check_entries(self))
         with open(path, "w", encoding="utf-8", newline="\n") as file:
             file.write("\n".join(lines) + "\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Trace:
-        """Read a trace written by :meth:`dump`.
+    def load(cls, path: str | os.PathLike[str], *, classes: Iterable[type] = ()) -> Trace:
+        """Read a trace written by :meth:`dump`. A trace file is data from anywhere, and
+        loading treats it so: it imports no module the file names and runs no code of a class
+        it names, allocates in proportion to the file, and fails only with ValueError.
 
-        Values are decoded as :func:`decode` does: numpy arrays need numpy, dataclasses and
-        enums import their module (load only traces you trust), and what cannot be rebuilt
-        comes back as an :class:`Undecoded` that still compares and dumps as recorded.
-        Raises ValueError naming the line and what is wrong with it if the file is not a
-        trace (no header, a line that is not JSON, an entry missing a field or holding a
-        malformed value); OSError if it cannot be read.
+        Values are decoded as :func:`decode` does: numpy arrays and scalars need numpy (the
+        one module loading may import); a dataclass or enum is rebuilt only if its class is
+        in ``classes``, else it comes back as an :class:`Undecoded` (the tagged object as
+        read), as does what cannot be rebuilt; either way the loaded trace still compares,
+        digests and dumps as recorded. The file is read a line at a time; a line may nest
+        JSON arrays and objects ``MAX_DEPTH`` (100) levels deep, and the numpy values it
+        decodes to may take ``ALLOCATION_FACTOR`` (8) bytes per byte of the line plus
+        ``ALLOCATION_ALLOWANCE`` (64 KiB), checked before numpy allocates (``_codec``
+        describes the limits). A trace whose values nest deeper dumps but does not load.
+
+        Any thread; blocks while it reads the file. Not atomic: a file being written
+        meanwhile may be read half-written (a ValueError, or a prefix of the trace).
+
+        Args:
+            path: The file to read.
+            classes: The dataclasses and enums that may be rebuilt (their constructors run),
+                matched to a tag by their ``"module:QualName"`` path exactly as the trace
+                was written; a class named by the file and not listed here is never looked
+                up. List every class to rebuild, those of nested values too.
+
+        Raises:
+            TypeError: ``classes`` is not a collection of dataclasses and enum classes
+                (checked before the file is opened).
+            ValueError: The file is not a trace, as ``"<path>, line <n>: <what is wrong>"``
+                (no header, a line that is not UTF-8 or not JSON, nested too deep, an entry
+                missing a field or holding a malformed value, a numpy value larger than its
+                line allows). Nothing else a file holds makes loading raise another type.
+            OSError: The file cannot be read.
         """
-        with open(path, "rb") as file:
-            raw_lines = file.read().split(b"\n")
-        if raw_lines and raw_lines[-1] == b"":
-            raw_lines.pop()
+        allowed = allowed_classes(classes)
+        name = os.fspath(path)
         trace = cls()
-        for number, raw in enumerate(raw_lines, start=1):
-            try:
-                obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-                if number == 1:
-                    _check_header(obj)
-                else:
-                    trace.append(_entry_from_object(obj))
-            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
-                raise ValueError(f"{os.fspath(path)}, line {number}: {exc}") from None
-        if not raw_lines:
-            raise ValueError(f"{os.fspath(path)}, line 1: empty file, not a threaded_async trace")
+        number = 0
+        with open(path, "rb") as file:
+            for number, raw in enumerate(file, start=1):
+                try:
+                    obj = parse_line(raw.removesuffix(b"\n").decode("utf-8"))
+                    if number == 1:
+                        _check_header(obj)
+                    else:
+                        trace.append(_entry_from_object(obj, Decoder(allowed, len(raw))))
+                except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
+                    raise ValueError(f"{name}, line {number}: {exc}") from None
+                except Exception as exc:  # a case the checks missed: still the file's fault
+                    what = f"{type(exc).__name__}: {exc}"
+                    raise ValueError(f"{name}, line {number}: malformed ({what})") from exc
+        if number == 0:
+            raise ValueError(f"{name}, line 1: empty file, not a threaded_async trace")
         return trace
 
     def digest(self) -> str:
@@ -848,8 +347,8 @@ class Trace(list[TraceEntry]):
         (``None``, as in an entry written by hand) match anything, the digests of the two
         traces differ. Raises TypeError if an item is not a TraceEntry.
         """
-        encoder = _Encoder(compare=True)
-        text = _dumps([_entry_object(entry, encoder) for entry in _check_entries(self)])
+        encoder = Encoder(compare=True)
+        text = json_text([_entry_object(entry, encoder) for entry in _check_entries(self)])
         return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def diff(self, other: Iterable[TraceEntry]) -> dict[str | None, TraceDifference]:
@@ -879,8 +378,12 @@ class Trace(list[TraceEntry]):
 
 def _check_header(obj: object) -> None:
     if not isinstance(obj, dict) or "threaded_async_trace" not in obj:
-        raise ValueError(f"expected the header {_dumps(HEADER)}, not a trace entry or other JSON")
+        raise ValueError(
+            f"expected the header {json_text(HEADER)}, not a trace entry or other JSON"
+        )
     header = cast(dict[str, object], obj)
     version = header["threaded_async_trace"]
     if len(header) != 1 or type(version) is not int or version != 1:
-        raise ValueError(f"unsupported trace format version {version!r} (this version reads 1)")
+        raise ValueError(
+            f"unsupported trace format version {short_repr(version)} (this version reads 1)"
+        )

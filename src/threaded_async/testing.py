@@ -43,10 +43,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
+from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
 from ._core import Outcome, VirtualClock
 from ._runner import AsyncRunner
-from ._trace import Trace, TraceEntry, canonical_json
+from ._trace import Trace, TraceEntry
 
 T = TypeVar("T")
 
@@ -572,10 +573,10 @@ def _replayed(entry: TraceEntry | ScriptError) -> Any:
         return entry.result
     if error == "cancelled":
         raise asyncio.CancelledError("cancelled in the recording")
-    raise recorded_error(error)
+    raise _recorded_error(error)
 
 
-def recorded_error(error: str) -> Exception:
+def _recorded_error(error: str) -> Exception:
     """The exception to raise again for a recorded ``"TypeName: message"``: one that
     records as exactly that text. A builtin type is rebuilt (a ``KeyError`` from its
     key's repr, so ``KeyError('x')`` replays as ``KeyError('x')``, not ``KeyError("'x'")``);
