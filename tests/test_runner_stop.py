@@ -7,11 +7,14 @@ import gc
 import logging
 import math
 import threading
+import time
 import warnings
 
 import pytest
 
 import threaded_async as ta
+
+BOUND = 10.0
 
 
 async def _forever() -> None:
@@ -247,3 +250,61 @@ def test_a_force_stopped_runner_that_is_dropped_logs_no_task_error(
     gc.collect()
     assert "never retrieved" not in caplog.text
     assert "ForcedThreadShutdown" not in caplog.text
+
+
+# -- a forced stop names the code that blocks ----------------------------------------------
+def _forced_reports(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "Force-stopping" in r.getMessage()]
+
+
+def test_an_executor_job_that_does_not_finish_is_named_and_does_not_hold_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The exit waits for the default executor's jobs only so long (half the exit
+    timeout, as for cancelled tasks): a job that does not finish is named in a warning,
+    the loop stops in order (no forced stop whose report shows the runner's own
+    shutdown), and the job ends on its own later."""
+    release = threading.Event()
+
+    def slow_model_call() -> None:
+        release.wait(BOUND)
+
+    runner = ta.AsyncRunner(exit_timeout=0.2)
+    runner.start()
+    try:
+        runner.create_task(asyncio.to_thread(slow_model_call))
+        runner.wait_until_idle(BOUND)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="threaded_async"):
+            runner.stop()
+        took = time.monotonic() - started
+    finally:
+        release.set()
+    assert not _forced_reports(caplog)
+    assert runner.shutdown_type is ta.ShutdownType.STOPPED
+    assert took < 1.0  # it used to wait for the job (here up to 10 s), then force-stop
+    (warning,) = [r.getMessage() for r in caplog.records if "executor" in r.getMessage()]
+    assert "slow_model_call" in warning
+
+
+def _blocker(seconds: float) -> None:
+    time.sleep(seconds)  # blocks the loop thread
+
+
+def test_a_forced_stop_never_reports_the_runners_own_shutdown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A callback that blocks until about the moment the orderly stop gives up: either the
+    stop goes on once it returns (no forced stop), or the report names it."""
+
+    async def blocks(seconds: float) -> None:
+        _blocker(seconds)
+
+    with caplog.at_level(logging.WARNING, logger="threaded_async"):
+        for step in range(9):
+            runner = ta.AsyncRunner(exit_timeout=0.1)
+            runner.start()
+            runner.create_task(blocks(0.08 + step * 0.005))
+            runner.stop()
+    for report in _forced_reports(caplog):
+        assert "_blocker" in report, report

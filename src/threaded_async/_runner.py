@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.thread
 import contextvars
 import ctypes
 import dataclasses
 import inspect
 import itertools
 import logging
+import sys
 import threading
 import time
+import traceback
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable
@@ -47,6 +50,7 @@ from ._task import BackgroundTask, TaskStart
 from ._threads import SupervisedThread, ThreadGroup
 
 T = TypeVar("T")
+FutureT = TypeVar("FutureT", bound="asyncio.Future[Any]")
 
 __all__ = ["AsyncRunner", "RunnerStatistics"]
 
@@ -64,6 +68,9 @@ _CLOSED = "closed"
 
 #: Seconds cancelled tasks get to finish at exit when ``exit_timeout`` is None.
 CANCEL_GRACE = 1.0
+#: How long a stop that ran out of time watches the loop's iterations before it calls the
+#: loop thread stuck (see AsyncRunner._wait_unless_stuck).
+_STUCK_PROBE = 0.02
 #: Loop factory used when a runner is given neither ``loop_factory`` nor ``clock``.
 #: ``None`` means :class:`SteppingEventLoop`. Private: the test suite patches it to run
 #: every test on uvloop (``pytest --loop=uvloop``).
@@ -143,12 +150,14 @@ class AsyncRunner:
         self._failed: list[TaskStart[Any]] = []
         self._shutdown_type = ShutdownType.NOT_SHUT_DOWN
         self._forced = False
+        #: Set by the loop thread once the loop stopped and it closes it.
+        self._tearing_down = False
         self._stop_reported = False
         #: Whether the thread that called stop() first is a worker of the loop's executor.
         self._stopper_in_executor = False
         #: The loop's default executor: asyncio's, but made by us so that its worker threads
         #: are marked (see _in_own_executor).
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: _DefaultExecutor | None = None
         #: The supervised threads of start_thread (created on first use).
         self._threads: ThreadGroup | None = None
         self._threads_lock = threading.Lock()
@@ -347,9 +356,46 @@ class AsyncRunner:
                 self._shutdown_type = ShutdownType.STOPPED
         finally:
             if thread.is_alive():
-                self._force_stop(thread)
+                self._force_stop(thread, self._wait_unless_stuck(thread))
 
-    def _force_stop(self, thread: threading.Thread) -> None:
+    def _wait_unless_stuck(self, thread: threading.Thread) -> str:
+        """The orderly stop's time is up: wait on (at most ``exit_timeout`` more) while
+        the loop thread is not stuck in a callback: while it tears down the closed loop,
+        while its iterations move on (the blocking call ended just now), and while it is
+        idle, its shutdown waiting (each of its waits is bounded). Return what keeps it:
+        the stack of a loop stuck in a callback, or, for an idle loop, what its shutdown
+        waits for. So a forced stop names the code that blocks, never the runner's own
+        shutdown."""
+        token = self._token
+        stepping = token.stepping
+        end = time.monotonic() + (CANCEL_GRACE if self.exit_timeout is None else self.exit_timeout)
+        while thread.is_alive() and stepping is not None:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            if self._tearing_down:  # the loop has stopped: let it close, do not interrupt
+                thread.join(left)
+                continue
+            iteration = stepping.iteration
+            thread.join(min(left, _STUCK_PROBE))
+            if (
+                thread.is_alive()
+                and stepping.iteration == iteration
+                and not self._tearing_down
+                and not stepping.is_polling()
+            ):
+                return token.loop_stack()  # one callback has run all along: stuck in it
+        if stepping is not None and stepping.is_polling():
+            executor = self._executor
+            stacks = executor.busy_stacks() if executor is not None else []
+            what = "\n".join(stacks) or "nothing it can name (tasks that ignore cancellation?)"
+            return f"(the loop is idle; its shutdown waits for)\n{what}"
+        return token.loop_stack()
+
+    def _force_stop(self, thread: threading.Thread, executing: str = "") -> None:
+        if not thread.is_alive():
+            self._shutdown_type = ShutdownType.STOPPED
+            return
         self._shutdown_type = ShutdownType.FORCE_STOPPED
         self._forced = True
         self._exception_filter.quiet_pending = True
@@ -357,7 +403,7 @@ class AsyncRunner:
             logger.warning(
                 "Force-stopping event loop thread %r; it was executing:\n%s",
                 self._name,
-                self._token.loop_stack(),
+                executing or self._token.loop_stack(),
             )
         _force_thread_stop(thread)
         # The exception is raised at the thread's next bytecode: wake a loop that sleeps.
@@ -465,6 +511,7 @@ class AsyncRunner:
             try:
                 runner = ref()
                 if runner is not None:
+                    runner._tearing_down = True  # (a forced stop must not interrupt this)
                     runner._close_loop(loop)
                 else:  # dropped without stop() (it warned): close what is left
                     _close_orphaned_loop(loop, token)
@@ -553,14 +600,41 @@ class AsyncRunner:
         # queue's get_wait, say) wake now with RunnerClosedError, so that the executor can
         # finish: the wait for it comes next.
         self._token.mark_closed(None)
+        await self._shut_down_executor(loop, grace)
+        loop.stop()
+
+    async def _shut_down_executor(self, loop: asyncio.AbstractEventLoop, grace: float) -> None:
+        """Shut the loop's default executor down and wait for its jobs, as asyncio's
+        ``shutdown_default_executor`` does, but at most ``grace`` real seconds: a job that
+        does not finish by then is named in a warning and left to end on its own (its
+        thread is the executor's), and the loop stops anyway."""
         executor = self._executor
-        if executor is not None and self._stopper_in_executor:
+        if executor is None:
+            return
+        if self._stopper_in_executor:
             # stop() was called from this loop's own executor (`await asyncio.to_thread(
             # runner.stop)`): waiting for the executor would wait for that very call.
             executor.shutdown(wait=False)
-        else:
-            await loop.shutdown_default_executor()
-        loop.stop()
+            return
+        joined: asyncio.Future[None] = loop.create_future()
+
+        def join() -> None:
+            executor.shutdown(wait=True)
+            try:
+                loop.call_soon_threadsafe(resolve_future, joined)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+
+        threading.Thread(target=join, name=f"{self._name} executor shutdown", daemon=True).start()
+        with _GraceAlarm(loop, grace) as alarm:
+            if await alarm.wait_all({joined}):
+                logger.warning(
+                    "the event loop's default executor still ran jobs %.2g s after the exit "
+                    "began; stopping the loop without waiting for them (they end on their "
+                    "own):\n%s",
+                    grace,
+                    "\n".join(executor.busy_stacks()),
+                )
 
     def _cancel_grace(self) -> float:
         """Seconds that cancelled tasks get to finish at exit: half the exit timeout."""
@@ -840,13 +914,29 @@ def _noop() -> None:
 
 class _DefaultExecutor(concurrent.futures.ThreadPoolExecutor):
     """asyncio's default executor as asyncio makes it, plus: its worker threads are marked
-    with the runner's token (a stop() from one must not wait for it). (On virtual time a
-    job of any executor holds the clock: ``SteppingEventLoop.run_in_executor``.)"""
+    with the runner's token (a stop() from one must not wait for it) and listed in
+    :attr:`workers` (a forced stop names the jobs the shutdown waited for). (On virtual
+    time a job of any executor holds the clock: ``SteppingEventLoop.run_in_executor``.)"""
 
     def __init__(self, token: LoopToken) -> None:
+        self.workers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         super().__init__(
-            thread_name_prefix="asyncio", initializer=_mark_executor_thread, initargs=(token,)
+            thread_name_prefix="asyncio",
+            initializer=_mark_executor_thread,
+            initargs=(token, self.workers),
         )
+
+    def busy_stacks(self) -> list[str]:
+        """The stacks of the workers running a job now (any thread)."""
+        frames = sys._current_frames()  # pyright: ignore[reportPrivateUsage]  # the documented way to see another thread's stack
+        stacks: list[str] = []
+        for thread in list(self.workers):
+            frame = frames.get(thread.ident) if thread.ident is not None else None
+            if frame is None or frame.f_code is _IDLE_WORKER_CODE:
+                continue  # idle: waiting for a job in the pool's own loop
+            stack = "".join(traceback.format_stack(frame))
+            stacks.append(f"executor thread {thread.name!r}:\n{stack}")
+        return stacks
 
 
 class _ExecutorThread(threading.local):
@@ -857,8 +947,13 @@ class _ExecutorThread(threading.local):
 _executor_thread = _ExecutorThread()
 
 
-def _mark_executor_thread(token: LoopToken) -> None:
+def _mark_executor_thread(token: LoopToken, workers: weakref.WeakSet[threading.Thread]) -> None:
     _executor_thread.token = token
+    workers.add(threading.current_thread())
+
+
+#: What an idle worker of a ThreadPoolExecutor executes (waiting for its next job).
+_IDLE_WORKER_CODE = concurrent.futures.thread._worker.__code__  # pyright: ignore[reportPrivateUsage]  # to tell an idle pool worker from a busy one
 
 
 def _close_coroutine(awaitable: object) -> None:
@@ -893,9 +988,9 @@ class _GraceAlarm:
         except RuntimeError:  # the loop closed meanwhile
             pass
 
-    async def wait_all(self, tasks: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    async def wait_all(self, tasks: set[FutureT]) -> set[FutureT]:
         """Wait until every task is done or the deadline passes; return those pending."""
-        pending: set[asyncio.Task[Any]] = {t for t in tasks if not t.done()}
+        pending: set[FutureT] = {t for t in tasks if not t.done()}
         if pending and self._timer is None:
             self._timer = call_later(max(0.0, self._end - time.monotonic()), self._ring)
         while pending and not self._rung.done():

@@ -546,6 +546,11 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             _sleep(_HAND_OVER)
 
     # -- thread-side API -----------------------------------------------------------------
+    def is_polling(self) -> bool:
+        """True while the loop is in its poll: waiting for events or a wake-up, running no
+        callback (any thread; a moment old by the time it is read)."""
+        return self._polling
+
     def is_idle_now(self) -> bool:
         """True while the loop is blocked in select with nothing runnable (any thread)."""
         # Reading the length of _ready from another thread is a single atomic operation.
