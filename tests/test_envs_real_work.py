@@ -8,6 +8,7 @@ import asyncio
 import threading
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -152,3 +153,43 @@ def test_replay_raises_what_the_agent_raised_and_refuses_a_sync_agent() -> None:
 
     with pytest.raises(TypeError, match="async function"):
         episode.replay(sync)  # pyright: ignore[reportArgumentType]
+
+
+# -- records are snapshots -------------------------------------------------------------------
+class _OneBuffer(gym.ObservationWrapper[Any, Any, Any]):
+    """Writes every observation into one array, as vectorised envs reuse buffers."""
+
+    def __init__(self, env: gym.Env[Any, Any]) -> None:
+        super().__init__(env)
+        self.buffer = np.zeros(4, dtype=np.float32)
+
+    def observation(self, observation: Any) -> Any:
+        self.buffer[:] = observation
+        return self.buffer
+
+
+def test_an_episode_keeps_what_happened_not_what_the_buffers_hold_later() -> None:
+    actions: list[list[int]] = []
+
+    async def reuses_its_action(env: EnvClient) -> None:
+        action = [0]
+        await env.reset()
+        for step in range(4):
+            action[0] = step % 2
+            actions.append(action)
+            await env.step(action[0])
+
+    def run() -> Episode:
+        env = _OneBuffer(gym.make("CartPole-v1"))
+        with GymHost(env) as host:
+            episode = host.run_episode(reuses_its_action, seed=5)
+        env.buffer[:] = 99.0  # the env's buffer changes after the episode
+        return episode
+
+    episode = run()
+    observations = [entry.result[0] for entry in episode.trace]
+    assert len({bytes(np.asarray(o).data) for o in observations}) == len(observations)
+    assert all(not np.any(np.asarray(o) == 99.0) for o in observations)
+    digest = episode.digest()
+    assert run().digest() == digest
+    assert episode.replay(reuses_its_action).trace == episode.trace
