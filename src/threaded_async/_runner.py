@@ -616,6 +616,11 @@ class AsyncRunner:
             # runner.stop)`): waiting for the executor would wait for that very call.
             executor.shutdown(wait=False)
             return
+        if executor.idle():
+            # No job runs or waits (the tasks that could submit one are done): its idle
+            # workers end as soon as they are told, so join them here, at once.
+            executor.shutdown(wait=True)
+            return
         joined: asyncio.Future[None] = loop.create_future()
 
         def join() -> None:
@@ -925,6 +930,10 @@ class _DefaultExecutor(concurrent.futures.ThreadPoolExecutor):
             initializer=_mark_executor_thread,
             initargs=(token, self.workers),
         )
+
+    def idle(self) -> bool:
+        """Whether no job runs or waits to run (any thread; a moment old when read)."""
+        return self._work_queue.empty() and not self.busy_stacks()
 
     def busy_stacks(self) -> list[str]:
         """The stacks of the workers running a job now (any thread)."""
