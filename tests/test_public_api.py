@@ -8,6 +8,7 @@ with pkgutil, so new ones are checked as soon as they are added.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -153,3 +154,40 @@ def test_a_plain_import_reaches_the_1_4_modules_as_attributes() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def _public_objects(module: types.ModuleType) -> list[tuple[str, object]]:
+    return [
+        (name, getattr(module, name))
+        for name in _all(module)
+        if isinstance(getattr(module, name), type) or inspect.isfunction(getattr(module, name))
+    ]
+
+
+@pytest.mark.parametrize("name", ["threaded_async", "threaded_async.envs"])
+def test_public_objects_report_their_public_module(name: str) -> None:
+    """Reprs, pickles, tracebacks and the trace codec's tags say threaded_async.X, not
+    the private module the object lives in (trio's fixup_module_metadata)."""
+    module = _module(name)
+    wrong = [
+        f"{n}: {obj.__module__}"  # type: ignore[attr-defined]
+        for n, obj in _public_objects(module)
+        if obj.__module__ != name  # type: ignore[attr-defined]
+        and not (name == "threaded_async" and n == "ExceptionGroup")
+    ]
+    assert not wrong, wrong
+    assert repr(threaded_async.Server) == "<class 'threaded_async.Server'>"
+    assert threaded_async.Server.process.__qualname__ == "Server.process"
+
+
+def test_public_objects_pickle_by_their_public_names() -> None:
+    import pickle
+
+    entry = threaded_async.TraceEntry("Env.move", (1,), {}, result=2, client="a")
+    data = pickle.dumps(entry)
+    assert b"threaded_async._" not in data
+    assert pickle.loads(data) == entry
+    error = threaded_async.EventLoopTimeoutError("the loop", 1.5, "a stack")
+    again = pickle.loads(pickle.dumps(error))
+    assert (str(again), again.timeout, again.loop_stack) == (str(error), 1.5, "a stack")
+    assert b"threaded_async._" not in pickle.dumps(threaded_async.ShutdownType.STOPPED)

@@ -60,6 +60,36 @@ from . import timers as timers  # noqa: E402
 
 __version__ = "2.0.0.dev0"
 
+
+def _fixup_module_metadata(module: str, namespace: dict[str, object], names: list[str]) -> None:
+    """Make every public object report ``module`` (``threaded_async.Server``, not
+    ``threaded_async._control._server.Server``) in its repr, its pickles, tracebacks and
+    the trace codec's type tags, so moving code between private modules changes none of
+    them (trio's ``fixup_module_metadata``). Methods and nested classes follow."""
+    seen: set[int] = set()
+
+    def fix(obj: object, qualname: str) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        own = getattr(obj, "__module__", None)
+        if not isinstance(own, str) or not own.startswith(f"{module}._"):
+            return
+        try:
+            setattr(obj, "__module__", module)  # noqa: B010  # (a type checker sees object)
+            setattr(obj, "__qualname__", qualname)  # noqa: B010
+        except (AttributeError, TypeError):  # a read-only object
+            return
+        if isinstance(obj, type):
+            for attr, value in vars(obj).items():
+                target: object = getattr(value, "__func__", value)  # (class/static methods)
+                if isinstance(target, type) or callable(target):
+                    fix(target, f"{qualname}.{attr}")
+
+    for name in names:
+        fix(namespace[name], name)
+
+
 __all__ = [
     "TASK_STATUS_IGNORED",
     "USE_DEFAULT_TIMEOUT",
@@ -122,3 +152,5 @@ __all__ = [
     "run_or_raise",
     "wait_for_or_cancel",
 ]
+
+_fixup_module_metadata(__name__, globals(), [n for n in __all__ if n != "ExceptionGroup"])

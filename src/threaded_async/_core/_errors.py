@@ -50,10 +50,16 @@ class EventLoopTimeoutError(TimeoutError):
         timeout_text = "<infinite>" if timeout is None else f"{timeout:.3g}"
         self.timeout = timeout
         self.loop_stack = stack
+        self._made_of = (description, timeout, stack)
         message = f"Timed out waiting {timeout_text} seconds for {description} to complete."
         if stack:
             message += f"\nThe event loop thread is executing:\n{stack}"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by what it was made of (its __init__ does not take its message), so it
+        # crosses processes (run_episodes' workers) with the same message.
+        return (type(self), self._made_of, self.__dict__)
 
 
 class RunnerClosedError(RuntimeError):

@@ -38,3 +38,15 @@ __all__ = [
     "TurnHost",
     "run_episodes",
 ]
+
+
+# Public objects report threaded_async.envs (reprs, pickles of episodes and failures that
+# cross processes, the trace codec's type tags), however the private modules move.
+def _fixup_module_metadata() -> None:
+    for name in __all__:
+        obj = globals()[name]
+        if getattr(obj, "__module__", "").startswith(f"{__name__}._"):
+            obj.__module__ = __name__
+
+
+_fixup_module_metadata()
