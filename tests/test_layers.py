@@ -33,6 +33,13 @@ CORE_ORDER = [
     "_idle",
 ]
 
+#: Inside ``_control`` (L4): each part may import only the ones before it (a type-only
+#: import of a later one, to annotate, is fine).
+CONTROL_ORDER = ["_request", "_handlers", "_inbox", "_recorder", "_client", "_server"]
+
+#: Packages whose parts are checked against their own order.
+ORDERED_PACKAGES = {"_core": CORE_ORDER, "_control": CONTROL_ORDER}
+
 #: The package's layers, lowest first; within a layer, a module may import earlier ones.
 LAYERS: list[list[str]] = [
     ["_core"],  # L0: waiting and waking, the loop and its time; knows no runner
@@ -142,8 +149,9 @@ def test_every_module_has_a_layer() -> None:
     top.discard("_core")
     missing = sorted(top - set(RANK))
     assert not missing, f"modules without a layer in tests/test_layers.py: {missing}"
-    core = {p.stem for p in PACKAGE.glob("_core/_*.py") if p.name != "__init__.py"}
-    assert core == set(CORE_ORDER), f"_core modules not in CORE_ORDER: {core ^ set(CORE_ORDER)}"
+    for package, order in ORDERED_PACKAGES.items():
+        parts = {p.stem for p in PACKAGE.glob(f"{package}/_*.py") if p.name != "__init__.py"}
+        assert parts == set(order), f"{package} modules not in its order: {parts ^ set(order)}"
 
 
 def _check(imports: list[Import]) -> list[str]:
@@ -152,16 +160,20 @@ def _check(imports: list[Import]) -> list[str]:
         where = f"{imp.module} (line {imp.line}) imports {imp.target}"
         source_parts = imp.module.split(".")
         target_parts = imp.target.split(".")
-        if source_parts[0] == "_core":
-            if target_parts[0] != "_core":
-                bad.append(f"{where}: _core must import nothing outside _core")
-            elif len(source_parts) > 1 and len(target_parts) > 1:
-                src, dst = source_parts[1], target_parts[1]
-                if CORE_ORDER.index(dst) >= CORE_ORDER.index(src) and not imp.type_only:
-                    bad.append(f"{where}: inside _core, import only modules listed earlier")
+        if source_parts[0] == "_core" and target_parts[0] != "_core":
+            bad.append(f"{where}: _core must import nothing outside _core")
             continue
-        if target_parts[0] == "_core" and len(target_parts) > 1:
-            bad.append(f"{where}: import from ._core, not from its insides")
+        order = ORDERED_PACKAGES.get(source_parts[0])
+        if order is not None and target_parts[0] == source_parts[0]:
+            if len(source_parts) > 1 and len(target_parts) > 1:
+                src, dst = source_parts[1], target_parts[1]
+                if order.index(dst) >= order.index(src) and not imp.type_only:
+                    bad.append(
+                        f"{where}: inside {source_parts[0]}, import only modules listed earlier"
+                    )
+            continue
+        if target_parts[0] in ORDERED_PACKAGES and len(target_parts) > 1:
+            bad.append(f"{where}: import from .{target_parts[0]}, not from its insides")
             continue
         source, target = source_parts[0], target_parts[0]
         if imp.type_only and target == "_runner":
@@ -191,6 +203,11 @@ def test_dependencies_point_down() -> None:
         ("_runner", "_control", False, False),
         ("_control", "_runner", False, True),
         ("_core._clock", "_core._token", False, False),
+        ("_control._server", "_control._request", False, True),
+        ("_control._request", "_control._server", False, False),
+        ("_control._request", "_control._server", True, True),
+        ("_envs", "_control._server", False, False),
+        ("_actor", "_control._server", False, False),
     ],
 )
 def test_the_rule_itself(module: str, target: str, type_only: bool, allowed: bool) -> None:

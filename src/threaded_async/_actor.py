@@ -20,12 +20,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, Generic, ParamSpec, Self, TypeVar, overload
 
 from ._core import (
+    CANCELLED,
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
     LoopToken,
     Outcome,
     ResultView,
     RunnerClosedError,
+    failure_answer,
     resolve_future,
     token_of,
 )
@@ -452,9 +454,8 @@ class Actor:
         try:
             result = fn(*msg.args, **msg.kwargs)
         except BaseException as exc:
-            _deliver_error(reply, exc, fn)
-            if isinstance(exc, KeyboardInterrupt | SystemExit):
-                raise  # they stop the loop; the caller is answered first
+            if _deliver_error(reply, exc, fn):
+                raise  # it stops the loop; the caller is answered first
             return
         if not inspect.isawaitable(result):
             if reply is not None:
@@ -477,8 +478,7 @@ class Actor:
                     )
                 raise
             except BaseException as exc:
-                _deliver_error(reply, exc, fn)
-                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                if _deliver_error(reply, exc, fn):
                     raise
             else:
                 if reply is not None:
@@ -520,8 +520,16 @@ def _fail(messages: list[_Message]) -> None:
             )
 
 
-def _deliver_error(reply: Outcome[Any] | None, exc: BaseException, fn: Callable[..., Any]) -> None:
+def _deliver_error(reply: Outcome[Any] | None, exc: BaseException, fn: Callable[..., Any]) -> bool:
+    """Answer a message whose handler raised ``exc``, by the one policy of answers
+    (:func:`failure_answer`): the caller gets the exception, or CancelledError for an
+    interrupt. Returns whether it interrupts the loop (must be re-raised)."""
+    state, value, interrupts = failure_answer(exc, on_loop=True)
     if reply is not None:
-        reply.try_set_exception(exc)
+        if state == CANCELLED:
+            reply.cancel(f"the actor's handler was interrupted: {exc!r}")
+        else:
+            reply.try_set_exception(value)
     else:
         logger.error("actor handler %s failed (sent with tell)", fn.__qualname__, exc_info=exc)
+    return interrupts

@@ -45,7 +45,7 @@ from typing import Any, Generic, TypeVar, cast
 
 from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
-from ._core import Outcome, VirtualClock
+from ._core import VirtualClock
 from ._runner import AsyncRunner
 from ._trace import Trace, TraceEntry
 
@@ -539,12 +539,11 @@ class _ReplayServer(ScriptedServer):
             else:
                 request.answer_after(delay, value)
 
-    def _record(self, item: Request[Any], outcome: Outcome[Any] | None) -> None:
-        if outcome is not None and isinstance(outcome.exception(), _StillWaiting):
-            error = outcome.exception()
-            assert error is not None
-            self._mismatch(str(error))
-        super()._record(item, outcome)
+    def settle(self, item: Request[Any], state: int, value: Any) -> bool:
+        answered = super().settle(item, state, value)
+        if answered and isinstance(value, _StillWaiting):
+            self._mismatch(str(value))  # the replayed client was still waiting for it
+        return answered
 
     def leftovers(self) -> list[str]:
         return [

@@ -36,6 +36,7 @@ from ._outcome import (
     RESULT,
     Outcome,
     Parker,
+    failure_answer,
     report_callback_error,
 )
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeout, resolve_timeout
@@ -98,6 +99,7 @@ __all__ = [
     "check_timeout",
     "current_family",
     "describe_callable",
+    "failure_answer",
     "family_of_context",
     "hold_virtual_time",
     "make_view",

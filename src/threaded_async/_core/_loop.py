@@ -639,6 +639,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             fut.set_result(None)
         except asyncio.InvalidStateError:  # cancelled by the loop in the meantime
             return
+        self.resolved_from_thread()
+
+    def resolved_from_thread(self) -> None:
+        """Another thread has just set a future of this loop directly (as
+        :meth:`resolve_threadsafe` does; a control-inversion answer): wake the loop if it
+        sleeps, or, inside a batch of that thread (:meth:`hold_wakeups`), once at its end.
+        Never blocks."""
         if self._wakeup_holds:
             ident = _get_ident()
             if ident in self._wakeup_holds:

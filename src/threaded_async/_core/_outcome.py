@@ -24,6 +24,7 @@ __all__ = [
     "RESULT",
     "Outcome",
     "Parker",
+    "failure_answer",
     "report_callback_error",
 ]
 
@@ -52,6 +53,26 @@ class Parker(LoopHint, Protocol):
     def timeout_error(self, what: object, timeout: float | None) -> EventLoopTimeoutError:
         """The error for a wait on ``what`` that timed out."""
         ...
+
+
+def failure_answer(exc: BaseException, *, on_loop: bool = False) -> tuple[int, BaseException, bool]:
+    """What an exception raised while computing an answer means: the one policy of
+    control-inversion requests and actor messages. Returns ``(state, exception,
+    interrupts)``:
+
+    * the waiter (a client, an actor's caller) gets ``exception`` (``EXCEPTION``), or
+      ``CancelledError`` (``CANCELLED``) when it was a cancellation or an interrupt of
+      the thread that answered (``KeyboardInterrupt``, ``SystemExit``): an interrupt
+      belongs to the thread that got it, never to another thread;
+    * ``interrupts``: the answering side must see it after the waiter is answered: on a
+      host thread any ``BaseException`` that is not an ``Exception`` (Ctrl-C,
+      ``SystemExit``, ``GeneratorExit``...); on the loop (``on_loop``, an actor) only
+      ``KeyboardInterrupt`` and ``SystemExit``, which stop the loop (anything else ends
+      the one message, the actor goes on).
+    """
+    stops = isinstance(exc, KeyboardInterrupt | SystemExit)
+    state = CANCELLED if stops or isinstance(exc, asyncio.CancelledError) else EXCEPTION
+    return state, exc, (stops if on_loop else not isinstance(exc, Exception))
 
 
 def report_callback_error(exc: BaseException, callback: object) -> None:
