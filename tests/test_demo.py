@@ -30,9 +30,9 @@ archer_1  thinker              7    300       0       1    300     225
 knight_0  knight               2    300       0       0     89       0
 
 lockstep: 300 steps in 75 s of virtual time, time up
-  digest 7f7ea1ae1347f254fb518eff87a11d3656e904b209bd9da637ee36f78df168cf
+  digest eed22bce8dc899345f871483b57d9c040d0ba70c129c15753838a6ca76a7efbc
 real time: 300 steps in 20 s of virtual time, time up; knight_0 caught at step 89
-  digest b894cf4ad19accdc5ceda22df87018aae14eae8de85ce68ba3806f2c9c5523e6
+  digest cc3ea8b1c5fe6e167a4a21902edc3e8dc6c0806e7d4dca5eeaef59d86cde5e33
 
 The thinker awaits a 0.25 s model call (virtual time) before each move. In lockstep
 every step waits for all agents; in real time a frame comes every 1/15 s, and an agent

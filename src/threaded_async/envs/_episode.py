@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import math
 import os
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import Trace
+from .._codec import digest_of
 from ._optional import require
 
 if TYPE_CHECKING:
@@ -118,7 +115,8 @@ class Episode:
         return len(self.records)
 
     def digest(self) -> str:
-        """The SHA-256 (64 hex digits) of the episode's canonical encoding.
+        """The SHA-256 (64 hex digits) of the episode's canonical encoding (the trace
+        codec's comparison form, as :meth:`threaded_async.Trace.digest` hashes).
 
         Covers the seed, the records, the totals, the missed frames, the error (agent,
         type and message: not the traceback) and the trace (by its own
@@ -129,18 +127,16 @@ class Episode:
         error = None
         if self.error is not None:
             error = [self.error.agent, self.error.type, self.error.message]
-        data = {
-            "seed": self.seed,
-            "records": [_fields(record) for record in self.records],
-            "total_rewards": self.total_rewards,
-            "missed_frames": self.missed_frames,
-            "error": error,
-            "trace": self.trace.digest(),
-        }
-        text = json.dumps(
-            _plain(data), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+        return digest_of(
+            {
+                "seed": self.seed,
+                "records": [_fields(record) for record in self.records],
+                "total_rewards": self.total_rewards,
+                "missed_frames": self.missed_frames,
+                "error": error,
+                "trace": self.trace.digest(),
+            }
         )
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def replay(
         self, agents: Mapping[str, AgentFn] | AgentFn, *, timeout: float | None = 10.0
@@ -187,40 +183,3 @@ class Episode:
 
 def _fields(record: StepRecord) -> dict[str, Any]:
     return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
-
-
-_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
-
-
-def _plain(value: object) -> Any:
-    """``value`` as JSON data that encodes it exactly and the same way on every run.
-
-    numpy values (anything with ``dtype`` and ``tolist``) keep their dtype and shape;
-    non-finite floats and dicts with non-str keys are tagged; tuples become lists; any
-    other object is its repr (without memory addresses).
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if hasattr(value, "dtype") and hasattr(value, "tolist"):
-        array: Any = value
-        return {
-            "$numpy": str(array.dtype),
-            "shape": [int(n) for n in getattr(array, "shape", ())],
-            "value": _plain(array.tolist()),
-        }
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        number = float(value)
-        return number if math.isfinite(number) else {"$float": repr(number)}
-    if isinstance(value, list | tuple):
-        items: list[object] = list(value)  # pyright: ignore[reportUnknownArgumentType]
-        return [_plain(item) for item in items]
-    if isinstance(value, dict):
-        mapping: dict[object, object] = dict(value)  # pyright: ignore[reportUnknownArgumentType]
-        if all(isinstance(key, str) for key in mapping):
-            return {str(key): _plain(item) for key, item in mapping.items()}
-        pairs = [[_plain(key), _plain(item)] for key, item in mapping.items()]
-        pairs.sort(key=lambda pair: json.dumps(pair, sort_keys=True))
-        return {"$dict": pairs}
-    return {"$repr": _ADDRESS.sub("", repr(value))}

@@ -22,6 +22,7 @@ from .. import (
     VirtualClock,
     request,
 )
+from .._codec import snapshot
 from ._episode import AgentError, Episode, StepRecord
 from ._optional import Progress, require
 
@@ -381,7 +382,7 @@ class Session:
         self.records.append(
             StepRecord(
                 time=clock.time() if clock is not None else time.monotonic() - self._started,
-                actions=copied(actions),  # the agents may reuse their action objects
+                actions=snapshot(actions),  # the agents may reuse their action objects
                 rewards=floats,
                 terminations={name: bool(terminations[name]) for name in actions},
                 truncations={name: bool(truncations[name]) for name in actions},
