@@ -23,22 +23,24 @@ from typing import Any, Self, TypeVar
 
 from ._core import (
     CANCELLED,
+    CATCH_UP_ITERATIONS,
+    CATCH_UP_SECONDS,
     USE_DEFAULT_TIMEOUT,
+    Awaiting,
     Deadline,
     EventLoopTimeoutError,
     ForcedThreadShutdown,
     LoopToken,
     Outcome,
+    RealTimeCall,
     RunnerClosedError,
     ShutdownType,
     SteppingEventLoop,
     TAExceptionGroup,
     TaskFamily,
-    TimerHandle,
     VirtualClock,
     adopting_task_factory,
     call_later,
-    catch_up,
     check_timeout,
     current_family,
     family_of_context,
@@ -258,7 +260,7 @@ class AsyncRunner:
         the loop (e.g. by ``loop_factory``), with its traceback.
         """
         self._launch()
-        self._started.wait(None, None, "the event loop to start")
+        self._started.wait(None, None, Awaiting("the event loop to start"))
         return self
 
     def start_thread(
@@ -319,7 +321,9 @@ class AsyncRunner:
             # (Parked on the outcome alone: the close wakes the token's parked threads a
             # little before the stop is complete.)
             if not self._finished.wait_done(wait):
-                raise self._token.timeout_error("another thread's stop() of this runner", wait)
+                raise self._token.timeout_error(
+                    Awaiting("another thread's stop() of this runner to finish"), wait
+                )
             return
         if state == _NEW:
             self._shutdown_type = ShutdownType.STOPPED
@@ -337,14 +341,19 @@ class AsyncRunner:
         thread = self._thread
         assert thread is not None
         if self._state == _STARTING or not self._started.done():
-            self._started.wait(wait, self._token, "the event loop to start")
+            self._started.wait(wait, self._token, Awaiting("the event loop to start"))
         deadline = Deadline(wait)
         token = self._token
         loop = token.loop
         try:
             if loop is not None and not token.closed:
                 try:
-                    catch_up(token, deadline.remaining())
+                    wait_idle(
+                        token,
+                        deadline.remaining(),
+                        max_iterations=CATCH_UP_ITERATIONS,
+                        min_seconds=CATCH_UP_SECONDS,
+                    )
                 except (EventLoopTimeoutError, RunnerClosedError):
                     pass
                 try:
@@ -473,7 +482,7 @@ class AsyncRunner:
     def wait_closed(self, timeout: float | None = None) -> None:
         """Block until the runner has closed (EventLoopTimeoutError on timeout)."""
         self._token.check_may_block("AsyncRunner.wait_closed()", "add_stop_callback()")
-        self._finished.wait(check_timeout(timeout), None, "the runner to close")
+        self._finished.wait(check_timeout(timeout), None, Awaiting("the runner to close"))
 
     # -- the loop thread -----------------------------------------------------------------
     def _make_loop(self) -> asyncio.AbstractEventLoop:
@@ -774,10 +783,10 @@ class AsyncRunner:
             # and the tasks it spawns are one family (a client it uses is live meanwhile).
             context.run(_set_family, TaskFamily())
         if _get_ident() == token.thread_id:
-            start.start(loop, context, False)
+            start.start(loop, context, eager=False)
         else:
             try:
-                loop.call_soon_threadsafe(start.start, loop, context, True, started)
+                loop.call_soon_threadsafe(start.start_from_thread, loop, context, started)
             except RuntimeError:  # the loop closed since the check above
                 self._live.discard(start)
                 _close_coroutine(awaitable)
@@ -980,7 +989,7 @@ class _GraceAlarm:
         self._loop = loop
         self._end = time.monotonic() + seconds
         self._rung: asyncio.Future[None] = loop.create_future()
-        self._timer: TimerHandle | None = None
+        self._timer: RealTimeCall | None = None
 
     def __enter__(self) -> _GraceAlarm:
         return self

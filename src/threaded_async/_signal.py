@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from ._core import RESULT, Outcome, TimerHandle, call_at, check_may_block
+from ._core import RESULT, Outcome, RealTimeCall, call_at, check_may_block
 
 __all__ = ["Signal", "Till"]
 
@@ -120,7 +120,7 @@ class Till(Signal):
         super().__init__(name or "till")
         deadline = time.monotonic() + seconds if seconds is not None else till
         assert deadline is not None
-        self._timer: TimerHandle | None = None
+        self._timer: RealTimeCall | None = None
         if deadline <= time.monotonic():
             self.go()
         else:

@@ -81,6 +81,7 @@ class TaskStart(Generic[T]):
         self,
         loop: asyncio.AbstractEventLoop,
         context: contextvars.Context,
+        *,
         eager: bool,
         started: Outcome[None] | None = None,
     ) -> None:
@@ -121,6 +122,16 @@ class TaskStart(Generic[T]):
             task.add_done_callback(self._on_task_done)
         else:
             self._on_task_done(task)
+
+    def start_from_thread(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        started: Outcome[None] | None,
+    ) -> None:
+        """:meth:`start`, eagerly: what a thread other than the loop's asks for (a callback
+        of the loop; the runner's close finds it by its owner, this TaskStart)."""
+        self.start(loop, context, eager=True, started=started)
 
     def _on_task_done(self, task: asyncio.Task[None]) -> None:
         # Backstop for a task cancelled before it ever ran (so _drive never started):

@@ -8,6 +8,7 @@ from typing import Self
 
 from ._core import (
     AsyncWaiter,
+    Awaiting,
     EventLoopTimeoutError,
     ThreadWaiter,
     WaiterList,
@@ -131,7 +132,7 @@ class WorkTracker:
             waiters.discard(waiter)
             return
         if not waiter.park(wait) and waiters.discard(waiter):
-            raise EventLoopTimeoutError(f"the WorkTracker to become {what[5:]}", wait)
+            raise EventLoopTimeoutError(Awaiting(f"the WorkTracker to become {what[5:]}"), wait)
 
     async def _wait_async(self, want_idle: bool) -> None:
         if (self._count == 0) == want_idle:

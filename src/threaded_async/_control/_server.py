@@ -34,6 +34,7 @@ from .._core import (
     RESULT,
     USE_DEFAULT_TIMEOUT,
     AsyncWaiter,
+    Awaiting,
     ClosedWhileWaitingError,
     Deadline,
     InvalidStateError,
@@ -43,7 +44,6 @@ from .._core import (
     RunnerClosedError,
     SteppingEventLoop,
     VirtualClock,
-    catch_up,
     check_timeout,
     failure_answer,
     make_view,
@@ -395,8 +395,11 @@ class Server:
         deadline = Deadline(self._token.resolve(timeout))
         task = runner.create_task(awaitable)
         if not runner.in_runner_loop:
-            catch_up(
-                self._token, deadline.remaining(), self.catch_up_iterations, self.catch_up_seconds
+            wait_idle(
+                self._token,
+                deadline.remaining(),
+                max_iterations=self.catch_up_iterations,
+                min_seconds=self.catch_up_seconds,
             )
         return task
 
@@ -790,7 +793,9 @@ class Server:
                 continue  # another host thread took one meanwhile: look again
             if not inbox.wait(deadline, lambda: inbox.lockstep_ready(chosen), self._wait_holds()):
                 names = ", ".join(c.name for c in missing)
-                raise token.timeout_error(f"requests from {names} (gather)", deadline.timeout)
+                raise token.timeout_error(
+                    Awaiting(f"requests from {names} (gather)"), deadline.timeout
+                )
 
     def _wait_holds(self) -> RequestHolds | None:
         """The holds a waiting host overrides: its server's requests (virtual time)."""
@@ -847,7 +852,7 @@ class Server:
         deadline: Deadline | None = None
         if item is None:
             deadline = Deadline(wait)
-            self._catch_up(deadline.remaining(), budget_end)
+            self._wait_idle(deadline.remaining(), budget_end)
             item = inbox.pop()
             if item is None:
                 return False
@@ -858,12 +863,12 @@ class Server:
                     wait_idle(
                         token,
                         wait if deadline is None else deadline.remaining(),
-                        self.catch_up_iterations,
-                        self.catch_up_seconds,
+                        max_iterations=self.catch_up_iterations,
+                        min_seconds=self.catch_up_seconds,
                         quiet=True,
                     )
                 else:
-                    self._catch_up(
+                    self._wait_idle(
                         wait if deadline is None else deadline.remaining(), budget_end, quiet=True
                     )
         return True
@@ -883,7 +888,7 @@ class Server:
         budget_end = _budget_end(budget)
         inbox = self._inbox
         if not inbox:
-            self._catch_up(deadline.remaining(), budget_end)
+            self._wait_idle(deadline.remaining(), budget_end)
         count = 0
         with self.batch():  # a frame: the answers wake the loop once, when all are given
             for _ in range(len(inbox)):
@@ -894,14 +899,15 @@ class Server:
                 self._answer(item)
         if count and self._runner.is_running:
             with contextlib.suppress(RunnerClosedError):
-                self._catch_up(deadline.remaining(), budget_end, quiet=True)
+                self._wait_idle(deadline.remaining(), budget_end, quiet=True)
         return count
 
-    def _catch_up(
-        self, timeout: float | None, budget_end: float | None, quiet: bool = False
+    def _wait_idle(
+        self, timeout: float | None, budget_end: float | None, *, quiet: bool = False
     ) -> None:
-        """Let the loop catch up (see process); quietly give up when the budget is spent
-        (or at the timeout, with ``quiet``)."""
+        """Let the loop catch up: wait until it is idle, bounded as described for the
+        class, and by ``budget_end`` (a frame's budget: then it gives up quietly, as at
+        the timeout with ``quiet``)."""
         seconds = self.catch_up_seconds
         if budget_end is not None:
             left = max(0.0, budget_end - _monotonic())
@@ -912,7 +918,13 @@ class Server:
             # (it then hands over the GIL) rather than wake up at the timeout and wait for
             # the GIL behind a computing coroutine (up to the switch interval, 5 ms).
             seconds = min(seconds, left)
-        wait_idle(self._token, timeout, self.catch_up_iterations, seconds, quiet)
+        wait_idle(
+            self._token,
+            timeout,
+            max_iterations=self.catch_up_iterations,
+            min_seconds=seconds,
+            quiet=quiet,
+        )
 
     def _answer(self, item: Request[Any]) -> None:
         """Answer a taken request on this thread, as ``process`` does; an interrupt of the

@@ -7,6 +7,7 @@ protocol.
 
 from ._clock import ClockHost, JumpHold, VirtualClock, hold_virtual_time
 from ._errors import (
+    Awaiting,
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
     ExceptionDetails,
@@ -25,7 +26,6 @@ from ._idle import (
     CATCH_UP_ITERATIONS,
     CATCH_UP_SECONDS,
     FOREIGN_LOOP_HOPS,
-    catch_up,
     wait_idle,
 )
 from ._loop import RequestHolds, SteppingEventLoop
@@ -40,7 +40,7 @@ from ._outcome import (
     report_callback_error,
 )
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeout, resolve_timeout
-from ._timer import TimerHandle, call_at, call_later
+from ._timer import RealTimeCall, call_at, call_later
 from ._token import LoopToken, token_of
 from ._view import ResultView, make_view
 from ._waiters import (
@@ -63,6 +63,7 @@ __all__ = [
     "RESULT",
     "USE_DEFAULT_TIMEOUT",
     "AsyncWaiter",
+    "Awaiting",
     "ClockHost",
     "ClosedWhileWaitingError",
     "Deadline",
@@ -78,6 +79,7 @@ __all__ = [
     "QueueEmpty",
     "QueueFull",
     "QueueShutDown",
+    "RealTimeCall",
     "RequestHolds",
     "ResultView",
     "RunnerClosedError",
@@ -87,14 +89,12 @@ __all__ = [
     "TaskFamily",
     "ThreadWaiter",
     "TimeoutTimer",
-    "TimerHandle",
     "VirtualClock",
     "Waiter",
     "WaiterList",
     "adopting_task_factory",
     "call_at",
     "call_later",
-    "catch_up",
     "check_may_block",
     "check_timeout",
     "current_family",

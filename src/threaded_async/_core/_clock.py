@@ -3,7 +3,7 @@
 All time arithmetic lives here. The loop sees a small contract, like trio's ``Clock``:
 :meth:`VirtualClock.time` is its clock, and :meth:`VirtualClock.on_idle` is called each
 time the loop has nothing to run; the clock answers whether time moves to the next timer.
-Time changes in one method, :meth:`VirtualClock._move_to` (SimPy's ``Environment.step``).
+Time changes in one method, :meth:`VirtualClock._set` (SimPy's ``Environment.step``).
 """
 
 from __future__ import annotations
@@ -73,8 +73,11 @@ class VirtualClock:
     once the clock is within the clock's resolution of it (1 ns, or a few float steps
     where floats are coarser than that), as asyncio's own loop does.
 
-    Caveat: with autojump, code waiting on real-world events (threads, sockets) still sees
-    virtual timers fire as soon as the loop is otherwise idle.
+    Real work takes no virtual time: while a job of any executor of the loop
+    (``asyncio.to_thread``, ``run_in_executor``) or a :meth:`hold` is in flight, neither
+    an autojump nor :meth:`advance` moves the clock, and the loop is not idle. Other real
+    I/O (a socket awaited without a hold) is not known to the clock: with autojump, its
+    virtual timeouts fire as soon as the loop is otherwise idle.
 
     The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`,
     :attr:`resolution`, :meth:`attach` and :meth:`on_idle`.
@@ -125,7 +128,7 @@ class VirtualClock:
             raise TypeError(f"seconds must be a number, not {type(seconds).__name__}")
         if not 0 <= seconds < math.inf:  # also refuses NaN
             raise ValueError(f"cannot advance a clock by {seconds!r} seconds")
-        self._move(_to_ns(seconds), True, f"VirtualClock.advance({seconds})", timeout)
+        self._move(_to_ns(seconds), f"VirtualClock.advance({seconds})", timeout, relative=True)
 
     def advance_to(self, when: float, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
         """Move virtual time forward to the absolute time ``when`` and let the loop settle,
@@ -136,9 +139,9 @@ class VirtualClock:
             raise ValueError(
                 f"cannot move the clock back to {when!r}: it is already at {self._now!r}"
             )
-        self._move(target, False, f"VirtualClock.advance_to({when})", timeout)
+        self._move(target, f"VirtualClock.advance_to({when})", timeout, relative=False)
 
-    def _move(self, ns: int, relative: bool, what: str, timeout: float | None) -> None:
+    def _move(self, ns: int, what: str, timeout: float | None, *, relative: bool) -> None:
         """Move to ``ns`` (from now if ``relative``); with a running loop, through it."""
         if (self._ns + ns if relative else ns) > _MAX_NS:
             raise ValueError(f"{what}: the clock cannot go past {_MAX_NS / _NS!r} seconds")
@@ -197,7 +200,7 @@ class VirtualClock:
                 raise RuntimeError("a VirtualClock drives one event loop at a time")
             self._host = host
 
-    def on_idle(self, when: float | None, jump_allowed: bool) -> bool:
+    def on_idle(self, when: float | None, *, jump_allowed: bool) -> bool:
         """Called by the loop whenever it has nothing to run; ``when`` is its next timer.
 
         Returns True when time moved to ``when`` (the loop runs the timer next), False

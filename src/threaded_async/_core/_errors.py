@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
+    "Awaiting",
     "EventLoopTimeoutError",
     "ExceptionDetails",
     "ForcedThreadShutdown",
@@ -24,6 +25,13 @@ __all__ = [
     "ShutdownType",
     "TAExceptionGroup",
 ]
+
+
+class Awaiting(str):
+    """What a wait waits for, said whole (``"the event loop to become idle"``): an
+    :class:`EventLoopTimeoutError` made with it does not add 1.4's "to complete"."""
+
+    __slots__ = ()
 
 
 class EventLoopTimeoutError(TimeoutError):
@@ -50,8 +58,14 @@ class EventLoopTimeoutError(TimeoutError):
         timeout_text = "<infinite>" if timeout is None else f"{timeout:.3g}"
         self.timeout = timeout
         self.loop_stack = stack
-        self._made_of = (description, timeout, stack)
-        message = f"Timed out waiting {timeout_text} seconds for {description} to complete."
+        self._made_of = (
+            callable_like if isinstance(callable_like, Awaiting) else description,
+            timeout,
+            stack,
+        )
+        if not isinstance(callable_like, Awaiting):
+            description += " to complete"  # 1.4's words, for a call, a task, a wait
+        message = f"Timed out waiting {timeout_text} seconds for {description}."
         if stack:
             message += f"\nThe event loop thread is executing:\n{stack}"
         super().__init__(message)

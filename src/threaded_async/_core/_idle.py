@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import asyncio
 
-from ._errors import RunnerClosedError
+from ._errors import Awaiting, RunnerClosedError
 from ._token import LoopToken
 from ._waiters import ThreadWaiter
 
-__all__ = [
-    "CATCH_UP_ITERATIONS",
-    "CATCH_UP_SECONDS",
-    "FOREIGN_LOOP_HOPS",
-    "catch_up",
-    "wait_idle",
-]
+__all__ = ["CATCH_UP_ITERATIONS", "CATCH_UP_SECONDS", "FOREIGN_LOOP_HOPS", "wait_idle"]
 
 #: A "let the loop catch up" wait gives up on a loop that never idles once it has run this
 #: many iterations and this many seconds without idling (both; Server has its own copy).
@@ -34,6 +28,7 @@ FOREIGN_LOOP_HOPS = 16
 def wait_idle(
     token: LoopToken,
     timeout: float | None,
+    *,
     max_iterations: int | None = None,
     min_seconds: float = 0.0,
     quiet: bool = False,
@@ -71,20 +66,8 @@ def wait_idle(
             stepping.remove_idle_waiter(waiter)
         if quiet:
             return False
-        raise token.timeout_error("the event loop to become idle", timeout)
+        raise token.timeout_error(Awaiting("the event loop to become idle"), timeout)
     return True
-
-
-def catch_up(
-    token: LoopToken,
-    timeout: float | None,
-    iterations: int = CATCH_UP_ITERATIONS,
-    seconds: float = CATCH_UP_SECONDS,
-) -> None:
-    """Let the loop catch up: :func:`wait_idle`, but give up once ``iterations`` loop
-    iterations and ``seconds`` of real time have both passed without the loop idling (a
-    loop that never idles is not waited for; one long step still is)."""
-    wait_idle(token, timeout, iterations, seconds)
 
 
 def _hop(loop: asyncio.AbstractEventLoop, remaining: int, waiter: ThreadWaiter) -> None:

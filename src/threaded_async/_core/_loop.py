@@ -359,7 +359,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         if working:
             return False  # real work takes no virtual time: its end wakes the loop
         scheduled = self._scheduled
-        moved = clock.on_idle(scheduled[0][0] if scheduled else None, not requests_hold)
+        moved = clock.on_idle(
+            scheduled[0][0] if scheduled else None, jump_allowed=not requests_hold
+        )
         # asyncio fires timers due before time() + _clock_resolution: keep that above one
         # float step of the virtual time, or no timer fires at large times.
         self._clock_resolution = clock.resolution

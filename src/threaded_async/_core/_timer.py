@@ -16,12 +16,12 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["TimerHandle", "call_at", "call_later"]
+__all__ = ["RealTimeCall", "call_at", "call_later"]
 
 logger = logging.getLogger("threaded_async")
 
 
-class TimerHandle:
+class RealTimeCall:
     """One scheduled call; :meth:`cancel` withdraws it (any thread, never blocks)."""
 
     __slots__ = ("_fn", "deadline")
@@ -47,11 +47,11 @@ class TimerHandle:
 class _RealTimeTimer:
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._heap: list[tuple[float, int, TimerHandle]] = []
+        self._heap: list[tuple[float, int, RealTimeCall]] = []
         self._count = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def add(self, handle: TimerHandle) -> None:
+    def add(self, handle: RealTimeCall) -> None:
         with self._cond:
             heapq.heappush(self._heap, (handle.deadline, next(self._count), handle))
             if self._thread is None:
@@ -62,7 +62,7 @@ class _RealTimeTimer:
             else:
                 self._cond.notify()
 
-    def discard(self, handle: TimerHandle) -> None:
+    def discard(self, handle: RealTimeCall) -> None:
         with self._cond:
             self._heap = [entry for entry in self._heap if entry[2] is not handle]
             heapq.heapify(self._heap)
@@ -103,17 +103,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_timer.restart_after_fork)
 
 
-def call_at(deadline: float, fn: Callable[[], object]) -> TimerHandle:
+def call_at(deadline: float, fn: Callable[[], object]) -> RealTimeCall:
     """Call ``fn()`` in the timer thread once ``time.monotonic()`` reaches ``deadline``.
 
     Any thread; never blocks. ``fn`` must be quick and thread-safe; an exception it raises
     is logged (logger ``threaded_async``).
     """
-    handle = TimerHandle(deadline, fn)
+    handle = RealTimeCall(deadline, fn)
     _timer.add(handle)
     return handle
 
 
-def call_later(seconds: float, fn: Callable[[], object]) -> TimerHandle:
+def call_later(seconds: float, fn: Callable[[], object]) -> RealTimeCall:
     """Call ``fn()`` in the timer thread ``seconds`` real seconds from now (see call_at)."""
     return call_at(time.monotonic() + seconds, fn)
