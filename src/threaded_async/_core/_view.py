@@ -1,5 +1,5 @@
 """ResultView: the base of every public handle on an Outcome someone else completes
-(Future, BackgroundTask, Reply, PendingRequest, Request)."""
+(Future, BackgroundTask, Reply, PendingRequest)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ __all__ = ["ResultView", "make_view"]
 class ResultView(Generic[T]):
     """A read-and-wait view of an :class:`Outcome` that someone else completes.
 
-    The common base of :class:`~threaded_async.Future`, ``BackgroundTask``, ``Reply``,
-    ``PendingRequest`` and ``Request``: ``done``, ``cancelled``, ``exception``, awaiting
+    The common base of :class:`~threaded_async.Future`, ``BackgroundTask``, ``Reply`` and
+    ``PendingRequest``: ``done``, ``cancelled``, ``exception``, awaiting
     from any loop, and the blocking wait their public ``wait`` methods are built on.
     Subclasses keep ``__slots__``; the producer passes the outcome it keeps.
     """
