@@ -1,4 +1,4 @@
-"""Run by ``tests/test_envs_run_episodes_subprocess.py`` as ``python -m
+"""Run by ``tests/envs/test_run_episodes_subprocess.py`` as ``python -m
 tests._interrupt_child once|twice``: ``run_episodes(engine="process")`` on two workers
 with slow episodes (each worker prints ``running <pid>`` once it runs one), which the
 test interrupts with SIGINT. Prints ``interrupted`` when the KeyboardInterrupt reaches

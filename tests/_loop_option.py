@@ -27,7 +27,7 @@ STDLIB_ONLY_REASON = (
 #: loop that never idles does not keep it parked.
 STDLIB_ONLY_CASES = frozenset(
     {
-        "tests/test_wakeups.py::test_orderly_stop_wakes_two_blocked_threads"
+        "tests/runner/test_wakeups.py::test_orderly_stop_wakes_two_blocked_threads"
         "[AsyncRunner.wait_until_idle]",
     }
 )

@@ -10,7 +10,6 @@ errors. Deterministic: derandomized, no example database, bounded example counts
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -28,6 +27,7 @@ from hypothesis.stateful import (
 )
 
 import threaded_async as ta
+from tests._support import wait_for
 
 BOUND = 10.0
 SETTINGS = settings(
@@ -40,13 +40,6 @@ SETTINGS = settings(
 )
 
 items = st.integers(min_value=0, max_value=1_000)
-
-
-def _wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for a waiter to park"
-        time.sleep(0.0005)
 
 
 def _outcome(call: Callable[[], Any]) -> tuple[str, Any]:
@@ -152,7 +145,7 @@ class QueueModel(RuleBasedStateMachine):
     @rule(item=items)
     def parked_coroutine_get_woken_by_thread_put(self, item: int) -> None:
         task = self.runner.create_task(self.queue.get())
-        _wait_for(lambda: self.queue.statistics().waiting_getters == 1)
+        wait_for(lambda: self.queue.statistics().waiting_getters == 1, "a waiter to park")
         self.queue.put_nowait(item)
         assert task.wait(BOUND) == item
 
@@ -162,7 +155,7 @@ class QueueModel(RuleBasedStateMachine):
         got: list[int] = []
         t = threading.Thread(target=lambda: got.append(self.queue.get_wait(BOUND)))
         t.start()
-        _wait_for(lambda: self.queue.statistics().waiting_getters == 1)
+        wait_for(lambda: self.queue.statistics().waiting_getters == 1, "a waiter to park")
         assert self._run(lambda: self.queue.put(item)) == ("ok", None)
         t.join(BOUND)
         assert got == [item]
@@ -175,7 +168,7 @@ class QueueModel(RuleBasedStateMachine):
             target=lambda: result.append(_outcome(lambda: self.queue.put_wait(item, BOUND)))
         )
         t.start()
-        _wait_for(lambda: self.queue.statistics().waiting_putters == 1)
+        wait_for(lambda: self.queue.statistics().waiting_putters == 1, "a waiter to park")
         assert self._run(self.queue.get) == ("ok", self._model_take())
         t.join(BOUND)
         assert result == [("ok", None)]
@@ -190,7 +183,7 @@ class QueueModel(RuleBasedStateMachine):
         )
         t.start()
         task = self.runner.create_task(self.queue.get())
-        _wait_for(lambda: self.queue.statistics().waiting_getters == 2)
+        wait_for(lambda: self.queue.statistics().waiting_getters == 2, "a waiter to park")
         self.queue.shutdown(immediate)
         self.shut = True
         t.join(BOUND)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import threaded_async as ta
+from tests._support import wait_for
 
 #: The guarantee: parked threads wake within a second of the runner closing.
 WAKE_BOUND = 1.0
@@ -43,14 +44,6 @@ async def _poller() -> None:
     """Keeps the loop from ever being idle until cancelled (a client polling with sleep(0))."""
     while True:
         await asyncio.sleep(0)
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + PARK_BOUND
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 @dataclass
@@ -196,7 +189,7 @@ def test_orderly_stop_wakes_two_blocked_threads(path: WaitPath) -> None:
     runner.create_task(_poller())
     blocked = Blocked(path.make(runner))
     blocked.start()
-    _wait_for(lambda: _parked(runner, 2), "two threads to park")
+    wait_for(lambda: _parked(runner, 2), "two threads to park")
     runner.stop()
     closed_at = time.monotonic()
     assert runner.shutdown_type == ta.ShutdownType.STOPPED
@@ -222,7 +215,7 @@ def test_forced_stop_wakes_two_blocked_threads(
     runner.call_soon(block_the_loop)
     assert stuck.wait(PARK_BOUND)
     blocked.start()
-    _wait_for(lambda: _parked(runner, 2), "two threads to park")
+    wait_for(lambda: _parked(runner, 2), "two threads to park")
     runner.stop()
     closed_at = time.monotonic()
     assert runner.shutdown_type == ta.ShutdownType.FORCE_STOPPED
@@ -247,7 +240,7 @@ def test_loop_thread_death_wakes_two_blocked_threads(
 
     runner.call_soon(die_when_told)
     blocked.start()
-    _wait_for(lambda: _parked(runner, 2), "two threads to park")
+    wait_for(lambda: _parked(runner, 2), "two threads to park")
     closed = threading.Event()
     runner.add_stop_callback(closed.set)
     gate.set()
@@ -271,7 +264,7 @@ def test_all_paths_blocked_at_once_wake_on_orderly_stop() -> None:
     groups = [(path, Blocked(path.make(runner))) for path in ORDERLY_PATHS]
     for _, group in groups:
         group.start()
-    _wait_for(lambda: _parked(runner, 2 * len(ORDERLY_PATHS)), "every thread to park")
+    wait_for(lambda: _parked(runner, 2 * len(ORDERLY_PATHS)), "every thread to park")
     runner.stop()
     closed_at = time.monotonic()
     for path, group in groups:
@@ -451,7 +444,7 @@ def test_pytest_config_makes_a_hang_fail_with_every_threads_stack(tmp_path: Path
     """The suite's pytest config has a per-test timeout and a faulthandler dump before it;
     run a hanging test under that config (with both shortened) and check that it fails
     and that the stacks of the main thread and of the loop thread are printed."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert float(config["faulthandler_timeout"]) < float(config["timeout"])
     assert "error" in config["filterwarnings"]
@@ -581,7 +574,7 @@ def test_stopping_a_runner_that_never_started_wakes_threads_blocked_on_its_queue
     consumer = threading.Thread(target=consume)
     consumer.start()
     parked.wait(PARK_BOUND)
-    _wait_for(lambda: queue.statistics().waiting_getters == 1, "the consumer to park")
+    wait_for(lambda: queue.statistics().waiting_getters == 1, "the consumer to park")
     runner.stop()
     consumer.join(WAKE_BOUND)
     assert not consumer.is_alive()

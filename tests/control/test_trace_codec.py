@@ -395,7 +395,7 @@ def sample_trace() -> Trace:
     )
 
 
-SAMPLE_DIGEST = "53150341b313f95f2e350bf70607622875ed4758e428b666b25f9e4f0dd2156a"
+SAMPLE_DIGEST = "2b3258d95a8b5b2d05913ee47eaa57ebcfd53c35401fbd51f76997344ceb22c0"
 
 
 def test_digest_is_pinned() -> None:
@@ -433,8 +433,8 @@ def test_trace_digest_is_the_digest_of_its_entries_fields() -> None:
 
 def test_digest_does_not_depend_on_the_hash_seed() -> None:
     """Sets and dicts are sorted by their encoding, not by hash order."""
-    code = "from tests.test_trace_codec import sample_trace; print(sample_trace().digest())"
-    root = Path(__file__).resolve().parents[1]
+    code = "from tests.control.test_trace_codec import sample_trace; print(sample_trace().digest())"
+    root = Path(__file__).resolve().parents[2]
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         env["PYTHONPATH"] = os.pathsep.join([str(root / "src"), str(root)])

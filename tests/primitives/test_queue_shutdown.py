@@ -6,23 +6,15 @@ from __future__ import annotations
 import asyncio
 import queue as stdlib_queue
 import threading
-import time
 from collections.abc import Callable
 from typing import cast
 
 import pytest
 
 import threaded_async as ta
+from tests._support import wait_for
 
 BOUND = 10.0
-
-
-def _wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + BOUND
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.001)
 
 
 class Parked:
@@ -64,7 +56,7 @@ def test_shutdown_wakes_blocked_getters_on_both_faces(runner: ta.AsyncRunner) ->
     tasks = [runner.create_task(getter()) for _ in range(2)]
     # A coroutine on a foreign event loop (another thread's asyncio.run) parks too.
     parked.thread("foreign-loop", lambda: asyncio.run(getter()))
-    _wait_for(lambda: queue.statistics().waiting_getters == 5, "five parked getters")
+    wait_for(lambda: queue.statistics().waiting_getters == 5, "five parked getters")
     queue.shutdown()
     parked.join()
     assert len(parked.results) == 3
@@ -88,7 +80,7 @@ def test_shutdown_wakes_blocked_putters_on_both_faces(runner: ta.AsyncRunner) ->
 
     tasks = [runner.create_task(putter(n)) for n in (3, 4)]
     parked.thread("foreign-loop", lambda: asyncio.run(putter(5)))
-    _wait_for(lambda: queue.statistics().waiting_putters == 5, "five parked putters")
+    wait_for(lambda: queue.statistics().waiting_putters == 5, "five parked putters")
     queue.shutdown(immediate=False)
     parked.join()
     for who, got in parked.results:
@@ -177,7 +169,7 @@ def test_shutdown_from_the_loop_thread_and_from_a_coroutine(runner: ta.AsyncRunn
     queue: ta.Queue[int] = ta.Queue(runner)
     parked = Parked()
     parked.thread("thread", lambda: queue.get_wait(None))
-    _wait_for(lambda: queue.statistics().waiting_getters == 1, "a parked getter")
+    wait_for(lambda: queue.statistics().waiting_getters == 1, "a parked getter")
 
     async def shut() -> None:
         queue.shutdown()
@@ -275,7 +267,7 @@ def test_put_nowait_wakes_a_parked_coroutine_and_thread(runner: ta.AsyncRunner) 
         return await queue.get()
 
     task = runner.create_task(get())
-    _wait_for(lambda: queue.statistics().waiting_getters == 2, "two parked getters")
+    wait_for(lambda: queue.statistics().waiting_getters == 2, "two parked getters")
     queue.put_nowait(1)
     queue.put_nowait(2)
     parked.join()
@@ -320,7 +312,7 @@ def test_errors_from_a_waiting_get_carry_no_internal_context(runner: ta.AsyncRun
         return await queue.get()
 
     task = runner.create_task(get())
-    _wait_for(lambda: queue.statistics().waiting_getters == 2, "two parked getters")
+    wait_for(lambda: queue.statistics().waiting_getters == 2, "two parked getters")
     queue.shutdown()
     parked.join()
     from_thread = parked.results[0][1]

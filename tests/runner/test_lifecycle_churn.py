@@ -16,7 +16,7 @@ from pathlib import Path
 import threaded_async as ta
 
 CYCLES = 1_000
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _fds() -> set[str]:
@@ -162,10 +162,10 @@ def test_part_of_the_suite_passes_under_dev_mode() -> None:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/test_cancel.py",
-            "tests/test_queue_shutdown.py",
-            "tests/test_contextvars.py",
-            "tests/test_fresh_primitives.py",
+            "tests/primitives/test_cancel.py",
+            "tests/primitives/test_queue_shutdown.py",
+            "tests/runner/test_contextvars.py",
+            "tests/primitives/test_fresh_primitives.py",
         ],
         timeout=55,
     )
