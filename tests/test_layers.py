@@ -35,7 +35,7 @@ CORE_ORDER = [
 
 #: Inside ``_control`` (L4): each part may import only the ones before it (a type-only
 #: import of a later one, to annotate, is fine).
-CONTROL_ORDER = ["_request", "_handlers", "_inbox", "_recorder", "_client", "_server"]
+CONTROL_ORDER = ["_request", "_handlers", "_inbox", "_recorder", "_futures", "_client", "_server"]
 
 #: Packages whose parts are checked against their own order.
 ORDERED_PACKAGES = {"_core": CORE_ORDER, "_control": CONTROL_ORDER}

@@ -1,5 +1,9 @@
 """The value codec of traces: Python values as canonical JSON data, and back.
 
+Over 600 lines: the one place a recorded value's format is defined; the decoder of
+untrusted files checks every tag the encoder writes (kept beside it so they cannot
+drift), and the snapshot of a value follows the same kinds.
+
 :func:`encode` turns a Python value into JSON data and :func:`decode` turns it back;
 :func:`canonical_json` is a value's canonical JSON text; :func:`digest_form` is its
 comparison form and :func:`digest_of` the SHA-256 of that form. ``_trace`` builds trace

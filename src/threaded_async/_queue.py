@@ -1,6 +1,9 @@
 """Queue: one buffer with two faces, ``await get()/put()`` for coroutines and
 ``get_wait()/put_wait()`` for threads.
 
+Over 600 lines: the two faces, shutdown, join and the three orders (FIFO, LIFO, priority)
+share one buffer and one set of waiters, with the fast paths inlined on purpose.
+
 The buffer is a deque shared by both sides; a put or get that need not wait never
 touches the event loop. A waiter (thread or coroutine) is woken only when one is parked,
 and only one per item, following the register-then-recheck protocol of ``_waiters``.

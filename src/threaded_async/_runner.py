@@ -1,4 +1,9 @@
-"""AsyncRunner: an asyncio event loop owned by a background thread."""
+"""AsyncRunner: an asyncio event loop owned by a background thread.
+
+Over 600 lines: one class whose lifecycle (start, the loop thread, an orderly stop, a
+forced stop, teardown) is one state machine over shared state, plus 1.4's call API as
+thin delegations; what stands alone (the token, waits, tasks, threads) lives below it.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Test agent scripts: run client code under a scripted server on virtual time, check its trace.
 
+(Over 600 lines: the public harness, its replay and the pytest fixture, one user-facing
+module by design.)
+
 An *agent script* is ordinary async code that talks to a host through a :class:`Client`
 stub (``await env.move(1, 0)``) and sleeps with ``asyncio.sleep``. To test it, give the
 harness the answers the host would give and compare the requests it made::

@@ -8,8 +8,9 @@ oldest request (``process``), takes requests as handles to answer now or later
 The parts, lowest first (``tests/test_layers.py`` checks the order): ``_request`` (one
 request and its handle), ``_handlers`` (the handler table, signature checks, the host
 threads' loops for async handlers), ``_inbox`` (queued requests, parked hosts, lockstep
-takes), ``_recorder`` (the trace), ``_client`` (clients and ``@request`` stubs),
-``_server`` (the server: issuing, and the one place that answers).
+takes), ``_recorder`` (the trace), ``_futures`` (1.4's Futures around the one path),
+``_client`` (clients and ``@request`` stubs), ``_server`` (the server: issuing, and the
+one place that answers).
 """
 
 from ._client import Client, request

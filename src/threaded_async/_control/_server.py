@@ -8,9 +8,10 @@ that does (the trace row, the autojump hold, the loop's wake-up). A 1.4 subclass
 overrides ``create_future`` or ``_handle_request`` answers through a :class:`Future`
 chained to that path, not through a second one.
 
-The module is over 600 lines: it is the one class users subclass (1.4's hooks), and its
-parts (registry, lifecycle, issuing, answering) share the server's state; the pieces that
-stand alone live beside it (the request, the handler table, the inbox, the recorder).
+The module is over 600 lines, most of it docstrings of the public API: the server is the
+one class users subclass (1.4's hooks), and its parts (client registry, lifecycle,
+issuing, taking, answering) share its state; the pieces that stand alone live beside it
+(the request, the handler table, the inbox, the recorder, 1.4's Futures).
 """
 
 from __future__ import annotations
@@ -38,15 +39,12 @@ from .._core import (
     ClosedWhileWaitingError,
     Deadline,
     InvalidStateError,
-    LoopToken,
-    Outcome,
     RequestHolds,
     RunnerClosedError,
     SteppingEventLoop,
     VirtualClock,
     check_timeout,
     failure_answer,
-    make_view,
     token_of,
     wait_idle,
 )
@@ -55,6 +53,7 @@ from .._runner import AsyncRunner
 from .._task import BackgroundTask
 from .._trace import Trace
 from ._client import Client
+from ._futures import AnswerFuture, answer_with, mirror, state_of
 from ._handlers import HandlerTable, HostLoops
 from ._inbox import Inbox
 from ._recorder import Recorder
@@ -508,7 +507,7 @@ class Server:
         future = item._future  # pyright: ignore[reportPrivateUsage]  # the request's own 1.4 view
         if future is not None:
             item._future = None  # pyright: ignore[reportPrivateUsage]  # (see settle)
-            _mirror(future, CANCELLED, None)
+            mirror(future, CANCELLED, None)
         recorder = self._recorder
         if recorder is not None and item.taken:
             recorder.append(recorder.row(item, CANCELLED, None))
@@ -556,7 +555,7 @@ class Server:
                 self._stepping_loop.resolved_from_thread()  # pyright: ignore[reportOptionalMemberAccess]
             future = item._future  # pyright: ignore[reportPrivateUsage]
             if future is not None:
-                _mirror(future, state, value)
+                mirror(future, state, value)
                 item._future = None  # pyright: ignore[reportPrivateUsage]  # (see below)
             return True
         if fut.done():
@@ -605,7 +604,7 @@ class Server:
             recorder.append(row)
         future = item._future  # pyright: ignore[reportPrivateUsage]  # the request's own 1.4 view
         if future is not None:
-            _mirror(future, *answer)
+            mirror(future, *answer)
             # The Future refers to its request: drop the way back, now that the answer
             # is in both (no reference cycle per request for the cyclic GC to collect).
             item._future = None  # pyright: ignore[reportPrivateUsage]
@@ -645,14 +644,14 @@ class Server:
         if future is not None:
             return future
         if self._own_futures:
-            future = _AnswerFuture.of(self, item, self._token)
+            future = AnswerFuture.of(self, item, self._token)
         else:
             future = self.create_future()
             future.add_done_callback(lambda done: self._settle_from(item, done))
         item._future = future  # pyright: ignore[reportPrivateUsage]
         fut = item._fut  # pyright: ignore[reportPrivateUsage]
         if fut.done():
-            _mirror(future, *_state_of(fut))
+            mirror(future, *state_of(fut))
         return future
 
     def _settle_from(self, item: Request[Any], future: Future[Any]) -> None:
@@ -940,7 +939,7 @@ class Server:
             except BaseException as exc:
                 # Whatever escaped (an overridden _handle_request, Ctrl-C in a slow
                 # handler), its client gets an answer, then the host the exception.
-                _answer_with(future, exc)
+                answer_with(future, exc)
                 raise
             return
         if self._plain_lookup:
@@ -993,7 +992,7 @@ class Server:
             try:
                 result = self._call_handler(handler, request)
             except BaseException as exc:
-                _answer_with(future, exc)
+                answer_with(future, exc)
                 if not isinstance(exc, Exception):
                     raise  # Ctrl-C, SystemExit...: the client is answered, the host stops
             else:
@@ -1020,150 +1019,3 @@ def _budget_end(budget: float | None) -> float | None:
         return None
     seconds = check_timeout(budget, "budget")
     return None if seconds is None else _monotonic() + seconds
-
-
-def _state_of(fut: asyncio.Future[Any]) -> tuple[int, Any]:
-    """A done loop future's answer as ``(state, value)``."""
-    if fut.cancelled():
-        return CANCELLED, None
-    exc = fut.exception()
-    return (EXCEPTION, exc) if exc is not None else (RESULT, fut.result())
-
-
-class _AnswerFuture(Future[Any]):
-    """The :class:`Future` a 1.4 ``_handle_request`` gets when ``create_future`` is not
-    overridden: a view of its request. Setting it answers the request through
-    :meth:`Server.settle`; reading it reads the request's answer. Only a wait on it (a
-    thread's ``result_wait``, an ``await``, a done callback) makes it keep an outcome of
-    its own, mirrored from the request: most are set and never waited on."""
-
-    __slots__ = ("_item", "_server")
-    _item: Request[Any]
-    _server: Server
-    _outcome: Outcome[Any]
-
-    @classmethod
-    def of(cls, server: Server, item: Request[Any], token: LoopToken) -> _AnswerFuture:
-        future = make_view(cls, _UNWATCHED, token)
-        future._item = item
-        future._server = server
-        return future
-
-    # -- setting: answers the request --------------------------------------------------
-    def set_result(self, result: Any) -> None:
-        """Answer the request (see :meth:`Future.set_result`)."""
-        self._answer(RESULT, result)
-
-    def set_exception(self, exception: BaseException) -> None:
-        """Fail the request (see :meth:`Future.set_exception`)."""
-        if isinstance(exception, type):
-            exception = exception()
-        if not isinstance(exception, BaseException):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError(f"set_exception needs an exception, not {type(exception).__name__}")
-        self._answer(EXCEPTION, exception)
-
-    def cancel(self) -> bool:
-        """Cancel the request: its client sees CancelledError. False if it was done."""
-        if self.done():
-            return False
-        with contextlib.suppress(InvalidStateError, RuntimeError):
-            return self._server.settle(self._item, CANCELLED, None)
-        return False
-
-    def _answer(self, state: int, value: Any) -> None:
-        token = self._token
-        if token is not None and token.closed:
-            token.raise_if_closed("the future's runner")
-        if not self._server.settle(self._item, state, value):
-            raise InvalidStateError("the request was cancelled: its client gave up")
-
-    # -- reading: the request's answer -------------------------------------------------
-    def done(self) -> bool:
-        """Whether the request was answered (or given up). Any thread; never blocks."""
-        return self._item.done() or self._outcome.done()
-
-    def cancelled(self) -> bool:
-        """Whether the request was cancelled. Any thread; never blocks."""
-        return self._item.cancelled() or self._outcome.cancelled()
-
-    def exception(self) -> BaseException | None:
-        """The request's exception if it failed, else None. Any thread; never blocks."""
-        return self._watch().exception()
-
-    def result_nowait(self) -> Any:
-        """The answer now (see :meth:`Future.result_nowait`)."""
-        return self._watch().unwrap()
-
-    def result_wait(self, timeout: float | None = USE_DEFAULT_TIMEOUT) -> Any:
-        """Block until answered (see :meth:`Future.result_wait`)."""
-        self._watch()
-        return super().result_wait(timeout)
-
-    async def result(self) -> Any:
-        """Await the answer (see :meth:`Future.result`)."""
-        self._watch()
-        return await super().result()
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        """Await the answer from a coroutine on any loop."""
-        self._watch()
-        return super().__await__()
-
-    def add_done_callback(self, callback: Callable[[Future[Any]], object]) -> None:
-        """Call ``callback(future)`` once answered (see :meth:`Future.add_done_callback`)."""
-        self._watch()
-        super().add_done_callback(callback)
-
-    def _watch(self) -> Outcome[Any]:
-        """The outcome that mirrors the request's answer, made on first need."""
-        outcome = self._outcome
-        if outcome is _UNWATCHED:
-            outcome = self._outcome = Outcome()
-            fut = self._item._fut  # pyright: ignore[reportPrivateUsage]  # its own request's
-            if fut.done():  # (after publishing the outcome: see mirror)
-                outcome.settle(*_state_of(fut))
-        return outcome
-
-    def mirror(self, state: int, value: Any) -> None:
-        """Internal (after the request's future was set): if something waits on this
-        Future, complete its outcome too. Publishing the outcome (``_watch``) before
-        looking at the request, and setting the request before looking at the outcome,
-        one side always sees the other."""
-        outcome = self._outcome
-        if outcome is not _UNWATCHED:
-            outcome.settle(state, value)
-
-
-#: What an unwatched _AnswerFuture holds: a shared outcome that is never completed.
-_UNWATCHED: Outcome[Any] = Outcome()
-
-
-def _mirror(future: Future[Any], state: int, value: Any) -> None:
-    """Make a request's 1.4 Future show the request's answer."""
-    if type(future) is _AnswerFuture:
-        future.mirror(state, value)
-    elif not future.done():
-        _complete(future, state, value)
-
-
-def _complete(future: Future[Any], state: int, value: Any) -> None:
-    """Set a 1.4 Future to ``(state, value)`` unless it is done (or its runner closed)."""
-    with contextlib.suppress(InvalidStateError, RunnerClosedError):
-        if state == RESULT:
-            future.set_result(value)
-        elif state == EXCEPTION:
-            future.set_exception(value)
-        else:
-            future.cancel()
-
-
-def _answer_with(future: Future[Any], exc: BaseException) -> None:
-    """Answer a request whose handling raised ``exc`` (unless it is answered already), by
-    the one policy (:func:`failure_answer`): the client sees ``exc``, or CancelledError
-    for a cancellation or an interrupt of the host itself."""
-    if future.done():
-        return
-    state, value, _ = failure_answer(exc)
-    _complete(future, state, value)
-    if not future.done():  # its runner closed: the client must still be told
-        future.cancel()

@@ -1,5 +1,9 @@
 """The event loop the runner uses by default: asyncio's selector loop with one hook.
 
+Over 600 lines: asyncio's iteration, rewritten once for speed, and the hook that serves
+every feature below share the loop's private state; much of the rest is the ordering
+arguments that make the lock-free hand-offs safe, written where they are relied on.
+
 Every time the loop is about to block in ``select`` it calls :meth:`SteppingEventLoop._select`.
 That single hook serves these features:
 
