@@ -383,28 +383,37 @@ class AsyncRunner:
         token = self._token
         stepping = token.stepping
         end = time.monotonic() + (CANCEL_GRACE if self.exit_timeout is None else self.exit_timeout)
-        while thread.is_alive() and stepping is not None:
+        while thread.is_alive():
             left = end - time.monotonic()
             if left <= 0:
                 break
             if self._tearing_down:  # the loop has stopped: let it close, do not interrupt
                 thread.join(left)
                 continue
-            iteration = stepping.iteration
+            iteration = stepping.iteration if stepping is not None else None
             thread.join(min(left, _STUCK_PROBE))
-            if (
-                thread.is_alive()
-                and stepping.iteration == iteration
-                and not self._tearing_down
-                and not stepping.is_polling()
-            ):
+            if not thread.is_alive() or self._tearing_down:
+                continue
+            if stepping is None:
+                # Another loop (uvloop) counts no iterations: a thread in the loop's own
+                # C code (its innermost Python frame ours, around run_forever) is waiting
+                # in its poll, not stuck in a callback.
+                if not self._in_loop_poll():
+                    return token.loop_stack()
+            elif stepping.iteration == iteration and not stepping.is_polling():
                 return token.loop_stack()  # one callback has run all along: stuck in it
-        if stepping is not None and stepping.is_polling():
+        if stepping is not None and stepping.is_polling() or self._in_loop_poll():
             executor = self._executor
             stacks = executor.busy_stacks() if executor is not None else []
             what = "\n".join(stacks) or "nothing it can name (tasks that ignore cancellation?)"
             return f"(the loop is idle; its shutdown waits for)\n{what}"
         return token.loop_stack()
+
+    def _in_loop_poll(self) -> bool:
+        """Whether the loop thread runs no Python callback now (its innermost frame is our
+        own, around ``run_forever``: the loop is in its own code, polling)."""
+        frame = self._token.loop_frame()
+        return frame is not None and frame.f_code is _THREAD_MAIN_CODE
 
     def _force_stop(self, thread: threading.Thread, executing: str = "") -> None:
         if not thread.is_alive():
@@ -974,6 +983,9 @@ def _mark_executor_thread(token: LoopToken, workers: weakref.WeakSet[threading.T
     _executor_thread.token = token
     workers.add(threading.current_thread())
 
+
+#: The loop thread's own frame: innermost while the loop is in its own (C) code.
+_THREAD_MAIN_CODE = AsyncRunner._thread_main.__code__  # pyright: ignore[reportPrivateUsage]  # the runner's own
 
 #: What an idle worker of a ThreadPoolExecutor executes (waiting for its next job).
 _IDLE_WORKER_CODE = concurrent.futures.thread._worker.__code__  # pyright: ignore[reportPrivateUsage]  # to tell an idle pool worker from a busy one

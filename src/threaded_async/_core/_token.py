@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import traceback
+import types
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -179,13 +180,15 @@ class LoopToken:
 
     def loop_stack(self) -> str:
         """The stack the loop thread is executing right now ('' if it is not running)."""
+        frame = self.loop_frame()
+        return "" if frame is None else "".join(traceback.format_stack(frame))
+
+    def loop_frame(self) -> types.FrameType | None:
+        """The frame the loop thread is executing right now (None if it is not running)."""
         ident = self.thread_id
         if ident is None or self.closed:
-            return ""
-        frame = sys._current_frames().get(ident)  # pyright: ignore[reportPrivateUsage]  # the documented way to see another thread's stack
-        if frame is None:
-            return ""
-        return "".join(traceback.format_stack(frame))
+            return None
+        return sys._current_frames().get(ident)  # pyright: ignore[reportPrivateUsage]  # the documented way to see another thread's stack
 
     def require_loop(self, what: str) -> asyncio.AbstractEventLoop:
         """The loop, if it accepts work; else the :meth:`not_running_error` for ``what``."""
