@@ -402,7 +402,7 @@ class AsyncRunner:
                     return token.loop_stack()
             elif stepping.iteration == iteration and not stepping.is_polling():
                 return token.loop_stack()  # one callback has run all along: stuck in it
-        if stepping is not None and stepping.is_polling() or self._in_loop_poll():
+        if (stepping is not None and stepping.is_polling()) or self._in_loop_poll():
             executor = self._executor
             stacks = executor.busy_stacks() if executor is not None else []
             what = "\n".join(stacks) or "nothing it can name (tasks that ignore cancellation?)"
