@@ -556,7 +556,10 @@ def frame(system: str, n: int) -> float:
         return _glue_frame(n, frames)
     if system != "ours":
         raise NotImplementedError
-    with _server(system, n) as server:
+    ta = _ta()
+    # 2.0's own API: a handler keyed by the requested function (not 1.4's _handle_request
+    # override, which the step and clients rows measure against 1.4).
+    with ta.Server(handlers={_inc: _inc}) as server:
         clients = [server.create_client() for _ in range(n)]
 
         async def agent(client: Any) -> None:

@@ -6,11 +6,13 @@ import asyncio
 import functools
 import inspect
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, overload
 
 from .._core import TaskFamily, current_family
 from ._handlers import REQUEST_STUBS
+from ._request import Raise
 
 if TYPE_CHECKING:
     from ._server import Server
@@ -22,6 +24,7 @@ P = ParamSpec("P")
 __all__ = ["Client", "request"]
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+_get_ident = threading.get_ident
 
 
 class Client:
@@ -57,6 +60,8 @@ class Client:
         self._server = server
         #: The agent's tasks (see bind_task); None until the client is tied to them.
         self._family: TaskFamily | None = None
+        #: Whether the client is tied to its agent's tasks yet (see :meth:`bind_task`).
+        self.bound: bool = False
         self._name = server.register_client(self, name)
 
     def __repr__(self) -> str:
@@ -77,11 +82,6 @@ class Client:
     @name.setter
     def name(self, name: str) -> None:
         self._name = self._server.rename_client(self, name)
-
-    @property
-    def bound(self) -> bool:
-        """Whether the client is tied to its agent's tasks yet (see :meth:`bind_task`)."""
-        return self._family is not None
 
     @property
     def live(self) -> bool:
@@ -110,7 +110,20 @@ class Client:
         server is not running. A coroutine function, as in 1.4 (mocks and
         ``iscoroutinefunction`` checks rely on that).
         """
-        return await self._server.issue(fun, args, kwargs, self)
+        # Server.issue's await, in this coroutine: one coroutine per request.
+        server = self._server
+        item = server.enqueue(fun, args, kwargs, self)
+        try:
+            if _get_ident() == server.loop_thread:
+                answer = await item._fut  # pyright: ignore[reportPrivateUsage]  # its own
+            else:
+                answer = await server.await_elsewhere(item)
+        except asyncio.CancelledError:
+            server.given_up(item)
+            raise
+        if type(answer) is Raise:
+            raise answer.exception
+        return answer
 
     def bind_task(self, task: asyncio.Task[Any]) -> None:
         """Tie the client to the agent task ``task``: the client is :attr:`live` while that
@@ -151,6 +164,7 @@ class Client:
     def _join(self, family: TaskFamily) -> None:
         """Tie the client to ``family`` (loop thread)."""
         self._family = family
+        self.bound = True
         family.add_listener(self._server.client_ended)
 
 
@@ -186,9 +200,22 @@ def request(
             bound = signature.bind(self, *args, **kwargs)
             args = bound.args[1:]  # type: ignore[assignment]
             kwargs = bound.kwargs  # type: ignore[assignment]
-        if type(self).execute is _CLIENT_EXECUTE:  # what execute() would do, one frame less
-            return await self.server.issue(stub, args, kwargs, self)
-        return await self.execute(stub, *args, **kwargs)
+        if type(self).execute is not _CLIENT_EXECUTE:
+            return await self.execute(stub, *args, **kwargs)  # a 1.4 subclass's own
+        # What execute() does, in this coroutine: one coroutine per request.
+        server: Server = self._server  # pyright: ignore[reportPrivateUsage]  # its client's
+        item = server.enqueue(stub, args, kwargs, self)
+        try:
+            if _get_ident() == server.loop_thread:
+                answer = await item._fut  # pyright: ignore[reportPrivateUsage]  # its own
+            else:
+                answer = await server.await_elsewhere(item)
+        except asyncio.CancelledError:
+            server.given_up(item)
+            raise
+        if type(answer) is Raise:
+            raise answer.exception
+        return answer
 
     stub.__signature__ = signature  # type: ignore[attr-defined]
     REQUEST_STUBS.add(stub)

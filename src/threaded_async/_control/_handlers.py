@@ -24,10 +24,12 @@ class HandlerTable:
     """Handlers keyed by the stub method (or its ``__name__``). Registration checks that a
     handler can take the arguments of a :func:`request` stub; lookup never raises."""
 
-    __slots__ = ("_handlers",)
+    __slots__ = ("exact",)
 
     def __init__(self, handlers: Mapping[Callable[..., Any] | str, Callable[..., Any]]) -> None:
-        self._handlers: dict[Callable[..., Any] | str, Callable[..., Any]] = {}
+        #: The handlers by key (a stub or a name). Read directly on the hot path
+        #: (``exact.get(fun)``); :meth:`lookup` adds the fallback by name.
+        self.exact: dict[Callable[..., Any] | str, Callable[..., Any]] = {}
         for key, handler in handlers.items():
             self.register(key, handler)
 
@@ -38,11 +40,11 @@ class HandlerTable:
             raise TypeError(f"the handler for {key_name(key)} must be callable, not {handler!r}")
         if not isinstance(key, str) and key in REQUEST_STUBS:
             _check_handler_fits(key, handler)
-        self._handlers[key] = handler
+        self.exact[key] = handler
 
     def lookup(self, fun: Callable[..., Any]) -> Callable[..., Any] | None:
         """The handler for requests of ``fun``: keyed by it, else by its name."""
-        handlers = self._handlers
+        handlers = self.exact
         try:
             found = handlers.get(fun)
         except TypeError:  # an unhashable callable: no handler can be keyed by it
@@ -55,7 +57,7 @@ class HandlerTable:
 
     def unknown(self, request: ExecutionRequest[Any]) -> UnknownRequestError:
         """The error for a request no handler answers, naming the registered ones."""
-        known = ", ".join(sorted(key_name(k) for k in self._handlers)) or "none"
+        known = ", ".join(sorted(key_name(k) for k in self.exact)) or "none"
         return UnknownRequestError(
             f"no handler for request {request.name}; registered handlers: {known}"
         )

@@ -23,40 +23,41 @@ class Inbox:
     GIL, and a taker that loses a race to another skips that request.
     """
 
-    __slots__ = ("_arrivals", "_queue", "_token")
+    __slots__ = ("_token", "arrivals", "queue")
 
     def __init__(self, token: LoopToken) -> None:
         self._token = token
-        self._queue: deque[Request[Any]] = deque()
+        #: Oldest first. The server's hot paths read it directly (appends, pops).
+        self.queue: deque[Request[Any]] = deque()
         #: Host threads blocked in next_request()/gather(), woken by every new request
         #: and every client that ends.
-        self._arrivals = WaiterList()
+        self.arrivals = WaiterList()
 
     def __bool__(self) -> bool:
-        return bool(self._queue)
+        return bool(self.queue)
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def push(self, item: Request[Any]) -> None:
         """Queue ``item`` and wake the parked hosts (loop thread)."""
-        self._queue.append(item)
-        if self._arrivals:
-            self._arrivals.wake_all()
+        self.queue.append(item)
+        if self.arrivals:
+            self.arrivals.wake_all()
 
     def wake_hosts(self) -> None:
         """Make the parked hosts look again (a client ended; the server closes)."""
-        if self._arrivals:
-            self._arrivals.wake_all()
+        if self.arrivals:
+            self.arrivals.wake_all()
 
     @property
     def waiting_hosts(self) -> int:
         """Host threads parked in next_request()/gather() now."""
-        return len(self._arrivals)
+        return len(self.arrivals)
 
     def drain(self) -> list[Request[Any]]:
         """Remove and return everything queued (the server closes)."""
-        queue = self._queue
+        queue = self.queue
         drained: list[Request[Any]] = []
         while queue:
             try:
@@ -70,17 +71,17 @@ class Inbox:
         """The requests queued (of ``client``, if given), oldest first."""
         return [
             item
-            for item in tuple(self._queue)
+            for item in tuple(self.queue)
             if not item.done() and (client is None or item.client == client)
         ]
 
     def has_queued(self, client: str) -> bool:
         """Whether ``client`` has a request queued."""
-        return any(item.client == client and not item.done() for item in tuple(self._queue))
+        return any(item.client == client and not item.done() for item in tuple(self.queue))
 
     def has_matching(self, client: str | None, fun: Callable[..., Any] | None) -> bool:
         """Whether a request of ``client`` and/or for ``fun`` is queued."""
-        for item in tuple(self._queue):
+        for item in tuple(self.queue):
             if (
                 not item.done()
                 and (client is None or item.client == client)
@@ -94,7 +95,7 @@ class Inbox:
         meanwhile (their client gave up, or a handle answered them) leave the queue."""
         first: dict[str | None, Request[Any]] = {}
         stale: list[Request[Any]] = []
-        for item in tuple(self._queue):
+        for item in tuple(self.queue):
             if item.done():
                 stale.append(item)
             elif item.client not in first:
@@ -106,7 +107,7 @@ class Inbox:
     # -- taking ----------------------------------------------------------------------------
     def pop(self) -> Request[Any] | None:
         """Take the oldest queued request, or None."""
-        queue = self._queue
+        queue = self.queue
         while queue:
             try:
                 item = queue.popleft()
@@ -123,7 +124,7 @@ class Inbox:
         """Take the oldest queued request of ``client`` and/or for ``fun``, or None."""
         if client is None and fun is None:
             return self.pop()
-        for item in tuple(self._queue):
+        for item in tuple(self.queue):
             if item.done():
                 continue
             if client is not None and item.client != client:
@@ -144,7 +145,7 @@ class Inbox:
             if not self._discard(item):
                 for back in reversed(taken):  # put back what this round took
                     back.taken = False
-                    self._queue.appendleft(back)
+                    self.queue.appendleft(back)
                 return None
             item.taken = True
             taken.append(item)
@@ -152,7 +153,7 @@ class Inbox:
 
     def _discard(self, item: Request[Any]) -> bool:
         try:
-            self._queue.remove(item)
+            self.queue.remove(item)
         except ValueError:
             return False
         return True
@@ -169,7 +170,7 @@ class Inbox:
         if not token.running:
             raise token.not_running_error("wait for requests")
         waiter = ThreadWaiter()
-        arrivals = self._arrivals
+        arrivals = self.arrivals
         arrivals.add(waiter)
         try:
             if ready():

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 
-__all__ = ["ExecutionRequest", "Request", "UnknownRequestError", "key_name", "new_request"]
+__all__ = ["ExecutionRequest", "Raise", "Request", "UnknownRequestError", "key_name", "new_request"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,3 +207,13 @@ def key_name(key: Callable[..., Any] | str) -> str:
         return key
     name = getattr(key, "__qualname__", None)
     return name if isinstance(name, str) else repr(key)
+
+
+class Raise:
+    """Internal: an answer that is an exception the client's future cannot carry (not an
+    ``Exception``): the issuing coroutine raises it in the client."""
+
+    __slots__ = ("exception",)
+
+    def __init__(self, exception: BaseException) -> None:
+        self.exception = exception

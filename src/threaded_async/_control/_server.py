@@ -56,8 +56,8 @@ from ._client import Client
 from ._futures import AnswerFuture, answer_with, mirror, state_of
 from ._handlers import HandlerTable, HostLoops
 from ._inbox import Inbox
-from ._recorder import Recorder
-from ._request import ExecutionRequest, Request, UnknownRequestError, key_name
+from ._recorder import Recorder, Row
+from ._request import ExecutionRequest, Raise, Request, UnknownRequestError, key_name
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -199,11 +199,12 @@ class Server:
         #: decided at the first request, when the loop runs (see _bind_loop).
         self._direct = False
         self._lean = False
-        self._loop_thread: int | None = None
+        self.loop_thread: int | None = None
         self._stepping_loop: SteppingEventLoop | None = None
-        #: Requests being answered through call_soon_threadsafe (other loops).
-        self._settling: set[Request[Any]] = set()
-        self._settling_lock = threading.Lock()
+        #: Requests whose answer is on its way through the loop (a batch's; another
+        #: loop's): claimed, so that a second answer is refused at once.
+        self._claimed: set[Request[Any]] = set()
+        self._claims_lock = threading.Lock()
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -424,6 +425,34 @@ class Server:
         A coroutine for the server's loop. Raises what the handler raised, CancelledError
         if the server exits before answering, RunnerClosedError if it is not running.
         """
+        # (Client.execute and @request stubs await the same way, in their own coroutine:
+        # one coroutine per request, not three.)
+        item = self.enqueue(fun, args, kwargs, client)
+        fut = item._fut  # pyright: ignore[reportPrivateUsage]  # the request's own future
+        try:
+            if _get_ident() == self.loop_thread:
+                answer = await fut
+            else:
+                answer = await self.await_elsewhere(item)
+        except asyncio.CancelledError:
+            self.given_up(item)
+            raise
+        if type(answer) is Raise:
+            raise answer.exception
+        return answer
+
+    def enqueue(
+        self,
+        fun: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        client: Client | None,
+    ) -> Request[Any]:
+        """Internal (the first half of :meth:`issue`, in the issuing coroutine): make the
+        request and queue it; the caller awaits its future (on the server's loop) or
+        :meth:`await_elsewhere`, calls :meth:`given_up` if cancelled, and raises a
+        :class:`Raise` answer. Raises RunnerClosedError if the server is not running,
+        CancelledError if it is exiting."""
         token = self._token
         loop = token.loop
         if loop is None or not token.running:
@@ -435,17 +464,16 @@ class Server:
         if client is not None and not client.bound:
             # Its first request: the agent issuing it decides the client's liveness.
             client.tie_to_current_agent()
-        if self._loop_thread is None:
+        if self.loop_thread is None:
             self._bind_loop()
         clock = self._clock
-        fut: asyncio.Future[Any] = loop.create_future()
         item: Request[Any] = Request(
             self,
-            fut,
+            loop.create_future(),
             fun,
             args,
             kwargs,
-            None if client is None else client.name,
+            None if client is None else client._name,  # pyright: ignore[reportPrivateUsage]  # (hot path: no property call)
             clock.time() if clock is not None else None,
         )
         if clock is not None:
@@ -458,22 +486,16 @@ class Server:
             # subclass's create_future may publish the Future at once).
             item.execution_request  # noqa: B018  # made here, on the loop, not mid-frame
             self.future_of(item)
-        self._inbox.push(item)
-        try:
-            if _get_ident() == token.thread_id:
-                answer = await fut
-            else:
-                answer = await self._await_elsewhere(item, fut)
-        except asyncio.CancelledError:
-            self._given_up(item, fut)
-            raise
-        if type(answer) is _Raise:
-            raise answer.exception
-        return answer
+        inbox = self._inbox
+        inbox.queue.append(item)  # (Inbox.push, inline: the hot path)
+        if inbox.arrivals:
+            inbox.arrivals.wake_all()
+        return item
 
-    async def _await_elsewhere(self, item: Request[Any], fut: asyncio.Future[Any]) -> Any:
-        """Await ``fut`` (of the server's loop) from a coroutine on another loop; the
-        runner's close wakes it too."""
+    async def await_elsewhere(self, item: Request[Any]) -> Any:
+        """Internal: await ``item``'s future (of the server's loop) from a coroutine on
+        another loop; the runner's close wakes it too."""
+        fut = item._fut  # pyright: ignore[reportPrivateUsage]  # the request's own future
         token = self._token
         waiter = AsyncWaiter(None)
 
@@ -496,10 +518,11 @@ class Server:
             raise exc
         return fut.result()
 
-    def _given_up(self, item: Request[Any], fut: asyncio.Future[Any]) -> None:
-        """The client stopped waiting (loop thread): a cancelled request holds nothing
-        any more, and a host that took it sees it cancelled (and the trace records it)."""
-        if not fut.cancelled():
+    def given_up(self, item: Request[Any]) -> None:
+        """Internal: the client stopped waiting (loop thread): a cancelled request holds
+        nothing any more, and a host that took it sees it cancelled (and the trace
+        records it)."""
+        if not item._fut.cancelled():  # pyright: ignore[reportPrivateUsage]  # its own
             return  # answered, and the client cancelled afterwards: nothing to undo
         holds = self._holds
         if holds is not None:
@@ -519,7 +542,7 @@ class Server:
         self._stepping_loop = stepping
         self._direct = stepping is not None and not stepping.get_debug()
         self._lean = self._direct and self._recorder is None and self._clock is None
-        self._loop_thread = token.thread_id
+        self.loop_thread = token.thread_id
 
     def _request_holds(self) -> RequestHolds | None:
         """This server's holds on autojumps (made once, for its runner's loop)."""
@@ -543,7 +566,25 @@ class Server:
         up meanwhile (nothing happens); raises InvalidStateError if it was answered.
         """
         fut = item._fut  # pyright: ignore[reportPrivateUsage]  # the request's own future
-        if state == RESULT and self._lean:
+        stepping = self._stepping_loop
+        batching = (
+            stepping is not None
+            and bool(stepping.batching_threads)
+            and _get_ident() in stepping.batching_threads
+        )
+        if batching and state == RESULT and self._lean:
+            # A frame's answer: deferred to the loop with the rest of the batch.
+            if fut.done():
+                if fut.cancelled():
+                    return False
+                raise InvalidStateError(f"{item!r} was answered already")
+            claimed = self._claimed
+            if item in claimed:
+                raise InvalidStateError(f"{item!r} was answered already")
+            if stepping.defer(self._deliver_frame, item, value):  # pyright: ignore[reportOptionalMemberAccess]
+                claimed.add(item)
+                return True
+        if state == RESULT and self._lean and not batching:
             # The common case, in few steps: our loop, no trace, no virtual clock.
             try:
                 fut.set_result(value)
@@ -551,19 +592,18 @@ class Server:
                 if fut.cancelled():
                     return False
                 raise InvalidStateError(f"{item!r} was answered already") from None
-            if _get_ident() != self._loop_thread:
-                self._stepping_loop.resolved_from_thread()  # pyright: ignore[reportOptionalMemberAccess]
+            if _get_ident() != self.loop_thread:
+                stepping.resolved_from_thread()  # pyright: ignore[reportOptionalMemberAccess]
             future = item._future  # pyright: ignore[reportPrivateUsage]
             if future is not None:
                 mirror(future, state, value)
-                item._future = None  # pyright: ignore[reportPrivateUsage]  # (see below)
+                item._future = None  # pyright: ignore[reportPrivateUsage]  # (see _answered)
             return True
         if fut.done():
             if fut.cancelled():
                 return False
             raise InvalidStateError(f"{item!r} was answered already")
-        token = self._token
-        if token.closed:
+        if self._token.closed:
             return False  # its client was cancelled with the loop's tasks
         if state == EXCEPTION and isinstance(value, StopIteration):
             # A future cannot hold one (and a coroutine would turn it into this anyway).
@@ -578,8 +618,8 @@ class Server:
         if state == EXCEPTION and not isinstance(value, Exception):
             # GeneratorExit and other BaseExceptions raised out of a future's __await__
             # break the awaiting coroutine: issue() raises them from its own frame.
-            state, value = RESULT, _Raise(value)
-        if self._direct:
+            state, value = RESULT, Raise(value)
+        if self._direct and not batching:
             try:
                 if state == RESULT:
                     fut.set_result(value)
@@ -591,16 +631,59 @@ class Server:
                 if fut.cancelled():
                     return False
                 raise InvalidStateError(f"{item!r} was answered already") from None
-            if _get_ident() != token.thread_id:
-                stepping = token.stepping
-                assert stepping is not None
-                stepping.resolved_from_thread()
-        else:
-            self._settle_through_the_loop(item, fut, state, value)
+            if _get_ident() != self.loop_thread:
+                stepping.resolved_from_thread()  # pyright: ignore[reportOptionalMemberAccess]
+            self._answered(item, row, answer)
+            return True
+        # Through the loop: with the rest of a batch, or (another loop, debug mode) on its
+        # own. The request is claimed now, so that a second answer is refused at once.
+        claimed = self._claimed
+        with self._claims_lock:
+            if item in claimed:
+                raise InvalidStateError(f"{item!r} was answered already")
+            claimed.add(item)
+        given = _Answer(state, value, row, answer)
+        if not (batching and stepping.defer(self._deliver_frame, item, given)):  # pyright: ignore[reportOptionalMemberAccess]
+            if _get_ident() == self.loop_thread:
+                self._deliver_frame([item], [given])
+            else:
+                self._token.run_sync_soon(self._deliver_frame, [item], [given], what="answer")
+        return True
+
+    def _deliver_frame(self, items: list[Request[Any]], values: list[Any]) -> None:
+        """Give claimed answers (a batch's, another loop's), on the loop thread, in order;
+        a request whose client gave up meanwhile gets nothing (its client recorded so)."""
+        claimed = self._claimed
+        for item, value in zip(items, values, strict=True):
+            claimed.discard(item)
+            fut = item._fut  # pyright: ignore[reportPrivateUsage]  # the request's own future
+            if fut.done():
+                continue
+            if type(value) is not _Answer:
+                fut.set_result(value)  # a lean server's plain answer
+                future = item._future  # pyright: ignore[reportPrivateUsage]
+                if future is not None:
+                    mirror(future, RESULT, value)
+                    item._future = None  # pyright: ignore[reportPrivateUsage]
+                continue
+            state, answer = value.state, value.value
+            if state == RESULT:
+                fut.set_result(answer)
+            elif state == EXCEPTION:
+                fut.set_exception(answer)
+            else:
+                fut.cancel()
+            self._answered(item, value.row, value.answer)
+
+    def _answered(self, item: Request[Any], row: Row | None, answer: tuple[int, Any]) -> None:
+        """The bookkeeping after an answer was given: the request's autojump hold, its
+        trace row, its 1.4 Future."""
         holds = self._holds
         if holds is not None:
             holds.release(item)  # after the answer is queued: see RequestHolds
-        if row is not None and recorder is not None:
+        if row is not None:
+            recorder = self._recorder
+            assert recorder is not None
             recorder.append(row)
         future = item._future  # pyright: ignore[reportPrivateUsage]  # the request's own 1.4 view
         if future is not None:
@@ -608,32 +691,6 @@ class Server:
             # The Future refers to its request: drop the way back, now that the answer
             # is in both (no reference cycle per request for the cyclic GC to collect).
             item._future = None  # pyright: ignore[reportPrivateUsage]
-        return True
-
-    def _settle_through_the_loop(
-        self, item: Request[Any], fut: asyncio.Future[Any], state: int, value: Any
-    ) -> None:
-        """Answer on a loop whose futures must be set on its own thread (another loop
-        than ours, or asyncio debug mode): once, through ``call_soon_threadsafe``."""
-        with self._settling_lock:
-            if item in self._settling:
-                raise InvalidStateError(f"{item!r} was answered already")
-            self._settling.add(item)
-
-        def apply() -> None:
-            self._settling.discard(item)
-            if not fut.done():
-                if state == RESULT:
-                    fut.set_result(value)
-                elif state == EXCEPTION:
-                    fut.set_exception(value)
-                else:
-                    fut.cancel()
-
-        if _get_ident() == self._token.thread_id:
-            apply()
-        else:
-            self._token.run_sync_soon(apply, what="answer a request")
 
     def future_of(self, item: Request[Any]) -> Future[Any]:
         """Internal: ``item``'s 1.4 :class:`Future`, made once: setting it answers the
@@ -888,14 +945,17 @@ class Server:
         inbox = self._inbox
         if not inbox:
             self._wait_idle(deadline.remaining(), budget_end)
-        count = 0
-        with self.batch():  # a frame: the answers wake the loop once, when all are given
-            for _ in range(len(inbox)):
-                item = inbox.pop()
-                if item is None:
-                    break
-                count += 1
-                self._answer(item)
+        if self._lean and self._plain_lookup and not self._hooks:
+            count = self._answer_frame()
+        else:
+            count = 0
+            with self.batch():  # a frame: the answers wake the loop once, when all are given
+                for _ in range(len(inbox)):
+                    item = inbox.pop()
+                    if item is None:
+                        break
+                    count += 1
+                    self._answer(item)
         if count and self._runner.is_running:
             with contextlib.suppress(RunnerClosedError):
                 self._wait_idle(deadline.remaining(), budget_end, quiet=True)
@@ -924,6 +984,72 @@ class Server:
             min_seconds=seconds,
             quiet=quiet,
         )
+
+    def _answer_frame(self) -> int:
+        """process_all() on a lean server (no trace, no virtual clock, plain handlers): the
+        answers are computed here, then given by the loop in one callback, as a batch of
+        :meth:`settle` gives them (see :meth:`_deliver_frame`). A request that needs more
+        (no handler, a handler that raises) goes through :meth:`_answer`."""
+        if not self._runner.is_running:
+            raise RunnerClosedError("the server is not running")
+        queue = self._inbox.queue
+        lookup = self._handlers.lookup
+        exact = self._handlers.exact.get  # (the usual key: the stub itself)
+        items: list[Request[Any]] = []
+        values: list[Any] = []
+        count = 0
+        try:
+            for _ in range(len(queue)):
+                try:
+                    item = queue.popleft()
+                except IndexError:
+                    break
+                fut = item._fut  # pyright: ignore[reportPrivateUsage]  # the request's own
+                if fut.done():
+                    continue  # its client gave up meanwhile
+                item.taken = True
+                count += 1
+                try:
+                    handler = exact(item.fun)
+                except TypeError:  # an unhashable callable
+                    handler = None
+                if handler is None:
+                    handler = lookup(item.fun)
+                if handler is None:
+                    self._deliver_frame_now(items, values)  # (answers stay in order)
+                    self._answer(item)  # an unknown request: its client is told
+                    continue
+                try:
+                    value = handler(*item.args, **item.kwargs)
+                    if type(value) not in _PLAIN and _awaitable(value):
+                        value = self._host_loops.run(value)
+                except BaseException as exc:
+                    self._deliver_frame_now(items, values)
+                    state, failure, interrupt = failure_answer(exc)
+                    try:
+                        self.settle(item, state, failure)
+                    except InvalidStateError:  # answered meanwhile, through a handle
+                        pass
+                    if interrupt:
+                        raise  # (it is failure) the client is answered, the host stops
+                    continue
+                items.append(item)
+                values.append(value)
+        finally:
+            self._deliver_frame_now(items, values)
+        return count
+
+    def _deliver_frame_now(self, items: list[Request[Any]], values: list[Any]) -> None:
+        """Hand the answers computed so far to the loop, in one callback (and empty the
+        lists)."""
+        if items:
+            frame, answers = items[:], values[:]
+            items.clear()
+            values.clear()
+            try:
+                self._token.run_sync_soon(self._deliver_frame, frame, answers, what="answer")
+            except RunnerClosedError:
+                pass  # closed meanwhile: its clients were cancelled
 
     def _answer(self, item: Request[Any]) -> None:
         """Answer a taken request on this thread, as ``process`` does; an interrupt of the
@@ -956,8 +1082,10 @@ class Server:
                     value = self._host_loops.run(value)
             except BaseException as exc:
                 state, value, interrupt = failure_answer(exc)
-        with contextlib.suppress(InvalidStateError):  # answered meanwhile by a handle
+        try:
             self.settle(item, state, value)
+        except InvalidStateError:  # answered meanwhile, through a handle
+            pass
         if interrupt:
             raise value  # the client is answered, the host stops
 
@@ -1004,14 +1132,28 @@ class Server:
             # answer has nobody to go to, which is not the host's error.
 
 
-class _Raise:
-    """An answer that is an exception the client's future cannot carry (not an
-    ``Exception``): ``issue`` raises it in the client."""
+class _Answer:
+    """An answer on its way through the loop, with its bookkeeping (see Server.settle)."""
 
-    __slots__ = ("exception",)
+    __slots__ = ("answer", "row", "state", "value")
 
-    def __init__(self, exception: BaseException) -> None:
-        self.exception = exception
+    def __init__(self, state: int, value: Any, row: Row | None, answer: tuple[int, Any]) -> None:
+        self.state = state
+        self.value = value
+        self.row = row
+        self.answer = answer
+
+
+def _awaitable(value: object) -> bool:
+    """``inspect.isawaitable``, quick for the values handlers return (no ABC check for a
+    number, a tuple, None...)."""
+    if type(value) in _PLAIN:
+        return False
+    return hasattr(value, "__await__") or inspect.isawaitable(value)
+
+
+#: Values that are never awaitable: skipped by _awaitable at the cost of one lookup.
+_PLAIN = frozenset({int, float, str, bool, bytes, tuple, list, dict, type(None), complex})
 
 
 def _budget_end(budget: float | None) -> float | None:

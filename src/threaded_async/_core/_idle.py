@@ -47,8 +47,12 @@ def wait_idle(
     if token.closing:
         raise RunnerClosedError("cannot wait for the event loop: the runner is closing")
     stepping = token.stepping
-    if stepping is not None and stepping.is_idle_now():
-        return True
+    if stepping is not None:
+        # Work this thread deferred in a batch must reach the loop before the loop can
+        # be idle in the sense the caller means.
+        stepping.flush_wakeups()
+        if stepping.is_idle_now():
+            return True
     waiter = ThreadWaiter()
     if stepping is not None:
         stepping.add_idle_waiter(waiter, max_iterations, min_seconds)

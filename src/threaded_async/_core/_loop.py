@@ -47,6 +47,7 @@ import asyncio
 import asyncio.futures
 import concurrent.futures
 import contextvars
+import functools
 import heapq
 import itertools
 import logging
@@ -57,6 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from ._family import family_of_context
+from ._outcome import report_callback_error
 from ._waiters import ThreadWaiter, resolve_future
 
 if TYPE_CHECKING:
@@ -197,10 +199,12 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._work_holds: set[object] = set()
         #: Each server's requests in flight (see RequestHolds): they hold autojumps.
         self._request_holds: list[RequestHolds] = []
-        #: Threads answering a batch (hold_wakeups), by thread id: how deep, and whether
-        #: a resolution of theirs was deferred. Their resolutions wake the loop once, after.
-        self._wakeup_holds: dict[int, int] = {}
+        #: Threads answering a batch (hold_wakeups), by thread id: how deep, whether a
+        #: resolution of theirs was deferred (their resolutions wake the loop once,
+        #: after), and the work they handed over for the loop to run when the batch ends.
+        self.batching_threads: dict[int, int] = {}
         self._wakeup_deferred: dict[int, bool] = {}
+        self._deferred_work: dict[int, list[_Deferred]] = {}
         self._virtual_clock = clock
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
@@ -209,6 +213,10 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             self._clock_resolution = clock.resolution
         self._inner_selector = hooked.inner
         hooked.install_hook(self._select)
+        # C callables where asyncio calls Python methods on every future: create_future()
+        # (a request, a sleep) and get_debug() (which a future's constructor asks).
+        self.create_future = functools.partial(asyncio.Future, loop=self)
+        self.get_debug = functools.partial(getattr, self, "_debug")
         #: Orders timers due at the same time: first scheduled, first fired.
         self._timer_sequence = itertools.count()
 
@@ -597,13 +605,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         (:meth:`flush_wakeups`), so nothing can wait on a deferred wake-up. Nests. Any
         thread; never blocks."""
         ident = _get_ident()
-        holds = self._wakeup_holds
+        holds = self.batching_threads
         holds[ident] = holds.get(ident, 0) + 1
 
     def release_wakeups(self) -> None:
         """End the calling thread's batch; wake the loop if a wake-up was deferred."""
         ident = _get_ident()
-        holds = self._wakeup_holds
+        holds = self.batching_threads
         depth = holds.get(ident, 0) - 1
         if depth > 0:
             holds[ident] = depth
@@ -612,10 +620,38 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self.flush_wakeups()
 
     def flush_wakeups(self) -> None:
-        """Wake the loop now if the calling thread deferred a wake-up in a batch (its
-        waits call this before they park, as ``Condition.wait`` releases its lock)."""
-        if self._wakeup_deferred and self._wakeup_deferred.pop(_get_ident(), False):
+        """Hand the loop what the calling thread deferred in a batch: the work it handed
+        over (:meth:`defer`), in one callback, and the wake-up (its waits call this before
+        they park, as ``Condition.wait`` releases its lock). Any thread; never blocks."""
+        ident = _get_ident()
+        work = self._deferred_work.pop(ident, None) if self._deferred_work else None
+        woken = self._wakeup_deferred.pop(ident, False) if self._wakeup_deferred else False
+        if work:
+            self.call_soon_threadsafe(_run_deferred, work)  # (wakes the loop if it sleeps)
+        elif woken:
             self._write_to_self()
+
+    def defer(self, fn: Callable[[list[Any], list[Any]], object], item: Any, value: Any) -> bool:
+        """Inside a batch of the calling thread (:meth:`hold_wakeups`): have the loop call
+        ``fn(items, values)`` when the batch ends (or the thread waits), with every
+        ``(item, value)`` deferred to the same ``fn`` since, in order, in one callback: a
+        frame of answers costs the host one hand-off and two list appends each. Returns
+        False (and does nothing) outside a batch or on the loop's own thread. What is
+        deferred is handed over whole at the flush: a later defer starts a new batch."""
+        ident = _get_ident()
+        if ident not in self.batching_threads or ident == self._thread_id:
+            return False
+        work = self._deferred_work.get(ident)
+        if work is None:
+            self._deferred_work[ident] = [(fn, [item], [value])]
+            return True
+        last = work[-1]
+        if last[0] == fn:
+            last[1].append(item)
+            last[2].append(value)
+        else:
+            work.append((fn, [item], [value]))
+        return True
 
     def request_holds(self) -> RequestHolds:
         """A new set of autojump holds for one server's requests (any thread)."""
@@ -652,9 +688,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         :meth:`resolve_threadsafe` does; a control-inversion answer): wake the loop if it
         sleeps, or, inside a batch of that thread (:meth:`hold_wakeups`), once at its end.
         Never blocks."""
-        if self._wakeup_holds:
+        if self.batching_threads:
             ident = _get_ident()
-            if ident in self._wakeup_holds:
+            if ident in self.batching_threads:
                 self._wakeup_deferred[ident] = True  # one wake-up when the batch ends
                 return
         self._write_to_self()
@@ -830,3 +866,17 @@ _HAND_OVER = 50e-6
 
 def _noop() -> None:
     pass
+
+
+#: Work a batch deferred to the loop: ``fn(items, values)``.
+_Deferred = tuple[Callable[[list[Any], list[Any]], object], list[Any], list[Any]]
+
+
+def _run_deferred(work: list[_Deferred]) -> None:
+    """Run a batch's deferred work, in order (the loop thread; see ``defer``). A piece
+    that raises is reported (the loop's exception handler) and the others still run."""
+    for fn, items, values in work:
+        try:
+            fn(items, values)
+        except Exception as exc:
+            report_callback_error(exc, fn)
