@@ -193,7 +193,22 @@ def json_text(obj: JSONValue) -> str:
 
 
 def _numpy_kind(cls: type) -> str | None:
-    """``"ndarray"`` or ``"generic"`` (a numpy scalar) by the class's bases, without numpy."""
+    """``"ndarray"`` or ``"generic"`` (a numpy scalar) by the class's bases, without numpy
+    (remembered per class: asked for every value encoded or snapshotted)."""
+    try:
+        return _NUMPY_KINDS[cls]
+    except KeyError:
+        pass
+    kind = _find_numpy_kind(cls)
+    if len(_NUMPY_KINDS) < 4096:  # (classes made on the fly must not grow it forever)
+        _NUMPY_KINDS[cls] = kind
+    return kind
+
+
+_NUMPY_KINDS: dict[type, str | None] = {}
+
+
+def _find_numpy_kind(cls: type) -> str | None:
     for base in cls.__mro__:
         if base.__module__ == "numpy":
             if base.__name__ == "ndarray":
@@ -869,57 +884,63 @@ def snapshot(value: Any) -> Any:
     kept. Any other object is deep-copied (``copy.deepcopy``); one that cannot be copied
     is kept as it is. Any thread; never raises.
     """
-    return _Snapshot().take(value)
+    if type(value) in _ATOMS:
+        return value
+    return _take(value, {})
 
 
-class _Snapshot:
-    __slots__ = ("memo",)
-
-    def __init__(self) -> None:
-        #: id -> copy, for values met twice (shared or cyclic structures).
-        self.memo: dict[int, Any] = {}
-
-    def take(self, value: Any) -> Any:
-        cls = cast("type[Any]", type(value))
-        if cls in _ATOMS or isinstance(value, enum.Enum):
-            return value
-        key = id(value)
-        if key in self.memo:
-            return self.memo[key]
-        if cls is list:
-            items: list[Any] = []
-            self.memo[key] = items
-            items.extend(self.take(item) for item in cast("list[Any]", value))
-            return items
-        if cls is dict:
-            mapping: dict[Any, Any] = {}
-            self.memo[key] = mapping
-            for k, v in cast("dict[Any, Any]", value).items():
-                mapping[self.take(k)] = self.take(v)
-            return mapping
-        if cls is tuple:
-            old = cast("tuple[Any, ...]", value)
-            new = tuple(self.take(item) for item in old)
-            same = all(a is b for a, b in zip(old, new, strict=True))
-            return self.memo.setdefault(key, old if same else new)
-        if cls is set:
-            return self.memo.setdefault(key, {self.take(i) for i in cast("set[Any]", value)})
-        if cls is frozenset:
-            return value  # hashable items: immutable in practice
-        if cls is bytearray:
-            return self.memo.setdefault(key, bytearray(value))
-        kind = _numpy_kind(cls)
-        if kind == "generic":
-            return value  # a numpy scalar: immutable
-        if kind == "ndarray":
-            array: Any = value
-            try:
-                copied = copy.deepcopy(array) if array.dtype.kind == "O" else array.copy()
-            except Exception:
-                copied = array
-            return self.memo.setdefault(key, copied)
+def _take(value: Any, memo: dict[int, Any]) -> Any:
+    """:func:`snapshot`'s walk; ``memo`` maps the id of a value met before to its copy
+    (shared or cyclic structures)."""
+    cls: type[Any] = type(value)  # pyright: ignore[reportUnknownVariableType]  # (value: Any)
+    if cls in _ATOMS:
+        return value
+    key = id(value)
+    if key in memo:
+        return memo[key]
+    if cls is tuple:
+        old: tuple[Any, ...] = value
+        items: list[Any] = []
+        changed = False
+        for item in old:
+            new_item = item if type(item) in _ATOMS else _take(item, memo)
+            changed = changed or new_item is not item
+            items.append(new_item)
+        result: Any = tuple(items) if changed else old
+        memo[key] = result
+        return result
+    if cls is list:
+        copied: list[Any] = []
+        memo[key] = copied
+        for item in value:
+            copied.append(item if type(item) in _ATOMS else _take(item, memo))
+        return copied
+    if cls is dict:
+        mapping: dict[Any, Any] = {}
+        memo[key] = mapping
+        for k, v in value.items():
+            mapping[k if type(k) in _ATOMS else _take(k, memo)] = (
+                v if type(v) in _ATOMS else _take(v, memo)
+            )
+        return mapping
+    kind = _numpy_kind(cls)
+    if kind == "ndarray":
         try:
-            result = copy.deepcopy(value, self.memo)
+            result = copy.deepcopy(value) if value.dtype.kind == "O" else value.copy()
+        except Exception:
+            result = value
+        memo[key] = result
+        return result
+    if kind == "generic" or cls is frozenset or isinstance(value, enum.Enum):
+        return value  # immutable (a numpy scalar; hashable items)
+    if cls is set:
+        result = {_take(i, memo) for i in value}
+    elif cls is bytearray:
+        result = bytearray(value)
+    else:
+        try:
+            result = copy.deepcopy(value, memo)
         except Exception:  # a lock, a socket, a generator...: keep the object itself
             result = value
-        return result
+    memo[key] = result
+    return result

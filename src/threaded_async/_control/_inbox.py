@@ -124,7 +124,13 @@ class Inbox:
         """Take the oldest queued request of ``client`` and/or for ``fun``, or None."""
         if client is None and fun is None:
             return self.pop()
-        for item in tuple(self.queue):
+        queue = self.queue
+        if queue and fun is None and len(queue) == 1:  # (one client's lone request)
+            item = queue[0]
+            if item.client == client and not item.done() and self._discard(item):
+                item.taken = True
+                return item
+        for item in tuple(queue):
             if item.done():
                 continue
             if client is not None and item.client != client:

@@ -341,6 +341,12 @@ class Server:
         raise TypeError(f"client must be a Client or its name, not {type(client).__name__}")
 
     def _choose_clients(self, clients: Iterable[Client | str] | None) -> list[Client]:
+        if isinstance(clients, list):
+            listed: list[Client | str] = clients
+            if len(listed) == 1:  # (one client: its own order, no copy of the registry)
+                only = listed[0]
+                if isinstance(only, Client) and only.server is self:
+                    return [only]
         with self._clients_lock:
             known = dict(self._clients)
         if clients is None:
@@ -836,6 +842,8 @@ class Server:
         deadline = Deadline(token.resolve(timeout))
         chosen = self._choose_clients(clients)
         inbox = self._inbox
+        if len(chosen) == 1:
+            return self._gather_one(chosen[0], deadline)
         while True:
             first = inbox.first_per_client()
             live = [c for c in chosen if c.name in first or c.tasks_running()]
@@ -851,6 +859,28 @@ class Server:
                 names = ", ".join(c.name for c in missing)
                 raise token.timeout_error(
                     Awaiting(f"requests from {names} (gather)"), deadline.timeout
+                )
+
+    def _gather_one(self, client: Client, deadline: Deadline) -> list[Request[Any]]:
+        """gather() of one client (a GymHost, a turn): its oldest request, or [] once its
+        agent has ended with nothing queued; the same rules, without the frame's
+        bookkeeping."""
+        inbox = self._inbox
+        name = client._name  # pyright: ignore[reportPrivateUsage]  # (no property call)
+
+        def ready() -> bool:
+            return inbox.has_queued(name) or not client.tasks_running()
+
+        while True:
+            found = inbox.take_matching(name, None)
+            if found is not None:
+                return [found]
+            if not client.tasks_running():
+                found = inbox.take_matching(name, None)  # (queued just before it ended)
+                return [] if found is None else [found]
+            if not inbox.wait(deadline, ready, self._wait_holds()):
+                raise self._token.timeout_error(
+                    Awaiting(f"requests from {name} (gather)"), deadline.timeout
                 )
 
     def _wait_holds(self) -> RequestHolds | None:

@@ -741,7 +741,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         holds = self._work_holds
         holds.discard(key)
         if not holds:
+            # The loop may be waiting for this work to end (not idle while it runs): wake it
+            # (a spare wake-up at worst; the job's own result usually wakes it too).
             self.wake_if_parked()
+
+    def has_timers(self) -> bool:
+        """Whether a timer is scheduled (any thread; cancelled ones may count)."""
+        return bool(self._scheduled)
 
     def wake_if_parked(self) -> None:
         """Wake the loop if it may be parked (any thread; a no-op on the loop thread, and
@@ -823,7 +829,9 @@ class RequestHolds:
         keys = self.keys
         keys.discard(key)
         if not keys:
-            self._loop.wake_if_parked()
+            loop = self._loop
+            if loop.has_timers():  # (a jump to make; else nothing waits for the release)
+                loop.wake_if_parked()
 
     def add_host_wait(self, key: object, still_waiting: Callable[[], bool]) -> None:
         """A host thread waits for requests (``key``): while ``still_waiting()`` is true
@@ -831,8 +839,11 @@ class RequestHolds:
         holds, until :meth:`remove_host_wait`. Any thread; wakes the loop so it looks
         again if these holds may be what keeps it still."""
         self._host_waits[key] = still_waiting
-        if self.keys and self._loop.clock is not None:
-            self._loop.wake_if_parked()
+        loop = self._loop
+        # Only a virtual clock held back by these requests, with a timer to jump to, has
+        # anything new to decide (a spare wake-up costs a thread switch per wait).
+        if self.keys and loop.clock is not None and loop.has_timers():
+            loop.wake_if_parked()
 
     def remove_host_wait(self, key: object) -> None:
         """The host thread stopped waiting (any thread, never blocks)."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     AgentFn = Callable[[EnvClient], Awaitable[Any]]
 
-__all__ = ["AgentError", "Episode", "StepRecord"]
+__all__ = ["AgentError", "Episode", "StepRecord", "step_record"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +46,30 @@ class StepRecord:
     terminations: dict[str, bool]
     truncations: dict[str, bool]
     missed: tuple[str, ...] = ()
+
+
+_new_record: Any = object.__new__
+
+
+def step_record(
+    time: float | None,
+    actions: dict[str, Any],
+    rewards: dict[str, float],
+    terminations: dict[str, bool],
+    truncations: dict[str, bool],
+    missed: tuple[str, ...] = (),
+) -> StepRecord:
+    """``StepRecord(...)`` without the frozen dataclass's ``__init__`` (six
+    ``object.__setattr__`` calls): the same record, made once per step of every host."""
+    record: StepRecord = _new_record(StepRecord)
+    fields = record.__dict__
+    fields["time"] = time
+    fields["actions"] = actions
+    fields["rewards"] = rewards
+    fields["terminations"] = terminations
+    fields["truncations"] = truncations
+    fields["missed"] = missed
+    return record
 
 
 @dataclasses.dataclass(frozen=True)

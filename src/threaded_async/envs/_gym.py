@@ -151,9 +151,7 @@ class GymHost(EnvHost):
                     action = action_of(req)
                     result = env.step(action)
                     _, reward, terminated, truncated, _ = result
-                    session.record(
-                        {AGENT: action}, {AGENT: reward}, {AGENT: terminated}, {AGENT: truncated}
-                    )
+                    session.record_one(AGENT, action, reward, terminated, truncated)
                 else:
                     seed = req.kwargs.get("seed")
                     if seed is None and first_reset:

@@ -73,6 +73,11 @@ class Progress:
         self._rich.start()
         self._drawn = time.monotonic()
 
+    @property
+    def active(self) -> bool:
+        """Whether a bar is shown (so a caller on a hot path can skip :meth:`update`)."""
+        return self._bar is not None or self._rich is not None
+
     def update(self) -> None:
         """One more ``unit`` done."""
         if self._bar is not None:

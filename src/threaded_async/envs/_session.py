@@ -23,7 +23,7 @@ from .. import (
     request,
 )
 from .._codec import snapshot
-from ._episode import AgentError, Episode, StepRecord
+from ._episode import AgentError, Episode, StepRecord, step_record
 from ._optional import Progress, require
 
 __all__ = [
@@ -374,23 +374,49 @@ class Session:
     ) -> None:
         """Record one step of the environment (then render its frame)."""
         floats = {name: float(rewards[name]) for name in actions}
+        totals = self.totals
         for name, reward in floats.items():
-            self.totals[name] = self.totals.get(name, 0.0) + reward
+            totals[name] = totals.get(name, 0.0) + reward
         for name in missed:
             self.missed[name] += 1
         clock = self.clock
         self.records.append(
-            StepRecord(
-                time=clock.time() if clock is not None else time.monotonic() - self._started,
-                actions=snapshot(actions),  # the agents may reuse their action objects
-                rewards=floats,
-                terminations={name: bool(terminations[name]) for name in actions},
-                truncations={name: bool(truncations[name]) for name in actions},
-                missed=missed,
+            step_record(
+                clock.time() if clock is not None else time.monotonic() - self._started,
+                snapshot(actions),  # the agents may reuse their action objects
+                floats,
+                {name: bool(terminations[name]) for name in actions},
+                {name: bool(truncations[name]) for name in actions},
+                missed,
             )
         )
-        self.frame()
-        self._progress.update()
+        if self._record_frames:
+            self.frame()
+        if self._progress.active:
+            self._progress.update()
+
+    def record_one(
+        self, name: str, action: Any, reward: SupportsFloat, terminated: Any, truncated: Any
+    ) -> None:
+        """Record one step of one agent's environment: :meth:`record`, for a GymHost's
+        every step, without the mappings."""
+        value = float(reward)
+        totals = self.totals
+        totals[name] = totals.get(name, 0.0) + value
+        clock = self.clock
+        self.records.append(
+            step_record(
+                clock.time() if clock is not None else time.monotonic() - self._started,
+                {name: snapshot(action)},
+                {name: value},
+                {name: bool(terminated)},
+                {name: bool(truncated)},
+            )
+        )
+        if self._record_frames:
+            self.frame()
+        if self._progress.active:
+            self._progress.update()
 
     def finish(self) -> Episode:
         """End the episode: without an error, let the agents react to their last answers
