@@ -116,6 +116,17 @@ class AsyncRunner:
             ``uvloop.new_event_loop``. Default: :class:`SteppingEventLoop`.
         name: The loop thread's name.
         clock: A :class:`VirtualClock` driving the loop's time (default loop only).
+        inline: Inline stepping: no loop thread. The thread that starts the runner (its
+            *owner*) runs the loop itself, whenever it waits in one of this library's
+            blocking calls on it (``run``, ``call_in_loop``, ``wait_until_idle``, a
+            server's ``process``/``gather``, a task's ``wait``, ``stop``...): no thread
+            switch per hand-off. Between those calls the loop does not run at all — no
+            timer fires, no I/O is read, an executor job's result waits — so choose it
+            for a host that only waits for its agents (lockstep, turn-based), not for one
+            with its own work between requests. Other threads may use the runner; what
+            they ask runs the next time the owner waits. Only the owner may
+            :meth:`stop` it (RuntimeError elsewhere); there is no forced stop: a callback
+            that blocks blocks the owner (see docs/inline.md). Default loop only.
     """
 
     def __init__(
@@ -128,6 +139,7 @@ class AsyncRunner:
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
         name: str | None = None,
         clock: VirtualClock | None = None,
+        inline: bool = False,
     ) -> None:
         self.exit_timeout: float | None = check_timeout(exit_timeout, "exit_timeout")
         #: The handle every primitive of this runner uses to reach its loop (see _core).
@@ -138,6 +150,13 @@ class AsyncRunner:
             raise TypeError("clock must be a VirtualClock")
         if clock is not None and loop_factory is not None:
             raise ValueError("a VirtualClock needs the default loop; do not pass loop_factory")
+        if inline and loop_factory is not None:
+            raise ValueError(
+                "an inline runner needs the default loop (its owner runs it with "
+                "SteppingEventLoop.drive); do not pass loop_factory"
+            )
+        #: Inline stepping: the starting thread runs the loop while it waits (no thread).
+        self._inline = bool(inline)
         self._debug = debug
         self._log_forced = log_forced_shutdown_stack_trace
         self._loop_factory = loop_factory
@@ -212,6 +231,12 @@ class AsyncRunner:
         return self._shutdown_type
 
     @property
+    def inline(self) -> bool:
+        """Whether it is an inline runner (``AsyncRunner(inline=True)``): no loop
+        thread, the loop runs on its owner thread while that thread waits."""
+        return self._inline
+
+    @property
     def in_runner_loop(self) -> bool:
         """True when called from the runner's own loop thread."""
         return _get_ident() == self._token.thread_id
@@ -250,6 +275,9 @@ class AsyncRunner:
                     "create a new one"
                 )
             self._state = _STARTING
+        if self._inline:
+            self._start_inline()
+            return
         # The thread gets a weak reference: a runner nobody can stop any more is collected,
         # and warns (see __del__), as asyncio does for an unclosed loop.
         thread = threading.Thread(
@@ -262,7 +290,8 @@ class AsyncRunner:
         """Start the loop thread; return once the loop runs.
 
         Blocks the calling thread briefly. Re-raises an exception raised while creating
-        the loop (e.g. by ``loop_factory``), with its traceback.
+        the loop (e.g. by ``loop_factory``), with its traceback. An inline runner makes
+        its loop on the calling thread, which becomes its owner, and starts no thread.
         """
         self._launch()
         self._started.wait(None, None, Awaiting("the event loop to start"))
@@ -314,6 +343,12 @@ class AsyncRunner:
                 "AsyncRunner.stop() cannot be called from the runner's own loop thread: "
                 "it waits for that thread to finish"
             )
+        owner = self._token.inline_owner
+        if owner is not None and owner != _get_ident() and not self._token.closed:
+            raise RuntimeError(
+                "an inline runner is stopped by the thread that started it: that thread "
+                "runs its loop (call stop() there)"
+            )
         with self._state_lock:
             state = self._state
             if state in (_RUNNING, _STARTING):
@@ -343,6 +378,9 @@ class AsyncRunner:
         self._raise_unretrieved()
 
     def _shutdown(self, wait: float | None) -> None:
+        if self._inline:
+            self._shutdown_inline(wait)
+            return
         thread = self._thread
         assert thread is not None
         if self._state == _STARTING or not self._started.done():
@@ -371,6 +409,53 @@ class AsyncRunner:
         finally:
             if thread.is_alive():
                 self._force_stop(thread, self._wait_unless_stuck(thread))
+
+    def _start_inline(self) -> None:
+        """Start an inline runner: its loop, made on this thread, which owns it."""
+        loop = self._open_loop()
+        if loop is None:
+            self._started.wait(0, None, Awaiting("the event loop to start"))  # raises
+            return
+        token = self._token
+        token.inline_owner = token.thread_id
+        token.thread_id = None  # (the owner's only while it drives the loop)
+        self._on_started()
+
+    def _shutdown_inline(self, wait: float | None) -> None:
+        """Stop an inline runner on its owner's thread: catch up, then run the loop
+        through its shutdown (cancel every task, close async generators and the
+        executor) until it stops, and close it. No thread to force-stop: if ``wait``
+        passes first, the loop is closed with what is left cancelled, and a warning."""
+        token = self._token
+        stepping = token.stepping
+        assert stepping is not None
+        deadline = Deadline(wait)
+        stopped = True
+        try:
+            if not token.closed:
+                try:
+                    wait_idle(
+                        token,
+                        deadline.remaining(),
+                        max_iterations=CATCH_UP_ITERATIONS,
+                        min_seconds=CATCH_UP_SECONDS,
+                    )
+                except (EventLoopTimeoutError, RunnerClosedError):
+                    pass
+                stepping.call_soon(self._begin_shutdown)
+                stopped = token.drive(stepping, None, deadline.remaining())
+        finally:
+            self._tearing_down = True
+            self._shutdown_type = ShutdownType.STOPPED if stopped else ShutdownType.UNKNOWN
+            if not stopped:
+                logger.warning(
+                    "the inline runner %r did not shut down within %s s; closing its loop "
+                    "with what is left cancelled",
+                    self._name,
+                    wait,
+                )
+            self._close_loop(stepping)
+            stepping.close_inline_hooks()
 
     def _wait_unless_stuck(self, thread: threading.Thread) -> str:
         """The orderly stop's time is up: wait on (at most ``exit_timeout`` more) while
@@ -466,7 +551,13 @@ class AsyncRunner:
 
         If the awaiting task is cancelled while the loop starts, the runner is stopped
         (in a worker thread) before the ``CancelledError`` goes on: no thread is leaked.
+        RuntimeError for an inline runner: its loop runs only while a thread blocks.
         """
+        if self._inline:
+            raise RuntimeError(
+                "an inline runner runs its loop only while its owner thread blocks in its "
+                "calls, never while another loop awaits it: use `with`, or a threaded runner"
+            )
         self._launch()
         try:
             await self._started.wait_async()
@@ -494,8 +585,17 @@ class AsyncRunner:
         self._finished.add_done_callback(lambda _: callback())
 
     def wait_closed(self, timeout: float | None = None) -> None:
-        """Block until the runner has closed (EventLoopTimeoutError on timeout)."""
+        """Block until the runner has closed (EventLoopTimeoutError on timeout).
+
+        RuntimeError on an inline runner's owner thread while it runs: only that
+        thread's :meth:`stop` closes it."""
         self._token.check_may_block("AsyncRunner.wait_closed()", "add_stop_callback()")
+        token = self._token
+        if token.inline_owner == _get_ident() and not token.closed and self._state != _NEW:
+            raise RuntimeError(
+                "wait_closed() on the thread that owns this inline runner would wait for "
+                "itself: only its stop() closes it"
+            )
         self._finished.wait(check_timeout(timeout), None, Awaiting("the runner to close"))
 
     # -- the loop thread -----------------------------------------------------------------
@@ -546,8 +646,9 @@ class AsyncRunner:
     def _open_loop(self) -> asyncio.AbstractEventLoop | None:
         """Create and set up the loop (in the loop thread); None if that failed."""
         try:
-            loop = self._make_loop()
-            asyncio.set_event_loop(loop)
+            loop = SteppingEventLoop(clock=self._clock) if self._inline else self._make_loop()
+            if not self._inline:  # (an inline loop is no thread's current loop)
+                asyncio.set_event_loop(loop)
             loop.set_debug(self._debug)
             # Not a bound method: the loop must not keep the runner alive, and the filter
             # must outlive it (a task holding ForcedThreadShutdown may be collected later).
@@ -566,7 +667,8 @@ class AsyncRunner:
         executor = _DefaultExecutor(self._token)
         self._executor = executor
         loop.set_default_executor(executor)
-        loop.call_soon(self._on_started)
+        if not self._inline:
+            loop.call_soon(self._on_started)
         return loop
 
     def __del__(self, _warn: Any = warnings.warn, _open: Any = (_STARTING, _RUNNING)) -> None:
@@ -682,7 +784,8 @@ class AsyncRunner:
         try:
             # Left over if the loop was force-stopped or died.
             self._cancel_stragglers(loop)
-            if not self._forced and self._token.cause is None:
+            if not self._forced and self._token.cause is None and not self._inline:
+                # (An inline loop's shutdown did this, or ran out of time.)
                 loop.run_until_complete(loop.shutdown_asyncgens())
             # Requested from other threads while the loop was stopping.
             self._cancel_stragglers(loop)
@@ -695,7 +798,8 @@ class AsyncRunner:
             except BaseException as exc:
                 logger.debug("error while closing the loop", exc_info=exc)
             self._discard_unstarted(loop)  # a hand-off that raced with close()
-            asyncio.set_event_loop(None)
+            if not self._inline:
+                asyncio.set_event_loop(None)
             died = self._token.cause is not None
             self._mark_closed(RunnerClosedError("the event loop thread died") if died else None)
 
@@ -860,7 +964,11 @@ class AsyncRunner:
         Never blocks. Cancelling the future cancels the task.
         """
         task, start = self._spawn(awaitable, register=False)
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        future: concurrent.futures.Future[T] = (
+            _DrivenFuture(self._token, start.outcome)
+            if self._inline
+            else concurrent.futures.Future()
+        )
 
         def copy(outcome: Outcome[T]) -> None:
             if future.cancelled():
@@ -1046,6 +1154,30 @@ def _close_orphaned_loop(loop: asyncio.AbstractEventLoop, token: LoopToken) -> N
         logger.debug("error while closing the loop", exc_info=exc)
     asyncio.set_event_loop(None)
     token.mark_closed(RunnerClosedError("the event loop thread ended"))
+
+
+class _DrivenFuture(concurrent.futures.Future[T]):
+    """What an inline runner's :meth:`AsyncRunner.submit` returns: its ``result`` and
+    ``exception``, called on the owner thread, run the loop while they wait (else the
+    owner would wait for a loop that runs only while it waits)."""
+
+    def __init__(self, token: LoopToken, outcome: Outcome[Any]) -> None:
+        super().__init__()
+        self._token = token
+        self._outcome = outcome
+
+    def _drive(self, timeout: float | None) -> None:
+        token = self._token
+        if not self.done() and token.inline_owner == _get_ident() and token.thread_id is None:
+            self._outcome.wait_done(timeout, token)
+
+    def result(self, timeout: float | None = None) -> T:
+        self._drive(timeout)
+        return super().result(0 if self._token.inline_owner == _get_ident() else timeout)
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._drive(timeout)
+        return super().exception(0 if self._token.inline_owner == _get_ident() else timeout)
 
 
 class _ExceptionFilter:

@@ -131,11 +131,18 @@ class Server:
         clock: A :class:`VirtualClock` for the server's loop.
         runner: Use this (not yet started) runner instead of creating one.
         record_trace: Record every answered request in :attr:`trace`.
+        inline: Inline stepping (the runner the server creates is
+            ``AsyncRunner(inline=True)``): the host thread that starts the server runs
+            the agents' loop itself while it waits in :meth:`process`, :meth:`gather` and
+            the other blocking calls, instead of handing off to a loop thread; the loop
+            does not run between them. For a host that only waits for its agents; see
+            docs/inline.md. With ``runner=``, pass ``inline`` to that runner instead.
 
     Raises:
         TypeError: an argument of the wrong type (e.g. a runner passed positionally), or a
             handler that cannot take its stub's arguments.
-        ValueError: both a runner and a different clock were given.
+        ValueError: both a runner and a different clock were given, or ``inline`` with a
+            runner.
     """
 
     def __init__(
@@ -146,6 +153,7 @@ class Server:
         clock: VirtualClock | None = None,
         runner: AsyncRunner | None = None,
         record_trace: bool = False,
+        inline: bool = False,
     ) -> None:
         if isinstance(queue_size, bool) or not isinstance(queue_size, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(
@@ -157,9 +165,11 @@ class Server:
         if clock is not None and not isinstance(clock, VirtualClock):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"clock must be a VirtualClock, not {type(clock).__name__}")
         if runner is None:
-            runner = AsyncRunner(clock=clock)
+            runner = AsyncRunner(clock=clock, inline=inline)
         elif clock is not None and runner.clock is not clock:
             raise ValueError("pass the clock to the runner, or let the server create the runner")
+        elif inline:
+            raise ValueError("pass inline=True to the runner, or let the server create the runner")
         self._runner = runner
         #: The runner's clock (fixed for its life), read on every request.
         self._clock: VirtualClock | None = runner.clock

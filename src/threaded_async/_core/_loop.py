@@ -52,6 +52,7 @@ import heapq
 import itertools
 import logging
 import selectors
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -219,9 +220,17 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self.get_debug = functools.partial(getattr, self, "_debug")
         #: Orders timers due at the same time: first scheduled, first fired.
         self._timer_sequence = itertools.count()
+        #: While a thread drives this loop inline (drive()): the waiter it waits for, and
+        #: the monotonic time it gives up at; the poll does not outlast either.
+        self._drive_waiter: ThreadWaiter | None = None
+        self._drive_deadline: float | None = None
+        #: The driving thread's own async generator hooks, while ours replace them.
+        self._owner_hooks: Any = None
 
     # asyncio internals we rely on, typed here once.
     _ready: Any
+    _asyncgen_firstiter_hook: Any
+    _asyncgen_finalizer_hook: Any
     _scheduled: Any
     _timer_cancelled_count: int
     _current_handle: asyncio.Handle | None
@@ -488,6 +497,13 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 timeout = self._on_idle(timeout)
         if self._iteration_waiters:
             self._release_iteration_waiters()
+        if timeout != 0 and self._drive_waiter is not None:
+            # Driven inline: the driving thread's wait is over, or its time is up.
+            if self._drive_waiter.woken():
+                timeout = 0
+            elif self._drive_deadline is not None:
+                left = max(0.0, self._drive_deadline - _monotonic())
+                timeout = left if timeout is None else min(timeout, left)
         try:
             if not park_on_lock:
                 return self._inner_selector.select(timeout)
@@ -744,6 +760,83 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             # The loop may be waiting for this work to end (not idle while it runs): wake it
             # (a spare wake-up at worst; the job's own result usually wakes it too).
             self.wake_if_parked()
+
+    def drive(self, waiter: ThreadWaiter | None, timeout: float | None) -> bool:
+        """Inline stepping: run this loop on the calling thread until ``waiter`` is woken
+        (True), ``timeout`` seconds pass (False), or, with no waiter, the loop is stopped
+        (``loop.stop()``: a runner's shutdown; True).
+
+        What the thread that owns an inline runner does while it waits for it: no loop
+        thread, no thread switch; the loop runs only then, and this thread is the loop's
+        meanwhile (``asyncio.get_running_loop()`` is this loop in its callbacks). The
+        timeout is checked between callbacks: a callback that blocks holds it up.
+        RuntimeError if the loop runs already (a wait from one of its own callbacks) or
+        is closed. What a callback raises that is not an ``Exception`` (Ctrl-C...)
+        propagates out of here, as out of ``run_forever``; the loop stays usable.
+        """
+        if waiter is not None and waiter.woken():
+            return True
+        self._check_closed()  # type: ignore[attr-defined]
+        if self.is_running():
+            raise RuntimeError(
+                "this inline runner's loop is running already: a blocking call made from "
+                "one of its own callbacks would wait for itself; await instead"
+            )
+        deadline = None if timeout is None else _monotonic() + timeout
+        events = asyncio.events
+        outer = events._get_running_loop()  # (a blocking call made in another loop's callback)
+        # The loop's async generator hooks, as run_forever sets them. They stay set on
+        # this thread between drives (setting and restoring them twice per step would
+        # cost more than a step's hand-off), until close_inline_hooks(); but not over
+        # another loop running on this thread, whose own hooks are put back.
+        hooks = sys.get_asyncgen_hooks()
+        firstiter = self._asyncgen_firstiter_hook
+        old_hooks = hooks if outer is not None else None
+        if hooks.firstiter != firstiter:
+            if outer is None:
+                self._owner_hooks = hooks
+            finalizer = self._asyncgen_finalizer_hook
+            sys.set_asyncgen_hooks(firstiter=firstiter, finalizer=finalizer)
+        self._thread_id = _get_ident()
+        events._set_running_loop(self)  # as run_forever does
+        self._drive_waiter = waiter
+        self._drive_deadline = deadline
+        if waiter is not None:
+            waiter.also_wake = self.wake_if_parked
+        run_once = self._run_once
+        try:
+            if waiter is None:
+                while not self._stopping:
+                    run_once()
+                    if deadline is not None and _monotonic() >= deadline and not self._stopping:
+                        return False
+                self._stopping = False
+                return True
+            while True:
+                run_once()
+                if waiter.woken():
+                    return True
+                if deadline is not None and _monotonic() >= deadline:
+                    return False
+        finally:
+            if waiter is not None:
+                waiter.also_wake = None
+            self._drive_waiter = None
+            self._drive_deadline = None
+            self._thread_id = None
+            events._set_running_loop(outer)
+            if old_hooks is not None:
+                sys.set_asyncgen_hooks(*old_hooks)
+
+    def close_inline_hooks(self) -> None:
+        """On the thread that drove this loop (drive), once it drives it no more: put
+        back the async generator hooks the thread had before, if ours are still set."""
+        saved = self._owner_hooks
+        self._owner_hooks = None
+        if saved is not None and sys.get_asyncgen_hooks().firstiter == (
+            self._asyncgen_firstiter_hook
+        ):
+            sys.set_asyncgen_hooks(*saved)
 
     def has_timers(self) -> bool:
         """Whether a timer is scheduled (any thread; cancelled ones may count)."""

@@ -54,7 +54,10 @@ class LoopToken:
         loop: the event loop, once the loop thread made it (else None).
         stepping: the same loop if it is a :class:`SteppingEventLoop` (idle hook,
             virtual time), else None.
-        thread_id: the loop thread's ident while it runs.
+        thread_id: the loop thread's ident while it runs (of an inline runner: its
+            owner's, while the owner drives the loop; else None).
+        inline_owner: of an inline runner (``AsyncRunner(inline=True)``), the thread
+            that started it, which runs the loop whenever it waits (else None).
         running: the loop accepts work (from start until it stops).
         started: the loop ran at least once.
         closing: teardown began on the loop thread (waits for idleness raise from now on).
@@ -71,6 +74,7 @@ class LoopToken:
         "closed_reason",
         "closing",
         "default_timeout",
+        "inline_owner",
         "loop",
         "parked",
         "running",
@@ -94,6 +98,7 @@ class LoopToken:
         #: this loop: all woken at close.
         self.parked: set[Waiter] = set()
         self.default_timeout: float | None = default_timeout
+        self.inline_owner: int | None = None
         _tokens.add(self)
 
     def __repr__(self) -> str:
@@ -211,9 +216,22 @@ class LoopToken:
                 # A batch of answers this thread gives (Server.batch) deferred its wake-up
                 # of the loop: give it before parking, or we may wait on that very loop.
                 stepping.flush_wakeups()
+                if self.inline_owner == _get_ident() and self.thread_id is None:
+                    return self.drive(stepping, waiter, timeout)
             return waiter.park(timeout)
         finally:
             parked.discard(waiter)
+
+    def drive(
+        self, stepping: SteppingEventLoop, waiter: ThreadWaiter | None, timeout: float | None
+    ) -> bool:
+        """An inline runner's owner waits: it runs the loop meanwhile (see
+        ``SteppingEventLoop.drive``), as the loop's thread."""
+        self.thread_id = _get_ident()
+        try:
+            return stepping.drive(waiter, timeout)
+        finally:
+            self.thread_id = None
 
     async def park_async(self, waiter: AsyncWaiter) -> None:
         """Await ``waiter`` in a coroutine; the runner's close wakes it too (check

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 __all__ = [
@@ -62,13 +63,20 @@ class LoopHint(Protocol):
 
 
 class ThreadWaiter:
-    """A thread parked on a lock; ``wake`` may be called from any thread, any number of times."""
+    """A thread parked on a lock; ``wake`` may be called from any thread, any number of times.
 
-    __slots__ = ("_lock",)
+    A thread that runs an inline loop while it waits (``SteppingEventLoop.drive``) sets
+    :attr:`also_wake`: waking the waiter then wakes that loop too.
+    """
+
+    __slots__ = ("_lock", "also_wake")
 
     def __init__(self) -> None:
         self._lock = _allocate_lock()
         self._lock.acquire()
+        #: Called after the release (another thread waking a waiter whose thread drives a
+        #: loop must wake that loop's poll); None for a thread parked on the lock.
+        self.also_wake: Callable[[], object] | None = None
 
     def wake(self) -> None:
         """Release the parked thread (idempotent). Any thread; never blocks."""
@@ -76,6 +84,13 @@ class ThreadWaiter:
             self._lock.release()
         except RuntimeError:  # already woken
             pass
+        also = self.also_wake
+        if also is not None:
+            also()
+
+    def woken(self) -> bool:
+        """Whether it was woken (any thread, never blocks)."""
+        return not self._lock.locked()
 
     def park(self, timeout: float | None) -> bool:
         """Block until woken (True) or the timeout passes (False). A timeout too long for
@@ -163,6 +178,8 @@ class WaiterList(deque[Waiter]):
 
     def discard(self, waiter: Waiter) -> bool:
         """Remove ``waiter``; False if it was already taken by a waker."""
+        if waiter not in self:  # (taken: usually so, after a wake-up; nobody re-adds it)
+            return False
         with self._lock:
             try:
                 self.remove(waiter)
@@ -180,6 +197,14 @@ class WaiterList(deque[Waiter]):
 
     def wake_all(self) -> None:
         """Wake every waiter (any thread; never blocks)."""
+        if len(self) == 1:  # (one host waiting: the common case)
+            try:
+                with self._lock:
+                    waiter = self.popleft()
+            except IndexError:  # taken meanwhile
+                return
+            waiter.wake()
+            return
         waiters: list[Waiter] = []
         try:
             with self._lock:
