@@ -34,6 +34,15 @@ def frozen_lake(seed: int) -> Episode:
         return host.run_episode(wander, seed=seed)
 
 
+def frozen_lake_inline_by_default(seed: int) -> Episode:
+    """``frozen_lake``, refused unless the host (made without ``inline=``) steps inline:
+    as in run_episodes' workers, not on its "local" engine."""
+    with GymHost("FrozenLake-v1") as host:
+        if not host.inline:
+            raise RuntimeError("this host steps threaded")
+        return host.run_episode(wander, seed=seed)
+
+
 def flaky(seed: int) -> Episode:
     """``frozen_lake``, except that seed RAISES raises, seed DIES kills its process and
     seed HANGS never returns (until its worker is killed)."""

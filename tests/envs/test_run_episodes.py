@@ -41,6 +41,14 @@ def test_process_gives_the_local_digests(local_digests: list[str], workers: int)
     assert [episode.digest() for episode in episodes] == local_digests
 
 
+def test_hosts_step_inline_in_workers_and_threaded_locally(local_digests: list[str]) -> None:
+    episodes = run_episodes(fns.frozen_lake_inline_by_default, SEEDS, engine="process", workers=1)
+    assert [episode.digest() for episode in episodes] == local_digests
+    local = run_episodes(fns.frozen_lake_inline_by_default, [0], raise_errors=False)
+    assert isinstance(local[0], EpisodeFailure)
+    assert "threaded" in local[0].message
+
+
 def test_no_seeds_no_episodes() -> None:
     assert run_episodes(fns.frozen_lake, []) == []
     assert run_episodes(fns.frozen_lake, [], engine="process") == []

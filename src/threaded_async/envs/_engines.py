@@ -27,6 +27,7 @@ from typing import Any, Generic, Literal, Self, TypeVar, overload
 
 from ._episode import Episode
 from ._optional import Progress, require
+from ._session import inline_by_default
 
 __all__ = ["EpisodeFailure", "RunEpisodesError", "run_episodes"]
 
@@ -254,6 +255,10 @@ def run_episodes(
 
     The engine changes where an episode runs, not what happens in it: each episode's
     :meth:`Episode.digest` is the same whichever engine and number of workers ran it.
+    In the ``"process"`` and ``"ray"`` workers, hosts made without ``inline=`` step
+    inline (the worker's thread runs the agents' loop while it waits for them: faster,
+    and the worker has nothing else to do; the engine's ``timeout`` still ends an
+    episode whose agent blocks); on the ``"local"`` engine they stay threaded.
 
     Failures: an episode that raises, whose worker dies or that runs out of ``timeout``
     does not stop the others. Once every seed has run, :class:`RunEpisodesError` is
@@ -528,7 +533,8 @@ class _EpisodeRunner:
         if self._fn is None:
             return self._load_error
         try:
-            episode = _checked(seed, self._fn(seed))
+            with inline_by_default(True):  # a worker only hosts: no loop thread needed
+                episode = _checked(seed, self._fn(seed))
             try:
                 return _dumps(("ok", _portable(episode)))
             except Exception as exc:

@@ -46,7 +46,8 @@ class GymHost(EnvHost):
     the thread that creates the host and calls :meth:`run_episode`, which is where every
     ``reset``, ``step`` and ``render`` runs (SDL/pygame, MuJoCo and Gymnasium's renderers
     require that). The agent runs on the loop thread of a fresh runner per episode and
-    only sends requests. A host runs one episode at a time.
+    only sends requests (with ``inline=True``, on the host thread itself, while the host
+    waits for its next request). A host runs one episode at a time.
 
     **Time.** By default the loop runs on a ``VirtualClock(autojump=True)``: an agent may
     ``await asyncio.sleep(...)`` and virtual time jumps there at once, so an episode is
@@ -65,6 +66,12 @@ class GymHost(EnvHost):
             ``"rgb_array"``); the episode keeps them (:meth:`Episode.save_gif`).
         progress: Show a progress bar of the steps on stderr: tqdm's, or rich's if tqdm
             is not installed (none if neither is).
+        inline: Inline stepping: the host thread runs the agents' loop itself while it
+            waits for their requests: no loop thread, no thread switch per step, the
+            same episode and digest. An agent that blocks (a sync call that never
+            returns) then blocks the host, and the host's ``timeout`` cannot interrupt
+            it. None (default): threaded, except in the workers of ``run_episodes``'
+            ``"process"`` and ``"ray"`` engines. See docs/inline.md.
         make_kwargs: Passed to ``gymnasium.make`` (only with an id).
 
     Raises:
@@ -84,6 +91,7 @@ class GymHost(EnvHost):
         timeout: float = 10.0,
         record_frames: bool = False,
         progress: bool = False,
+        inline: bool | None = None,
         **make_kwargs: Any,
     ) -> None:
         made_env, made = make_env(
@@ -94,7 +102,7 @@ class GymHost(EnvHost):
             record_frames,
             "gymnasium",
         )
-        super().__init__(made_env, made, timeout, record_frames)
+        super().__init__(made_env, made, timeout, record_frames, inline)
         self._real_time = real_time
         self._progress = progress
 
@@ -131,6 +139,7 @@ class GymHost(EnvHost):
             timeout=self._timeout,
             record_frames=self._record_frames,
             progress=_describe(env) if self._progress else None,
+            inline=self.inline,
         )
         with session:
             session.start({AGENT: agent})

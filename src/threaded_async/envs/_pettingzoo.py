@@ -30,6 +30,7 @@ def _session(
     timeout: float,
     record_frames: bool,
     progress: bool,
+    inline: bool,
 ) -> Session:
     ids: list[str] = list(env.possible_agents)
     spaces = {name: (env.action_space(name), env.observation_space(name)) for name in ids}
@@ -45,6 +46,7 @@ def _session(
         timeout=timeout,
         record_frames=record_frames,
         progress=description if progress else None,
+        inline=inline,
     )
 
 
@@ -97,8 +99,8 @@ class ParallelHost(EnvHost):
     **Threads.** The env, its renderer and any window stay on the host thread: the
     thread that creates the host and calls :meth:`run_episode`, where every ``reset``,
     ``step`` and ``render`` runs (SDL/pygame and other renderers require it). The agents
-    run on the loop thread of a fresh runner per episode. A host runs one episode at a
-    time.
+    run on the loop thread of a fresh runner per episode (with ``inline=True``, on the
+    host thread while it waits for them). A host runs one episode at a time.
 
     An agent that is done (terminated or truncated) should return; a request it makes
     afterwards is not answered, and it is cancelled when the episode ends. The episode
@@ -118,6 +120,12 @@ class ParallelHost(EnvHost):
             render ``"rgb_array"``; with an id, ``render_mode`` defaults to it).
         progress: Show a progress bar of the steps on stderr: tqdm's, or rich's if tqdm
             is not installed (none if neither is).
+        inline: Inline stepping: the host thread runs the agents' loop itself while it
+            waits for their requests: no loop thread, no thread switch per step, the
+            same episode and digest. An agent that blocks (a sync call that never
+            returns) then blocks the host, and the host's ``timeout`` cannot interrupt
+            it. None (default): threaded, except in the workers of ``run_episodes``'
+            ``"process"`` and ``"ray"`` engines. See docs/inline.md.
         make_kwargs: Passed to ``pettingzoo.make`` (only with an id).
 
     Raises:
@@ -139,6 +147,7 @@ class ParallelHost(EnvHost):
         timeout: float = 10.0,
         record_frames: bool = False,
         progress: bool = False,
+        inline: bool | None = None,
         **make_kwargs: Any,
     ) -> None:
         if fps is not None:
@@ -154,7 +163,7 @@ class ParallelHost(EnvHost):
             record_frames,
             "parallel",
         )
-        super().__init__(made_env, made, timeout, record_frames)
+        super().__init__(made_env, made, timeout, record_frames, inline)
         self._fps = fps
         self._default_action = default_action
         self._real_time = real_time
@@ -199,6 +208,7 @@ class ParallelHost(EnvHost):
             timeout=self._timeout,
             record_frames=self._record_frames,
             progress=self._progress,
+            inline=self.inline,
         ) as session:
             observations, infos = env.reset(seed=seed)
             self._observations = dict(observations)
@@ -249,6 +259,10 @@ class ParallelHost(EnvHost):
     def _frames(self, session: Session, fps: float) -> None:
         env = self._env
         server = session.server
+        if session.clock is not None:
+            # Every agent's first requests (its reset) are in before frame 1 answers them:
+            # on virtual time they are all made at time 0, however the agents started.
+            server.runner.wait_until_idle(self._timeout)
         start = time.monotonic()
         frame = 0
         while env.agents and session.error is None:
@@ -359,8 +373,8 @@ class TurnHost(EnvHost):
 
     **Threads.** The env and its renderer stay on the host thread (the one that creates
     the host and calls :meth:`run_episode`); the agents run on the loop thread of a
-    fresh runner per episode, on a ``VirtualClock(autojump=True)`` unless
-    ``real_time=True``.
+    fresh runner per episode (with ``inline=True``, on the host thread while it waits
+    for them), on a ``VirtualClock(autojump=True)`` unless ``real_time=True``.
 
     Args:
         env: The AEC env, or a PettingZoo id to make one.
@@ -371,6 +385,12 @@ class TurnHost(EnvHost):
             render ``"rgb_array"``; with an id, ``render_mode`` defaults to it).
         progress: Show a progress bar of the turns on stderr: tqdm's, or rich's if tqdm
             is not installed (none if neither is).
+        inline: Inline stepping: the host thread runs the agents' loop itself while it
+            waits for their requests: no loop thread, no thread switch per step, the
+            same episode and digest. An agent that blocks (a sync call that never
+            returns) then blocks the host, and the host's ``timeout`` cannot interrupt
+            it. None (default): threaded, except in the workers of ``run_episodes``'
+            ``"process"`` and ``"ray"`` engines. See docs/inline.md.
         make_kwargs: Passed to ``pettingzoo.make`` (only with an id).
 
     Raises:
@@ -390,6 +410,7 @@ class TurnHost(EnvHost):
         timeout: float = 10.0,
         record_frames: bool = False,
         progress: bool = False,
+        inline: bool | None = None,
         **make_kwargs: Any,
     ) -> None:
         made_env, made = make_env(
@@ -400,7 +421,7 @@ class TurnHost(EnvHost):
             record_frames,
             "aec",
         )
-        super().__init__(made_env, made, timeout, record_frames)
+        super().__init__(made_env, made, timeout, record_frames, inline)
         self._real_time = real_time
         self._progress = progress
 
@@ -438,6 +459,7 @@ class TurnHost(EnvHost):
             timeout=self._timeout,
             record_frames=self._record_frames,
             progress=self._progress,
+            inline=self.inline,
         ) as session:
             env.reset(seed=seed)
             session.frame()

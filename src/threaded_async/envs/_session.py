@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import copy
 import functools
 import inspect
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, SupportsFloat, cast
 
@@ -104,11 +106,39 @@ def action_of(req: Request[Any]) -> Any:
     return req.args[0] if req.args else req.kwargs["action"]
 
 
+#: What a host made with ``inline=None`` does: threaded, except where run_episodes runs
+#: the episode in one of its workers (process, Ray actor), which only host.
+_inline_default: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "threaded_async_inline_default", default=False
+)
+
+
+@contextlib.contextmanager
+def inline_by_default(inline: bool) -> Generator[None]:
+    """Within: hosts made with ``inline=None`` step inline (True) or threaded (False)."""
+    token = _inline_default.set(inline)
+    try:
+        yield
+    finally:
+        _inline_default.reset(token)
+
+
 class EnvHost:
     """What the hosts share: an environment owned by the host thread, made from an id or
     given, closed by :meth:`close` if the host made it."""
 
-    def __init__(self, env: Any, made: bool, timeout: float, record_frames: bool) -> None:
+    def __init__(
+        self,
+        env: Any,
+        made: bool,
+        timeout: float,
+        record_frames: bool,
+        inline: bool | None = None,
+    ) -> None:
+        if inline is not None and not isinstance(inline, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
+            if made:
+                env.close()
+            raise TypeError(f"inline must be True, False or None, not {inline!r}")
         if not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
         if record_frames and getattr(env, "render_mode", None) != "rgb_array":
@@ -120,6 +150,16 @@ class EnvHost:
         self._closed = False
         self._timeout = timeout
         self._record_frames = record_frames
+        self._inline_choice = inline
+
+    @property
+    def inline(self) -> bool:
+        """Whether the next episode steps inline: the host thread runs the agents' loop
+        while it waits for their requests (see ``inline=`` of the hosts). Resolved when
+        read: ``inline=None`` means threaded, except in run_episodes' process and Ray
+        workers."""
+        choice = self._inline_choice
+        return _inline_default.get() if choice is None else choice
 
     def check_open(self) -> None:
         """RuntimeError if the host was closed (it runs no more episodes)."""
@@ -267,13 +307,14 @@ class Session:
         timeout: float,
         record_frames: bool,
         progress: str | None,
+        inline: bool = False,
     ) -> None:
         check_seed(seed)
         self.env = env
         self.clock = clock
         self.seed = seed
         self.timeout = timeout
-        runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
+        runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock, inline=inline)
         self.server = Server(runner=runner, record_trace=True)
         self.clients: dict[str, EnvClient] = {
             name: EnvClient(self.server, name, action, observation)
