@@ -884,8 +884,16 @@ def snapshot(value: Any) -> Any:
     kept. Any other object is deep-copied (``copy.deepcopy``); one that cannot be copied
     is kept as it is. Any thread; never raises.
     """
-    if type(value) in _ATOMS:
+    cls: type[Any] = type(value)  # pyright: ignore[reportUnknownVariableType]  # (value: Any)
+    if cls in _ATOMS:
         return value
+    if cls is tuple:  # (a request's arguments: often atoms only, kept as they are)
+        for item in value:
+            if type(item) not in _ATOMS:
+                return _take(value, {})
+        return value
+    if cls is dict and not value:  # (a request's keyword arguments, mostly)
+        return {}
     return _take(value, {})
 
 

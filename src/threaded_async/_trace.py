@@ -69,6 +69,36 @@ FIELDS: Final = (
 )
 
 
+_new_entry: Any = object.__new__
+_set = object.__setattr__
+
+
+def recorded_entry(
+    request: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    result: Any,
+    error: str | None,
+    issued_at: float | None,
+    client: str | None,
+    answered_at: float | None,
+) -> TraceEntry:
+    """``TraceEntry(...)`` of a recorded request (a server's, once per answer), made
+    without the frozen dataclass's ``__init__`` and ``__post_init__``: its arguments are
+    what those would make them (a tuple, a dict, ``time`` equal to ``issued_at``)."""
+    entry: TraceEntry = _new_entry(TraceEntry)
+    _set(entry, "request", request)
+    _set(entry, "args", args)
+    _set(entry, "kwargs", kwargs)
+    _set(entry, "result", result)
+    _set(entry, "error", error)
+    _set(entry, "time", issued_at)
+    _set(entry, "client", client)
+    _set(entry, "issued_at", issued_at)
+    _set(entry, "answered_at", answered_at)
+    return entry
+
+
 def _same_time(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN is NaN (an int too big for a float is not)
 

@@ -1,48 +1,36 @@
-"""The trace a server records: one row per answered request, a snapshot taken when it is
-answered (the agent or the env may reuse the objects of its arguments and answer)."""
+"""The trace a server records: one entry per answered request, a snapshot taken when it
+is answered (the agent or the env may reuse the objects of its arguments and answer)."""
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from .._codec import snapshot
 from .._core import CANCELLED, EXCEPTION, VirtualClock
-from .._trace import Trace, TraceEntry
+from .._trace import Trace, TraceEntry, recorded_entry
 
 if TYPE_CHECKING:
     from ._request import Request
 
 __all__ = ["Recorder", "Row"]
 
-#: One answered request: (request, args, kwargs, result, error, issued_at, client,
-#: answered_at), what a TraceEntry is made of.
-Row = tuple[
-    str,
-    tuple[Any, ...],
-    dict[str, Any],
-    Any,
-    "str | None",
-    "float | None",
-    "str | None",
-    "float | None",
-]
+#: One answered request, as recorded (made by :meth:`Recorder.row`).
+Row = TraceEntry
 
 
 class Recorder:
-    """Rows appended by the answering threads (any thread, cheap); made into
-    :class:`TraceEntry` objects when the trace is read."""
+    """Entries appended by the answering threads (any thread, cheap). Each is made when
+    its request is answered (one object per answer, kept for the trace: not a row first
+    and an entry later, which would keep twice the objects for the cyclic GC to walk)."""
 
-    __slots__ = ("_clock", "_entries", "_lock", "_rows")
+    __slots__ = ("_clock", "_entries")
 
     def __init__(self, clock: VirtualClock | None) -> None:
         self._clock = clock
-        self._rows: list[Row] = []
         self._entries: list[TraceEntry] = []
-        self._lock = threading.Lock()
 
     def row(self, item: Request[Any], state: int, value: Any) -> Row:
-        """The row of ``item`` answered with ``(state, value)``, its values snapshotted
+        """The entry of ``item`` answered with ``(state, value)``, its values snapshotted
         now (call it before the answer is given: the client may change them after)."""
         result: Any = None
         error: str | None = None
@@ -53,7 +41,7 @@ class Recorder:
         else:
             result = snapshot(value)
         clock = self._clock
-        return (
+        return recorded_entry(
             item.name,
             snapshot(item.args),
             snapshot(item.kwargs),
@@ -66,25 +54,8 @@ class Recorder:
 
     def append(self, row: Row) -> None:
         """Record an answered request (any thread)."""
-        self._rows.append(row)
+        self._entries.append(row)
 
     def trace(self) -> Trace:
-        """Every row so far, as a fresh :class:`Trace` (any thread)."""
-        rows = self._rows
-        with self._lock:
-            entries = self._entries
-            for row in rows[len(entries) : len(rows)]:
-                request, args, kwargs, result, error, issued_at, client, answered_at = row
-                entries.append(
-                    TraceEntry(
-                        request,
-                        args,
-                        kwargs,
-                        result,
-                        error,
-                        issued_at,
-                        client=client,
-                        answered_at=answered_at,
-                    )
-                )
-            return Trace(entries)
+        """Every entry so far, as a fresh :class:`Trace` (any thread)."""
+        return Trace(self._entries)  # (a list copy: atomic under the GIL)

@@ -49,6 +49,7 @@ class StepRecord:
 
 
 _new_record: Any = object.__new__
+_set = object.__setattr__
 
 
 def step_record(
@@ -59,16 +60,17 @@ def step_record(
     truncations: dict[str, bool],
     missed: tuple[str, ...] = (),
 ) -> StepRecord:
-    """``StepRecord(...)`` without the frozen dataclass's ``__init__`` (six
-    ``object.__setattr__`` calls): the same record, made once per step of every host."""
+    """``StepRecord(...)`` without the frozen dataclass's ``__init__`` and its Python
+    frame: the same record, made once per step of every host. (Set field by field, not
+    through ``__dict__``: reading that would make a dict object per record, one more
+    object for the cyclic GC to walk for as long as the episode lives.)"""
     record: StepRecord = _new_record(StepRecord)
-    fields = record.__dict__
-    fields["time"] = time
-    fields["actions"] = actions
-    fields["rewards"] = rewards
-    fields["terminations"] = terminations
-    fields["truncations"] = truncations
-    fields["missed"] = missed
+    _set(record, "time", time)
+    _set(record, "actions", actions)
+    _set(record, "rewards", rewards)
+    _set(record, "terminations", terminations)
+    _set(record, "truncations", truncations)
+    _set(record, "missed", missed)
     return record
 
 
