@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import functools
+import gc
 import importlib
 import itertools
 import json
@@ -875,9 +876,12 @@ def _vector_steps(vec: Any, steps: int, seed: int) -> int:
 def env_step(system: str, n: int) -> float:
     """µs per CartPole step over ``n`` steps (resetting whenever an episode ends): a plain
     loop ("gym"), one GymHost ``run_episode`` of one agent coroutine ("gymhost": its
-    runner's start and stop are in the time, amortized over the ``n`` steps), or a
+    runner's start and stop are in the time, amortized over the ``n`` steps;
+    "gymhost_inline": the same host stepping inline), or a
     one-env ``gymnasium.vector.AsyncVectorEnv`` ("vector", its subprocess started
     before the clock). Making the env is not timed; the first reset is."""
+    if system == "floor":  # the reference of the GymHost row: one floor round trip
+        return rtt("floor", n)
     gym: Any = importlib.import_module("gymnasium")
     seed = 0
     if system == "gym":
@@ -887,9 +891,9 @@ def env_step(system: str, n: int) -> float:
         episodes = _plain_steps(env, n, seed)
         dt = time.perf_counter() - t0
         env.close()
-    elif system == "gymhost":
+    elif system in ("gymhost", "gymhost_inline"):
         envs = importlib.import_module("threaded_async.envs")
-        with envs.GymHost("CartPole-v1") as host:
+        with envs.GymHost("CartPole-v1", inline=system == "gymhost_inline") as host:
             host.run_episode(functools.partial(_balance_for, steps=ENV_WARMUP_STEPS), seed=seed)
             agent = functools.partial(_balance_for, steps=n)
             t0 = time.perf_counter()
@@ -1041,16 +1045,17 @@ def _crowd_plain(env: Any, steps: int) -> int:
 def parallel20(system: str, n: int) -> float:
     """µs per agent-step: ``n`` lockstep steps of a 20-agent synthetic parallel env, by a
     plain loop ("pz") or by one ``ParallelHost.run_episode`` of 20 agent coroutines
-    ("parallel": its runner's start and stop are in the time, amortized over the steps)."""
+    ("parallel": its runner's start and stop are in the time, amortized over the steps;
+    "parallel_inline": the same host stepping inline)."""
     env = _crowd_env(CROWD_AGENTS)
     if system == "pz":
         _crowd_plain(env, ENV_WARMUP_STEPS)
         t0 = time.perf_counter()
         done = _crowd_plain(env, n)
         dt = time.perf_counter() - t0
-    elif system == "parallel":
+    elif system in ("parallel", "parallel_inline"):
         envs = importlib.import_module("threaded_async.envs")
-        host = envs.ParallelHost(env)
+        host = envs.ParallelHost(env, inline=system == "parallel_inline")
         env.max_steps = ENV_WARMUP_STEPS
         host.run_episode(_crowd_agent, seed=0)
         env.max_steps = n
@@ -1095,7 +1100,16 @@ def _report(value: float | None) -> None:
 
 
 def main() -> None:
+    """``_worker.py SYSTEM SCENARIO[@FLAGS] N``: FLAGS (``+``-separated) ``cpu0`` pins the
+    process to one CPU (its threads share it: no idle-CPU wake-ups between them), ``nogc``
+    turns the cyclic garbage collector off."""
     system, scenario, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    scenario, _, flag_text = scenario.partition("@")
+    flags = set(flag_text.split("+")) - {""}
+    if "cpu0" in flags:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if "nogc" in flags:
+        gc.disable()
     try:
         value: float | None = SCENARIOS[scenario](system, n)
     except NotImplementedError:
