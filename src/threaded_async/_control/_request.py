@@ -9,6 +9,7 @@ any thread; the server does the bookkeeping around it (trace, holds, wake-ups), 
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -201,8 +202,13 @@ class Request(Generic[R]):
         self._server.answer_later(self, delay, value, exception)
 
 
+_FunctionType = types.FunctionType
+
+
 def key_name(key: Callable[..., Any] | str) -> str:
     """A handler key's readable name: a string as it is, else the qualified name."""
+    if type(key) is _FunctionType:  # (a stub or a function: the common case)
+        return key.__qualname__
     if isinstance(key, str):
         return key
     name = getattr(key, "__qualname__", None)

@@ -895,7 +895,7 @@ class Server:
 
     def _wait_holds(self) -> RequestHolds | None:
         """The holds a waiting host overrides: its server's requests (virtual time)."""
-        return self._request_holds() if self._clock is not None else None
+        return (self._holds or self._request_holds()) if self._clock is not None else None
 
     # -- answering: processing -----------------------------------------------------------
     def dispatch(self, request: Request[Any]) -> None:

@@ -776,8 +776,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         """
         if waiter is not None and waiter.woken():
             return True
-        self._check_closed()  # type: ignore[attr-defined]
-        if self.is_running():
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        if self._thread_id is not None:  # (is_running())
             raise RuntimeError(
                 "this inline runner's loop is running already: a blocking call made from "
                 "one of its own callbacks would wait for itself; await instead"

@@ -22,6 +22,8 @@ def check_timeout(timeout: float | None, name: str = "timeout") -> float | None:
     ``math.inf`` or any timeout longer than a lock can wait (``threading.TIMEOUT_MAX``,
     about 292 years), which mean the same.
     """
+    if type(timeout) is float and 0.0 <= timeout <= _TIMEOUT_MAX:  # (the common case)
+        return timeout
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]

@@ -46,6 +46,8 @@ class Progress:
     ) -> None:
         self._bar: Any = None
         self._rich: Any = None
+        #: Whether a bar is shown (so a caller on a hot path can skip :meth:`update`).
+        self.active = False
         self._task: Any = None
         self._drawn = 0.0
         if description is None:
@@ -53,6 +55,7 @@ class Progress:
         tqdm = optional("tqdm")
         if tqdm is not None:
             self._bar = tqdm.tqdm(desc=description, unit=unit, total=total)
+            self.active = True
             return
         rich = optional("rich.progress")
         if rich is None:
@@ -72,11 +75,7 @@ class Progress:
         self._task = self._rich.add_task(description, total=total)
         self._rich.start()
         self._drawn = time.monotonic()
-
-    @property
-    def active(self) -> bool:
-        """Whether a bar is shown (so a caller on a hot path can skip :meth:`update`)."""
-        return self._bar is not None or self._rich is not None
+        self.active = True
 
     def update(self) -> None:
         """One more ``unit`` done."""
@@ -91,6 +90,7 @@ class Progress:
 
     def close(self) -> None:
         """Draw the bar a last time and leave it on stderr; idempotent."""
+        self.active = False
         if self._bar is not None:
             self._bar.close()
             self._bar = None
