@@ -44,6 +44,7 @@ from ._core import (
     TAExceptionGroup,
     TaskFamily,
     VirtualClock,
+    VirtualTimeLoop,
     adopting_task_factory,
     call_later,
     check_timeout,
@@ -504,7 +505,9 @@ class AsyncRunner:
         if factory is None and self._clock is None:
             factory = _default_loop_factory
         if factory is None:
-            return SteppingEventLoop(clock=self._clock)
+            if self._clock is not None:
+                return VirtualTimeLoop(self._clock)  # specialised for jumping timer to timer
+            return SteppingEventLoop()
         loop = factory()
         if not isinstance(loop, asyncio.AbstractEventLoop):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"loop_factory returned {loop!r}, not an event loop")

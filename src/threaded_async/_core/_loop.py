@@ -351,6 +351,11 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         Otherwise an advance moves it to its target, and an autojump is allowed unless a
         server's request is queued or being handled and that server's host is not
         waiting for requests it lacks (see :class:`RequestHolds`).
+
+        When nothing at all holds time (no real work, no request in flight) the rule can
+        only allow an autojump: the virtual-time loop (``_vtime.VirtualTimeLoop``) then
+        takes that answer without asking, reading the holds before ``_ready`` as here,
+        and calls ``clock.jump``. A new kind of hold must be known there too.
         """
         # Read the holds *before* re-checking _ready: a thread that answers a request (or
         # finishes an executor job) appends its wake-up to _ready first and drops its hold
@@ -362,14 +367,16 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             return None
         if working:
             return False  # real work takes no virtual time: its end wakes the loop
-        scheduled = self._scheduled
-        moved = clock.on_idle(
-            scheduled[0][0] if scheduled else None, jump_allowed=not requests_hold
-        )
+        moved = clock.on_idle(self._next_due(), jump_allowed=not requests_hold)
         # asyncio fires timers due before time() + _clock_resolution: keep that above one
         # float step of the virtual time, or no timer fires at large times.
         self._clock_resolution = clock.resolution
         return moved
+
+    def _next_due(self) -> float | None:
+        """When the next timer is due, None if there is none (loop thread)."""
+        scheduled = self._scheduled
+        return scheduled[0][0] if scheduled else None
 
     def _requests_hold(self) -> bool:
         """Whether some server's requests hold autojumps now (loop thread)."""
