@@ -438,6 +438,22 @@ def test_a_clock_hold_from_a_thread_stops_autojumps_until_it_ends(
     assert clock.time() == 3.0
 
 
+@pytest.mark.parametrize("autojump", [False, True])
+@pytest.mark.parametrize("delay", [0.0, 1e-10])
+def test_a_timer_due_already_fires_while_time_is_held_and_unadvanced(
+    autojump: bool, delay: float
+) -> None:
+    """A timer due at the current time (within the clock's 1 ns) needs no time to move:
+    it fires while real work holds the clock, and on a clock nobody advances."""
+    clock = ta.VirtualClock(autojump=autojump)
+    with ta.AsyncRunner(clock=clock, call_in_loop_timeout=BOUND) as runner:
+        fired = threading.Event()
+        with clock.hold():
+            runner.call_in_loop(lambda: asyncio.get_running_loop().call_later(delay, fired.set))
+            assert fired.wait(BOUND)
+        assert clock.time() == 0.0
+
+
 # -- advance ---------------------------------------------------------------------------------
 def test_advance_fires_many_timers_in_order_each_at_its_own_time() -> None:
     clock = ta.VirtualClock()

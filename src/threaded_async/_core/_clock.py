@@ -215,17 +215,19 @@ class VirtualClock:
         in flight), so the one jump rule allows an autojump; anything else goes through
         :meth:`on_idle`. True if time moved to ``when`` (autojump is on and ``when`` is
         finite), else False and nothing changed."""
-        if not (self.autojump and when < _INF):
-            return False
-        ns = when * _NS  # _to_ns(when), inline
-        ns = round(ns) if ns - ns == 0 else int(when) * _NS
-        if ns > self._ns:  # _set(ns), inline: this is the path of every autojump
-            self._ns = ns
-            now = ns / _NS
-            self._now = now
-            if now >= self._resolution_until:
-                self._grow_resolution(now)
-        return True
+        if when < _NS_IN_FLOAT and self.autojump:
+            ns = round(when * _NS)  # _to_ns(when) and _set(ns), inline
+            if ns > self._ns:
+                self._ns = ns
+                now = ns / _NS
+                self._now = now
+                if now >= self._resolution_until:
+                    self._grow_resolution(now)
+            return True
+        if when < _INF and self.autojump:  # (a huge time: when * _NS is no float)
+            self._set(_to_ns(when))
+            return True
+        return False
 
     def on_idle(self, when: float | None, *, jump_allowed: bool) -> bool:
         """Called by the loop whenever it has nothing to run; ``when`` is its next timer.
@@ -296,6 +298,8 @@ def _to_ns(seconds: float) -> int:
 
 
 _INF = math.inf
+#: Below this many seconds, ``seconds * _NS`` is a finite float (``_to_ns``'s fast path).
+_NS_IN_FLOAT = 1e299
 #: The largest time a float can show (sys.float_info.max seconds).
 _MAX_NS = _to_ns(sys.float_info.max)
 

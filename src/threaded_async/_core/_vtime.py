@@ -285,6 +285,8 @@ class VirtualTimeLoop(SteppingEventLoop):
                         jumped = not ready and clock.jump(scheduled[0])
                 if jumped:
                     self._iteration += 1  # time moved to the next timer, without polling
+                elif scheduled and scheduled[0] < now() + clock.resolution:
+                    self._poll(0)  # a timer is due already: it fires without time moving
                 else:
                     self._poll(None)
             if scheduled:
