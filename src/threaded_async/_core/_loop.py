@@ -166,7 +166,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
     Its timers are asyncio's, kept in a heap of ``(when, sequence, handle)`` tuples (equal
     times fire in the order they were scheduled), and its iteration is asyncio's
-    ``_run_once`` minus bookkeeping it does not need; see :meth:`_run_once`.
+    ``_run_once`` minus bookkeeping it does not need; see :meth:`_run_once`. With a
+    ``clock`` it runs on virtual time; the runner then makes the subclass specialised
+    for that, ``VirtualTimeLoop`` (``_vtime.py``).
     """
 
     def __init__(
