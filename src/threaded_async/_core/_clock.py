@@ -87,6 +87,19 @@ class VirtualClock:
     :meth:`jump`.
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_host",
+        "_lock",
+        "_now",
+        "_ns",
+        "_resolution_until",
+        "_target",
+        "_waiters",
+        "autojump",
+        "resolution",
+    )
+
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
         if isinstance(start, bool) or not isinstance(start, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"start must be a number of seconds, not {type(start).__name__}")

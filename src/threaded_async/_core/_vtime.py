@@ -86,7 +86,7 @@ class VirtualTimeLoop(SteppingEventLoop):
         self._sweep_at = _MIN_SWEEP
         super().__init__(selector, clock=clock)
         #: The loop's clock as a C callable (no Python frame on every timer).
-        self.time = clock.reader()
+        self.time = self._read_time = clock.reader()
 
     # asyncio internals read here, typed once (the base class types the rest).
     _stopping: bool
@@ -122,7 +122,8 @@ class VirtualTimeLoop(SteppingEventLoop):
         sleep's own future: filed as ``(future, result)`` and returned as the handle,
         whose ``cancel()`` the sleep calls once it is over."""
         if callback is _sleep_done and not self._debug:
-            when = self.time() + delay
+            read_time = self._read_time  # (an attribute read specialises, self.time() not)
+            when = read_time() + delay
             buckets = self._buckets
             bucket = buckets.get(when)
             if bucket is not None:
