@@ -326,6 +326,31 @@ async def _now(clock: ta.VirtualClock) -> float:
     return clock.time()
 
 
+def test_cancelled_timers_at_one_time_do_not_pile_up(
+    auto: tuple[ta.AsyncRunner, ta.VirtualClock],
+) -> None:
+    """Handles and sleeps cancelled while time stands still (all due at the same 100)."""
+    runner, clock = auto
+
+    async def main() -> int:
+        loop: Any = asyncio.get_running_loop()
+        for _ in range(10_000):
+            loop.call_at(100.0, print).cancel()
+        for _ in range(20):
+            sleepers = [asyncio.create_task(asyncio.sleep(100)) for _ in range(500)]
+            await asyncio.sleep(0)
+            for task in sleepers:
+                task.cancel()
+            await asyncio.gather(*sleepers, return_exceptions=True)
+        await asyncio.sleep(0)
+        filed = sum(len(bucket) for bucket in loop._buckets.values())
+        await asyncio.sleep(200)  # the dead timers at 100 are skipped, not run
+        return filed
+
+    assert runner.run(main(), BOUND) <= 1_000
+    assert clock.time() == 200.0
+
+
 # -- threads waking a sleeping loop ----------------------------------------------------------
 def test_call_soon_threadsafe_wakes_a_virtual_loop_parked_with_nothing_to_jump_to(
     auto: tuple[ta.AsyncRunner, ta.VirtualClock],

@@ -22,8 +22,9 @@ kept and how an iteration runs:
   done future. Other timers are filed as ``(handle, TIMER)``.
 * **Dead timers are skipped, never jumped to.** A cancelled sleep (its future is done)
   or ``TimerHandle`` is dropped when it reaches the front; the buckets are swept of dead
-  timers whenever the number of distinct times, or of cancelled handles, outgrows the
-  live timers (amortised, as asyncio's own loop does for cancelled handles).
+  timers whenever the number of distinct times, the count of cancelled handles or one
+  time's bucket outgrows the live timers (amortised, as asyncio's own loop does for
+  cancelled handles; a cancelled sleep sends no notice, so its bucket's size tells).
 * **Jumps without the poll.** When the loop is idle, only the self-pipe is watched (no
   sockets, no signal handlers, not in debug mode, no thread counting iterations) and
   nothing at all holds time (no real work, no request in flight), the one jump rule
@@ -82,7 +83,8 @@ class VirtualTimeLoop(SteppingEventLoop):
         #: ``(future, result)``, or ``(handle, TIMER)``. ``_scheduled`` is the heap of
         #: their keys.
         self._buckets: dict[float, list[tuple[Any, Any]]] = {}
-        #: Sweep dead timers once the heap or the count of cancelled handles passes this.
+        #: Sweep dead timers once the heap, a bucket or the count of cancelled handles
+        #: passes this (twice the live timers after the last sweep).
         self._sweep_at = _MIN_SWEEP
         super().__init__(selector, clock=clock)
         #: The loop's clock as a C callable (no Python frame on every timer).
@@ -128,6 +130,8 @@ class VirtualTimeLoop(SteppingEventLoop):
             bucket = buckets.get(when)
             if bucket is not None:
                 bucket.append(args)
+                if len(bucket) > self._sweep_at:  # cancelled sleeps while time stood still
+                    self._sweep()
             elif when == when:  # (_file, inline)
                 buckets[when] = [args]
                 _heappush(self._scheduled, when)
@@ -197,7 +201,12 @@ class VirtualTimeLoop(SteppingEventLoop):
         count = 0
         for when in scheduled:
             bucket = buckets[when]
-            kept = [entry for entry in bucket if _alive(entry)]
+            kept: list[tuple[Any, Any]] = []
+            for entry in bucket:
+                if _alive(entry):
+                    kept.append(entry)
+                elif entry[1] is TIMER:
+                    entry[0]._scheduled = False
             if kept:
                 bucket[:] = kept
                 live.append(when)
@@ -215,10 +224,13 @@ class VirtualTimeLoop(SteppingEventLoop):
         buckets = self._buckets
         while scheduled:
             bucket = buckets[scheduled[0]]
-            while bucket:
-                if _alive(bucket[0]):
+            for index, entry in enumerate(bucket):
+                if _alive(entry):
+                    if index:
+                        _unfile(bucket[:index])
+                        del bucket[:index]
                     return
-                del bucket[0]
+            _unfile(bucket)
             del buckets[_heappop(scheduled)]
 
     def _next_due(self) -> float | None:
@@ -372,6 +384,13 @@ def _alive(entry: tuple[Any, Any]) -> bool:
     if result is TIMER:
         return not timer._cancelled
     return not timer.done()
+
+
+def _unfile(entries: list[tuple[Any, Any]]) -> None:
+    """Mark the handles among dropped timers as no longer filed (asyncio's flag)."""
+    for timer, result in entries:
+        if result is TIMER:
+            timer._scheduled = False
 
 
 #: Marks a filed ``(handle, TIMER)``; anything else is a sleep's ``(future, result)``.
