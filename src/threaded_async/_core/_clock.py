@@ -110,7 +110,7 @@ class VirtualClock:
         #: The loop's clock resolution at the current time (see the class docstring).
         self.resolution: float = _RESOLUTION
         self._resolution_until = 0.0
-        self.autojump = autojump
+        self.autojump: bool = autojump
         self._target: int | None = None
         self._waiters: list[ThreadWaiter] = []
         self._lock = threading.Lock()
