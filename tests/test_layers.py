@@ -28,6 +28,7 @@ CORE_ORDER = [
     "_clock",
     "_family",
     "_loop",
+    "_vtime",
     "_token",
     "_view",
     "_idle",

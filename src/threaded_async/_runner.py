@@ -44,6 +44,7 @@ from ._core import (
     TAExceptionGroup,
     TaskFamily,
     VirtualClock,
+    VirtualTimeLoop,
     adopting_task_factory,
     call_later,
     check_timeout,
@@ -604,7 +605,9 @@ class AsyncRunner:
         if factory is None and self._clock is None:
             factory = _default_loop_factory
         if factory is None:
-            return SteppingEventLoop(clock=self._clock)
+            if self._clock is not None:
+                return VirtualTimeLoop(self._clock)  # specialised for jumping timer to timer
+            return SteppingEventLoop()
         loop = factory()
         if not isinstance(loop, asyncio.AbstractEventLoop):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"loop_factory returned {loop!r}, not an event loop")
@@ -646,7 +649,12 @@ class AsyncRunner:
     def _open_loop(self) -> asyncio.AbstractEventLoop | None:
         """Create and set up the loop (in the loop thread); None if that failed."""
         try:
-            loop = SteppingEventLoop(clock=self._clock) if self._inline else self._make_loop()
+            if not self._inline:
+                loop = self._make_loop()
+            elif self._clock is not None:
+                loop = VirtualTimeLoop(self._clock)
+            else:
+                loop = SteppingEventLoop()
             if not self._inline:  # (an inline loop is no thread's current loop)
                 asyncio.set_event_loop(loop)
             loop.set_debug(self._debug)

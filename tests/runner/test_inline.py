@@ -126,6 +126,34 @@ def test_virtual_time_advance_and_idle_waits() -> None:
         assert woke == [2.0, 4.0, 6.0]
 
 
+def test_autojump_stops_when_the_owners_wait_is_over() -> None:
+    # A ticker that never ends keeps the virtual-time loop jumping from timer to timer:
+    # driven inline, the owner's wait still ends when its own result is ready, at the
+    # virtual time it was ready, and its timeout still counts.
+    clock = ta.VirtualClock(autojump=True)
+    with AsyncRunner(inline=True, clock=clock, call_in_loop_timeout=10) as runner:
+        ticks: list[float] = []
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(1)
+                ticks.append(clock.time())
+
+        async def later() -> float:
+            await asyncio.sleep(5.5)
+            return clock.time()
+
+        runner.create_task(ticker())
+        assert runner.run(later(), timeout=10) == 5.5
+        assert ticks == [1.0, 2.0, 3.0, 4.0, 5.0]
+        assert clock.time() == 5.5
+        assert type(runner.loop).__name__ == "VirtualTimeLoop"
+        never = runner.create_task(asyncio.Event().wait())
+        with pytest.raises(TimeoutError):
+            never.wait(0.05)  # real time passes while the ticker jumps on
+        assert clock.time() > 5.5
+
+
 def test_a_blocking_call_from_the_loop_itself_is_refused() -> None:
     with AsyncRunner(inline=True, call_in_loop_timeout=10) as runner:
 

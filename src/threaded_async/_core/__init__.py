@@ -43,6 +43,7 @@ from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeou
 from ._timer import RealTimeCall, call_at, call_later
 from ._token import LoopToken, token_of
 from ._view import ResultView, make_view
+from ._vtime import VirtualTimeLoop
 from ._waiters import (
     AsyncWaiter,
     LoopHint,
@@ -90,6 +91,7 @@ __all__ = [
     "ThreadWaiter",
     "TimeoutTimer",
     "VirtualClock",
+    "VirtualTimeLoop",
     "Waiter",
     "WaiterList",
     "adopting_task_factory",

@@ -3,12 +3,15 @@
 All time arithmetic lives here. The loop sees a small contract, like trio's ``Clock``:
 :meth:`VirtualClock.time` is its clock, and :meth:`VirtualClock.on_idle` is called each
 time the loop has nothing to run; the clock answers whether time moves to the next timer.
-Time changes in one method, :meth:`VirtualClock._set` (SimPy's ``Environment.step``).
+Time changes in one method, :meth:`VirtualClock._set` (SimPy's ``Environment.step``), and
+in :meth:`VirtualClock.jump`, the same steps written out on the path of every autojump
+of the virtual-time loop (a Python call less per timer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import sys
 import threading
@@ -79,9 +82,23 @@ class VirtualClock:
     I/O (a socket awaited without a hold) is not known to the clock: with autojump, its
     virtual timeouts fire as soon as the loop is otherwise idle.
 
-    The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`,
-    :attr:`resolution`, :meth:`attach` and :meth:`on_idle`.
+    The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`
+    (or :meth:`reader`), :attr:`resolution`, :meth:`attach`, :meth:`on_idle` and
+    :meth:`jump`.
     """
+
+    __slots__ = (
+        "__weakref__",
+        "_host",
+        "_lock",
+        "_now",
+        "_ns",
+        "_resolution_until",
+        "_target",
+        "_waiters",
+        "autojump",
+        "resolution",
+    )
 
     def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
         if isinstance(start, bool) or not isinstance(start, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -93,7 +110,7 @@ class VirtualClock:
         #: The loop's clock resolution at the current time (see the class docstring).
         self.resolution: float = _RESOLUTION
         self._resolution_until = 0.0
-        self.autojump = autojump
+        self.autojump: bool = autojump
         self._target: int | None = None
         self._waiters: list[ThreadWaiter] = []
         self._lock = threading.Lock()
@@ -106,6 +123,11 @@ class VirtualClock:
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
         return self._now
+
+    def reader(self) -> Callable[[], float]:
+        """:meth:`time` as a C callable (``functools.partial(getattr, clock, ...)``): the
+        virtual-time loop's ``time``, read for every timer, without a Python frame."""
+        return functools.partial(getattr, self, "_now")
 
     def time_ns(self) -> int:
         """The current virtual time in integer nanoseconds, exactly (any thread)."""
@@ -200,6 +222,26 @@ class VirtualClock:
                 raise RuntimeError("a VirtualClock drives one event loop at a time")
             self._host = host
 
+    def jump(self, when: float) -> bool:
+        """An autojump to the loop's next timer, due at ``when`` (loop thread). The loop
+        calls it when it is idle and nothing at all holds time (no real work, no request
+        in flight), so the one jump rule allows an autojump; anything else goes through
+        :meth:`on_idle`. True if time moved to ``when`` (autojump is on and ``when`` is
+        finite), else False and nothing changed."""
+        if when < _NS_IN_FLOAT and self.autojump:
+            ns = round(when * _NS)  # _to_ns(when) and _set(ns), inline
+            if ns > self._ns:
+                self._ns = ns
+                now = ns / _NS
+                self._now = now
+                if now >= self._resolution_until:
+                    self._grow_resolution(now)
+            return True
+        if when < _INF and self.autojump:  # (a huge time: when * _NS is no float)
+            self._set(_to_ns(when))
+            return True
+        return False
+
     def on_idle(self, when: float | None, *, jump_allowed: bool) -> bool:
         """Called by the loop whenever it has nothing to run; ``when`` is its next timer.
 
@@ -229,9 +271,13 @@ class VirtualClock:
             self._ns = ns
             now = ns / _NS  # int / int: the float nearest to the exact time
             self._now = now
-            if now >= self._resolution_until:  # a float step grows at each power of two
-                self.resolution = max(_RESOLUTION, 4 * math.ulp(now))
-                self._resolution_until = 2.0 ** math.frexp(now)[1]
+            if now >= self._resolution_until:
+                self._grow_resolution(now)
+
+    def _grow_resolution(self, now: float) -> None:
+        """A float step grows at each power of two: keep the resolution above it."""
+        self.resolution = max(_RESOLUTION, 4 * math.ulp(now))
+        self._resolution_until = 2.0 ** math.frexp(now)[1]
 
     def _settle(self, target: int) -> None:
         """The loop is idle and no timer is due by ``target``: the advance is complete,
@@ -265,6 +311,8 @@ def _to_ns(seconds: float) -> int:
 
 
 _INF = math.inf
+#: Below this many seconds, ``seconds * _NS`` is a finite float (``_to_ns``'s fast path).
+_NS_IN_FLOAT = 1e299
 #: The largest time a float can show (sys.float_info.max seconds).
 _MAX_NS = _to_ns(sys.float_info.max)
 

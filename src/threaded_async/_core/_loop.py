@@ -169,7 +169,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
 
     Its timers are asyncio's, kept in a heap of ``(when, sequence, handle)`` tuples (equal
     times fire in the order they were scheduled), and its iteration is asyncio's
-    ``_run_once`` minus bookkeeping it does not need; see :meth:`_run_once`.
+    ``_run_once`` minus bookkeeping it does not need; see :meth:`_run_once`. With a
+    ``clock`` it runs on virtual time; the runner then makes the subclass specialised
+    for that, ``VirtualTimeLoop`` (``_vtime.py``).
     """
 
     def __init__(
@@ -223,6 +225,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         #: While a thread drives this loop inline (drive()): the waiter it waits for, and
         #: the monotonic time it gives up at; the poll does not outlast either.
         self._drive_waiter: ThreadWaiter | None = None
+        #: Whether a thread drives the loop inline now (drive): it checks its wait after
+        #: every iteration.
+        self._driven = False
         self._drive_deadline: float | None = None
         #: The driving thread's own async generator hooks, while ours replace them.
         self._owner_hooks: Any = None
@@ -368,6 +373,11 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         Otherwise an advance moves it to its target, and an autojump is allowed unless a
         server's request is queued or being handled and that server's host is not
         waiting for requests it lacks (see :class:`RequestHolds`).
+
+        When nothing at all holds time (no real work, no request in flight) the rule can
+        only allow an autojump: the virtual-time loop (``_vtime.VirtualTimeLoop``) then
+        takes that answer without asking, reading the holds before ``_ready`` as here,
+        and calls ``clock.jump``. A new kind of hold must be known there too.
         """
         # Read the holds *before* re-checking _ready: a thread that answers a request (or
         # finishes an executor job) appends its wake-up to _ready first and drops its hold
@@ -379,14 +389,16 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
             return None
         if working:
             return False  # real work takes no virtual time: its end wakes the loop
-        scheduled = self._scheduled
-        moved = clock.on_idle(
-            scheduled[0][0] if scheduled else None, jump_allowed=not requests_hold
-        )
+        moved = clock.on_idle(self._next_due(), jump_allowed=not requests_hold)
         # asyncio fires timers due before time() + _clock_resolution: keep that above one
         # float step of the virtual time, or no timer fires at large times.
         self._clock_resolution = clock.resolution
         return moved
+
+    def _next_due(self) -> float | None:
+        """When the next timer is due, None if there is none (loop thread)."""
+        scheduled = self._scheduled
+        return scheduled[0][0] if scheduled else None
 
     def _requests_hold(self) -> bool:
         """Whether some server's requests hold autojumps now (loop thread)."""
@@ -802,6 +814,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         events._set_running_loop(self)  # as run_forever does
         self._drive_waiter = waiter
         self._drive_deadline = deadline
+        self._driven = True
         if waiter is not None:
             waiter.also_wake = self.wake_if_parked
         run_once = self._run_once
@@ -824,6 +837,7 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 waiter.also_wake = None
             self._drive_waiter = None
             self._drive_deadline = None
+            self._driven = False
             self._thread_id = None
             events._set_running_loop(outer)
             if old_hooks is not None:
