@@ -25,6 +25,7 @@ CORE_ORDER = [
     "_waiters",
     "_timer",
     "_outcome",
+    "_schedule",
     "_clock",
     "_family",
     "_loop",

@@ -39,6 +39,15 @@ from ._outcome import (
     failure_answer,
     report_callback_error,
 )
+from ._schedule import (
+    CHOICE_KINDS,
+    Choice,
+    ChoiceKind,
+    Schedule,
+    ScheduleLimits,
+    as_schedule,
+    describe_task,
+)
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeout, resolve_timeout
 from ._timer import RealTimeCall, call_at, call_later
 from ._token import LoopToken, token_of
@@ -57,6 +66,7 @@ __all__ = [
     "CANCELLED",
     "CATCH_UP_ITERATIONS",
     "CATCH_UP_SECONDS",
+    "CHOICE_KINDS",
     "EXCEPTION",
     "FOREIGN_LOOP_HOPS",
     "PENDING",
@@ -64,6 +74,8 @@ __all__ = [
     "USE_DEFAULT_TIMEOUT",
     "AsyncWaiter",
     "Awaiting",
+    "Choice",
+    "ChoiceKind",
     "ClockHost",
     "ClosedWhileWaitingError",
     "Deadline",
@@ -83,6 +95,8 @@ __all__ = [
     "RequestHolds",
     "ResultView",
     "RunnerClosedError",
+    "Schedule",
+    "ScheduleLimits",
     "ShutdownType",
     "SteppingEventLoop",
     "TAExceptionGroup",
@@ -93,12 +107,14 @@ __all__ = [
     "Waiter",
     "WaiterList",
     "adopting_task_factory",
+    "as_schedule",
     "call_at",
     "call_later",
     "check_may_block",
     "check_timeout",
     "current_family",
     "describe_callable",
+    "describe_task",
     "failure_answer",
     "family_of_context",
     "hold_virtual_time",

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from ._errors import RunnerClosedError
 from ._outcome import Parker
+from ._schedule import Schedule, as_schedule
 from ._timeouts import USE_DEFAULT_TIMEOUT
 from ._waiters import ThreadWaiter
 
@@ -79,11 +80,24 @@ class VirtualClock:
     I/O (a socket awaited without a hold) is not known to the clock: with autojump, its
     virtual timeouts fire as soon as the loop is otherwise idle.
 
+    ``schedule`` (SPEC §12) makes the run take other orders than the default, from a
+    seed: ``schedule=7`` is ``Schedule(7)``; 0 or None is the default order (first ready,
+    first run; timers due together in the order they were set). The loop then runs the
+    tasks that became ready in the same iteration, and the timers due at the same virtual
+    time, in an order the :class:`Schedule` chooses and records (see there for what may
+    move and what never does). A clock with a schedule is for one run at a time.
+
     The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`,
     :attr:`resolution`, :meth:`attach` and :meth:`on_idle`.
     """
 
-    def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
+    def __init__(
+        self,
+        start: float = 0.0,
+        *,
+        autojump: bool = False,
+        schedule: Schedule | int | None = None,
+    ) -> None:
         if isinstance(start, bool) or not isinstance(start, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"start must be a number of seconds, not {type(start).__name__}")
         if not math.isfinite(start):
@@ -102,6 +116,15 @@ class VirtualClock:
         self._now = self._ns / _NS
         self.resolution = max(_RESOLUTION, 4 * math.ulp(self._now))
         self._resolution_until = 2.0 ** math.frexp(self._now)[1] if self._now > 0 else 0.0
+        self._schedule = as_schedule(schedule)
+        if self._schedule is not None:
+            self._schedule.use_time(self.time)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The seeded :class:`Schedule` that orders the loop's ready tasks and due timers
+        (None: the default order)."""
+        return self._schedule
 
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
@@ -112,6 +135,11 @@ class VirtualClock:
         return self._ns
 
     def __repr__(self) -> str:
+        if self._schedule is not None:
+            return (
+                f"VirtualClock(time={self._now!r}, autojump={self.autojump!r}, "
+                f"schedule={self._schedule!r})"
+            )
         return f"VirtualClock(time={self._now!r}, autojump={self.autojump!r})"
 
     def advance(self, seconds: float, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
