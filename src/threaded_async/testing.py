@@ -46,10 +46,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar, cast
 
+from ._answers import Answer as _FrameAnswer
+from ._answers import deliver, frame_order, request_label
 from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
-from ._core import VirtualClock
+from ._core import USE_DEFAULT_TIMEOUT, Schedule, VirtualClock, as_schedule
 from ._runner import AsyncRunner
+from ._task import BackgroundTask
 from ._trace import Trace, TraceEntry
 
 T = TypeVar("T")
@@ -60,6 +63,7 @@ __all__ = [
     "ScriptHarness",
     "ScriptRun",
     "ScriptedServer",
+    "answer_frame",
     "format_trace",
     "format_trace_entry",
     "replay",
@@ -79,7 +83,13 @@ ClientCode = Callable[[Server], Awaitable[T]]
 
 class ScriptError(AssertionError):
     """The scripted run went wrong: answers ran out, the client stalled or ran too long, or
-    (in :func:`replay`) it made a request that differs from the recording."""
+    (in :func:`replay`) it made a request that differs from the recording.
+
+    ``trace`` is the run's trace so far when the harness itself raised it (a stall, too
+    many requests, too long a run), else None.
+    """
+
+    trace: Trace | None = None
 
 
 class RecordedError(Exception):
@@ -181,6 +191,11 @@ class ScriptRun(Generic[T]):
         time: The virtual time when the client code finished.
         steps: How many requests the host answered.
         unused_answers: Scripted answers never asked for, by request name.
+        stranded: The requests still waiting for an answer when the client code ended
+            (``"b's Env.move"``): queued and never taken, or given a late answer that had
+            not come yet.
+        schedule: The seeded :class:`~threaded_async.Schedule` the run took, with the
+            choices it made (None: the default order).
     """
 
     trace: Trace
@@ -189,6 +204,8 @@ class ScriptRun(Generic[T]):
     time: float
     steps: int
     unused_answers: dict[str, int]
+    stranded: tuple[str, ...] = ()
+    schedule: Schedule | None = dataclasses.field(default=None, compare=False)
 
     def lines(self) -> list[str]:
         """The trace as text lines (see :func:`format_trace_entry`), easy to assert on."""
@@ -211,12 +228,18 @@ class ScriptedServer(Server):
         clock: The virtual clock; default ``VirtualClock(autojump=True)``.
         timeout: Real seconds any single wait for the loop may take before
             EventLoopTimeoutError (the runner's ``call_in_loop_timeout``).
+        schedule: A seeded :class:`~threaded_async.Schedule` (or its seed; 0 or None:
+            the default order) for the run: the loop's orders (see ``VirtualClock``),
+            and the harness's: it answers every request queued at an idle moment as one
+            *frame*, in an order the schedule chooses, each answer possibly late by what
+            the schedule's limits allow (on top of ``delays``). Give it here or to the
+            ``clock``, not both.
 
     Use it as a context manager and call :meth:`run`, or let :func:`run_scripted` do both.
 
     Raises:
         TypeError: an answer that is a string (wrap it in a list), or a malformed key.
-        ValueError: a negative delay.
+        ValueError: a negative delay; a schedule given with a clock that has another.
     """
 
     def __init__(
@@ -226,9 +249,16 @@ class ScriptedServer(Server):
         delays: Mapping[AnswerKey, float] | None = None,
         clock: VirtualClock | None = None,
         timeout: float | None = 10.0,
+        schedule: Schedule | int | None = None,
     ) -> None:
+        seeded = as_schedule(schedule)
         if clock is None:
-            clock = VirtualClock(autojump=True)
+            clock = VirtualClock(autojump=True, schedule=seeded)
+        elif seeded is not None and clock.schedule is not seeded:
+            raise ValueError(
+                "pass the schedule to the clock (VirtualClock(schedule=...)), or let the "
+                "harness make the clock"
+            )
         self._scripts: dict[str, _Script] = {}
         self._answers: dict[tuple[str | None, Callable[..., Any] | str], Callable[..., Any]] = {}
         for key, answer in (answers or {}).items():
@@ -252,6 +282,8 @@ class ScriptedServer(Server):
         runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
         super().__init__(runner=runner, record_trace=True)
         self._virtual_clock = clock
+        #: Requests given a late answer (delays): stranded if still unanswered at the end.
+        self._late: list[Request[Any]] = []
 
     @property
     def virtual_clock(self) -> VirtualClock:
@@ -296,15 +328,40 @@ class ScriptedServer(Server):
 
     def _answer_later(self, request: Request[Any], delay: float) -> None:
         """Work out the answer now (scripts stay in request order), deliver it later."""
+        self._late.append(request)
+        value, exception = self._compute(request)
+        request.answer_after(delay, value, exception=exception)
+
+    def _compute(self, request: Request[Any]) -> tuple[Any, Exception | None]:
+        """The scripted answer to ``request`` (its value, or the exception to fail it
+        with), worked out now on this thread."""
         handler = self._find_handler(request.execution_request)
         try:
             if handler is None:
                 raise self._unknown_request(request.execution_request)
-            value = self._call_handler(handler, request.execution_request)
+            return self._call_handler(handler, request.execution_request), None
         except Exception as exc:
-            request.answer_after(delay, exception=exc)
-        else:
-            request.answer_after(delay, value)
+            return None, exc
+
+    def _answer_frame(self, frame: list[Request[Any]], schedule: Schedule) -> None:
+        """Answer a frame of requests (all those queued at an idle moment) in the order
+        the schedule chooses, each as late as its delay and the schedule's say."""
+        answers: list[_FrameAnswer] = []
+        for position in frame_order(schedule, frame):
+            request = frame[position]
+            delay = self._delay(request.execution_request)
+            delay += schedule.answer_delay(request_label(request))
+            value, exception = self._compute(request)
+            if delay > 0:
+                self._late.append(request)
+            answers.append((request, value, exception, delay))
+        deliver(self, answers, wait=False)  # (run() took the frame at an idle moment)
+
+    def stranded(self) -> tuple[str, ...]:
+        """The requests waiting for an answer now: queued and not taken, or given a late
+        answer that has not come yet (``"b's Env.move"``; any thread)."""
+        waiting = [*self.requests(), *(r for r in self._late if not r.done())]
+        return tuple(request_label(r) for r in waiting)
 
     def _take_delayed(self) -> Request[Any] | None:
         """The oldest queued request, taken, if it is to be answered late."""
@@ -350,35 +407,12 @@ class ScriptedServer(Server):
         if step is not None and not step > 0:
             raise ValueError(f"step must be positive, not {step!r}")
         task = self.create_background_task(client_code(self))
-        steps = 0
-        while not task.done():
-            delayed = self._take_delayed()
-            if delayed is not None:
-                self._answer_later(delayed, self._delay(delayed.execution_request))
-                answered = True
-            else:
-                answered = self.process()
-            if answered:
-                steps += 1
-                if steps > max_steps:
-                    raise self._fail(f"the client code made more than {max_steps} requests")
-                continue
-            if task.done():
-                break
-            if clock.time() >= max_time:
-                raise self._fail(f"the client code was still running at t={clock.time():g}")
-            if step is not None:
-                clock.advance(step)
-                continue
-            # Autojump: process() saw an idle loop, so no timer is left to jump to. Make
-            # sure it really is idle (a catch-up is bounded) before calling it a stall.
-            before = clock.time()
-            self.runner.wait_until_idle()
-            if not task.done() and not self.pending and clock.time() == before:
-                raise self._fail(
-                    "the client code is stuck: it waits for something that is neither "
-                    "a request nor a timer"
-                )
+        schedule = clock.schedule
+        if schedule is not None:
+            steps = self._serve_frames(task, schedule, step, max_steps, max_time)
+        else:
+            steps = self._serve(task, step, max_steps, max_time)
+        stranded = self.stranded()
         error: BaseException | None = None
         result: T | None = None
         try:
@@ -395,7 +429,80 @@ class ScriptedServer(Server):
             time=clock.time(),
             steps=steps,
             unused_answers=self.unused_answers(),
+            stranded=stranded,
+            schedule=schedule,
         )
+
+    def _serve(
+        self, task: BackgroundTask[Any], step: float | None, max_steps: int, max_time: float
+    ) -> int:
+        """The default order: answer the oldest queued request, one at a time, until the
+        client code is done; move time when nothing is queued. Returns the steps."""
+        steps = 0
+        while not task.done():
+            delayed = self._take_delayed()
+            if delayed is not None:
+                self._answer_later(delayed, self._delay(delayed.execution_request))
+                answered = True
+            else:
+                answered = self.process()
+            if answered:
+                steps += 1
+                if steps > max_steps:
+                    raise self._fail(f"the client code made more than {max_steps} requests")
+                continue
+            if task.done():
+                break
+            self._move_time(task, step, max_time)
+        return steps
+
+    def _serve_frames(
+        self,
+        task: BackgroundTask[Any],
+        schedule: Schedule,
+        step: float | None,
+        max_steps: int,
+        max_time: float,
+    ) -> int:
+        """A seeded run: at each idle moment take every queued request (a frame) and
+        answer it in one go, in the schedule's order (see :func:`deliver`); move time
+        when nothing is queued. Returns the steps."""
+        steps = 0
+        runner = self.runner
+        while not task.done():
+            frame: list[Request[Any]] = []
+            while (request := self.take()) is not None:
+                frame.append(request)
+            if frame:
+                steps += len(frame)
+                if steps > max_steps:
+                    raise self._fail(f"the client code made more than {max_steps} requests")
+                self._answer_frame(frame, schedule)
+                runner.wait_until_idle()
+                continue
+            if task.done():
+                break
+            self._move_time(task, step, max_time)
+        return steps
+
+    def _move_time(self, task: BackgroundTask[Any], step: float | None, max_time: float) -> None:
+        """Nothing is queued and the loop was idle: step time (``step``), or let autojump
+        move it, and fail a run that went on too long or is stuck."""
+        clock = self._virtual_clock
+        if clock.time() >= max_time:
+            raise self._fail(f"the client code was still running at t={clock.time():g}")
+        if step is not None:
+            clock.advance(step)
+            return
+        # Autojump: the loop was idle with nothing queued, so no timer is left to jump to.
+        # Make sure it really is idle (a catch-up is bounded) before calling it a stall.
+        before = clock.time()
+        self.runner.wait_until_idle()
+        if not task.done() and not self.pending and clock.time() == before:
+            raise self._fail(
+                "the client code is stuck: it waits for something that is neither "
+                "a request nor a timer"
+            )
 
     def _trace_note(self) -> str:
         lines = format_trace(self.trace) or ["(no request answered)"]
@@ -403,6 +510,7 @@ class ScriptedServer(Server):
 
     def _fail(self, message: str) -> ScriptError:
         error = ScriptError(message)
+        error.trace = self.trace
         error.add_note(self._trace_note())
         return error
 
@@ -418,13 +526,16 @@ def run_scripted(
     max_time: float = 86_400.0,
     timeout: float | None = 10.0,
     raise_errors: bool = True,
+    schedule: Schedule | int | None = None,
 ) -> ScriptRun[T]:
     """Run ``client_code(server)`` under a fresh :class:`ScriptedServer`; return its run.
 
     ``client_code`` receives the server and returns the awaitable to run, typically
     ``lambda server: agent(Env(server))`` (passing the coroutine itself is a TypeError
-    that says so). See :class:`ScriptedServer` for ``answers``, ``delays``, ``clock`` and
-    ``timeout``, and :meth:`ScriptedServer.run` for the rest.
+    that says so). See :class:`ScriptedServer` for ``answers``, ``delays``, ``clock``,
+    ``timeout`` and ``schedule`` (``schedule=7``: the run takes the orders seed 7
+    chooses; the same seed gives the same trace every run), and
+    :meth:`ScriptedServer.run` for the rest.
 
     Call it from any thread that is not running an event loop of this library; it blocks
     until the client code finished and the server has shut down. Requests the client
@@ -436,7 +547,9 @@ def run_scripted(
             "step= moves time by hand, but this clock jumps by itself (autojump): use "
             "VirtualClock() without autojump for step=, or drop step="
         )
-    with ScriptedServer(answers, delays=delays, clock=clock, timeout=timeout) as server:
+    with ScriptedServer(
+        answers, delays=delays, clock=clock, timeout=timeout, schedule=schedule
+    ) as server:
         return server.run(
             client_code,
             step=step,
@@ -663,6 +776,51 @@ def replay(
         if leftovers:
             raise ScriptError("; ".join(leftovers))
         return run
+
+
+def answer_frame(
+    server: Server,
+    answers: Sequence[tuple[Request[Any], Any, BaseException | None]],
+    *,
+    schedule: Schedule | None = None,
+    timeout: float | None = USE_DEFAULT_TIMEOUT,
+) -> None:
+    """Answer requests a host took together (a *frame*: a lockstep step, the requests
+    queued at one moment) the way the seeded hosts do.
+
+    ``answers`` holds ``(request, value, exception)`` triples in their default order
+    (``exception`` None to answer with ``value``, else to fail the request with it).
+    With a seeded ``schedule`` (default: the server clock's, if it has one) the frame is
+    answered as the scripted harness and the env hosts answer theirs: once the loop is
+    idle, in the order the schedule chooses (when there are several), each answer as
+    late as the schedule says (within its limits), all handed to the loop in one
+    callback, so that the run repeats exactly for the same seed; the call returns once
+    that callback is queued (``server.runner.wait_until_idle()`` waits for the agents'
+    reactions). Without a schedule they are answered at once, in order, as one
+    :meth:`~threaded_async.Server.batch` (one wake-up of the loop).
+
+    For a host thread. Blocks (with a schedule) until the loop is idle: raises
+    EventLoopTimeoutError if it is not within ``timeout``, RunnerClosedError if the
+    server is not running. An answer whose client gave up meanwhile is dropped.
+    """
+    if schedule is None and server.clock is not None:
+        schedule = server.clock.schedule
+    if schedule is None:
+        with server.batch():
+            for request, value, exception in answers:
+                if exception is not None:
+                    request.fail(exception)
+                else:
+                    request.answer(value)
+        return
+    requests = [request for request, _, _ in answers]
+    order = frame_order(schedule, requests) if len(requests) > 1 else list(range(len(requests)))
+    frame: list[_FrameAnswer] = []
+    for position in order:
+        request, value, exception = answers[position]
+        delay = schedule.answer_delay(request_label(request))
+        frame.append((request, value, exception, delay))
+    deliver(server, frame, timeout)
 
 
 class ScriptHarness:

@@ -18,16 +18,19 @@ from .. import (
     Client,
     EventLoopTimeoutError,
     Request,
+    Schedule,
     Server,
     VirtualClock,
     request,
 )
 from .._codec import snapshot
+from ..testing import answer_frame
 from ._episode import AgentError, Episode, StepRecord
 from ._optional import Progress, require
 
 __all__ = [
     "AgentFn",
+    "Answers",
     "EnvClient",
     "EnvHost",
     "Session",
@@ -41,6 +44,10 @@ __all__ = [
 
 #: What a step answers: ``(observation, reward, terminated, truncated, info)``.
 StepResult = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
+
+#: Answers a host gives together: each request, its value, or the exception to fail it
+#: with (else None).
+Answers = list[tuple[Request[Any], Any, BaseException | None]]
 
 
 class EnvClient(Client):
@@ -253,6 +260,21 @@ def check_seed(seed: object) -> None:
         raise TypeError(f"seed must be an int or None, not {seed!r}")
 
 
+def episode_clock(
+    real_time: bool, schedule: Schedule | int | None, *, autojump: bool = True
+) -> VirtualClock | None:
+    """The clock of an episode: None for real time, else a VirtualClock carrying the
+    seeded schedule (if any). TypeError for a schedule that is not one (or a seed),
+    ValueError for a schedule on real time (only virtual time repeats)."""
+    if real_time:
+        if isinstance(schedule, Schedule) or (isinstance(schedule, int) and schedule):
+            raise ValueError("a schedule needs virtual time: drop real_time=True (or the schedule)")
+        if schedule is not None and schedule != 0:
+            raise TypeError(f"schedule must be a Schedule, a seed (int) or None, not {schedule!r}")
+        return None
+    return VirtualClock(autojump=autojump, schedule=schedule)
+
+
 class Session:
     """One episode on the host thread: a server (fresh loop, virtual or real clock) whose
     clients are the agents, the agent tasks, and what becomes the :class:`Episode`."""
@@ -273,6 +295,8 @@ class Session:
         self.clock = clock
         self.seed = seed
         self.timeout = timeout
+        #: The seeded schedule of the episode (SPEC §12), or None: the default order.
+        self.schedule: Schedule | None = None if clock is None else clock.schedule
         runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
         self.server = Server(runner=runner, record_trace=True)
         self.clients: dict[str, EnvClient] = {
@@ -359,6 +383,13 @@ class Session:
         else:
             self._results[client.name] = result
 
+    def answer_seeded(self, answers: Answers) -> None:
+        """Give answers under the episode's schedule (see
+        :func:`threaded_async.testing.answer_frame`): in the order it chooses, each as
+        late as it says, once the loop is idle. Host thread; EventLoopTimeoutError if
+        the loop does not go idle within ``timeout``."""
+        answer_frame(self.server, answers, schedule=self.schedule, timeout=self.timeout)
+
     def frame(self) -> None:
         """Render a frame on this (the host) thread, if the host records frames."""
         if self._record_frames:
@@ -418,6 +449,7 @@ class Session:
             error=self.error,
             frames=tuple(self.frames),
             spaces=self.spaces,
+            schedule=self.schedule,
         )
 
 
