@@ -41,32 +41,52 @@ import asyncio
 import builtins
 import dataclasses
 import inspect
+import os
 import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from ._answers import Answer as _FrameAnswer
 from ._answers import deliver, frame_order, request_label
 from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
-from ._core import USE_DEFAULT_TIMEOUT, Schedule, VirtualClock, as_schedule
+from ._core import USE_DEFAULT_TIMEOUT, Schedule, ScheduleLimits, VirtualClock, as_schedule
+from ._explore import (
+    Attempt,
+    ExplorationReport,
+    SeededEpisode,
+    explain,
+    explore_seeds,
+    failure_text,
+    shrink,
+)
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
 from ._trace import Trace, TraceEntry
 
+if TYPE_CHECKING:
+    from .envs import Episode
+
 T = TypeVar("T")
 
 __all__ = [
+    "ExplorationError",
+    "ExplorationReport",
     "RecordedError",
     "ScriptError",
     "ScriptHarness",
     "ScriptRun",
     "ScriptedServer",
     "answer_frame",
+    "default_check",
+    "explore",
     "format_trace",
     "format_trace_entry",
     "replay",
+    "replay_schedule",
+    "report_lines",
     "run_scripted",
 ]
 
@@ -79,6 +99,8 @@ Answer = Callable[..., Any] | Sequence[Any]
 AnswerKey = Callable[..., Any] | str | tuple[str, Callable[..., Any] | str]
 
 ClientCode = Callable[[Server], Awaitable[T]]
+
+_monotonic = time.monotonic
 
 
 class ScriptError(AssertionError):
@@ -821,6 +843,416 @@ def answer_frame(
         delay = schedule.answer_delay(request_label(request))
         frame.append((request, value, exception, delay))
     deliver(server, frame, timeout)
+
+
+# -- exploring schedules (SPEC §12) ------------------------------------------------------
+ExplorationReport.__module__ = __name__  # its public home (reprs, pickles)
+
+
+class ExplorationError(AssertionError):
+    """Code failed under a seeded schedule: what the pytest plugin raises (``str()`` is the
+    report's text; ``report`` is the :class:`ExplorationReport`)."""
+
+    def __init__(self, report: ExplorationReport, text: str | None = None) -> None:
+        super().__init__(str(report) if text is None else text)
+        self.report = report
+
+
+def default_check(run: ScriptRun[Any] | Episode) -> None:
+    """The check :func:`explore` applies when given none: the run raised nothing, and no
+    client was left waiting for an answer.
+
+    For a :class:`ScriptRun`: no exception, and no request stranded (queued, or given a
+    late answer, still unanswered when the client code ended). For an env
+    :class:`~threaded_async.envs.Episode`: no agent raised, and every agent returned (one
+    cancelled while it waited for an answer did not). Raises AssertionError saying what
+    failed; returns None otherwise.
+    """
+    if isinstance(run, ScriptRun):
+        if run.error is not None:
+            raise AssertionError(f"the client code raised {failure_text(run.error)}")
+        if run.stranded:
+            raise AssertionError(f"requests left unanswered: {', '.join(run.stranded)}")
+        return
+    if run.error is not None:
+        raise AssertionError(
+            f"agent {run.error.agent!r} raised {run.error.type}: {run.error.message}"
+        )
+    waiting = [agent for agent in run.agents if agent not in run.results]
+    if waiting:
+        raise AssertionError(
+            f"agents {', '.join(waiting)} did not return (cancelled at the end of the episode)"
+        )
+
+
+def _verdict(
+    check: Callable[[Any], object] | None, result: Any
+) -> tuple[str | None, BaseException | None]:
+    """What a check says of a run: ``(failure, error)``, ``(None, None)`` if it passed."""
+    if check is None:
+        error: object = getattr(result, "error", None)
+        if isinstance(result, ScriptRun) and isinstance(error, BaseException):
+            return failure_text(error), error  # the client code's own exception
+        exception = getattr(error, "exception", None)  # an episode's AgentError
+        if isinstance(exception, BaseException):
+            agent = getattr(error, "agent", "?")
+            what = f"{type(exception).__name__}: {exception}"
+            return f"agent {agent!r} raised {what}", exception
+        check = cast("Callable[[Any], object]", default_check)
+    try:
+        verdict = check(result)
+    except Exception as exc:
+        return failure_text(exc), exc
+    if verdict is False:
+        return "the check returned False", None
+    return None, None
+
+
+def _scripted_once(
+    client_code: ClientCode[Any],
+    answers: Mapping[AnswerKey, Answer] | None,
+    schedule: Schedule,
+    *,
+    step: float | None,
+    raise_errors: bool,
+    **options: Any,
+) -> ScriptRun[Any]:
+    """One :func:`run_scripted` under ``schedule`` (stepped time: on a clock without
+    autojump that carries it)."""
+    if step is not None:
+        clock = VirtualClock(schedule=schedule)
+        return run_scripted(
+            client_code, answers, clock=clock, step=step, raise_errors=raise_errors, **options
+        )
+    return run_scripted(
+        client_code, answers, schedule=schedule, raise_errors=raise_errors, **options
+    )
+
+
+def report_lines(trace: Iterable[TraceEntry]) -> tuple[str, ...]:
+    """A trace as lines that name each request's client: ``"t=2 b: Env.move(1) -> 3"``."""
+    lines: list[str] = []
+    for entry in trace:
+        text = format_trace_entry(entry)
+        if entry.client is not None:
+            if entry.time is not None:
+                head, _, rest = text.partition(" ")
+                text = f"{head} {entry.client}: {rest}"
+            else:
+                text = f"{entry.client}: {text}"
+        lines.append(text)
+    return tuple(lines)
+
+
+def _attempt_of(
+    schedule: Schedule, check: Callable[[Any], object] | None, run: Callable[[], Any]
+) -> Attempt:
+    """Run once and judge it: an exception out of ``run`` is a failure too."""
+    try:
+        result = run()
+    except Exception as exc:
+        episode = getattr(exc, "episode", None)  # run_episode's agent error
+        trace = getattr(exc, "trace", None) or getattr(episode, "trace", None) or Trace()
+        return Attempt(
+            failure_text(exc), exc, trace, report_lines(trace), schedule.choices, episode
+        )
+    failure, error = _verdict(check, result)
+    trace = result.trace
+    return Attempt(failure, error, trace, report_lines(trace), schedule.choices, result)
+
+
+@overload
+def explore(
+    client_code: ClientCode[Any],
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[ScriptRun[Any]], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    delays: Mapping[AnswerKey, float] | None = None,
+    step: float | None = None,
+    max_steps: int = 10_000,
+    max_time: float = 86_400.0,
+    timeout: float | None = 10.0,
+) -> ExplorationReport | None: ...
+
+
+@overload
+def explore(
+    *,
+    episode: Callable[[Schedule], Episode],
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[Episode], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+) -> ExplorationReport | None: ...
+
+
+def explore(
+    client_code: ClientCode[Any] | None = None,
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    episode: Callable[[Schedule], Episode] | None = None,
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[Any], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    delays: Mapping[AnswerKey, float] | None = None,
+    step: float | None = None,
+    max_steps: int = 10_000,
+    max_time: float = 86_400.0,
+    timeout: float | None = 10.0,
+) -> ExplorationReport | None:
+    """Run agent code under many seeded schedules; return the first failure, shrunk.
+
+    Two shapes of code:
+
+    * ``explore(client_code, answers, ...)``: the :func:`run_scripted` shape, run once per
+      seed as ``run_scripted(client_code, answers, schedule=seed, ...)``;
+    * ``explore(episode=fn, ...)``: ``fn(schedule)`` builds an env host and returns
+      ``host.run_episode(agents, seed=..., schedule=schedule)`` (an env seed of its
+      choosing: the schedules vary, the env does not).
+
+    Each run is judged by ``check(run)`` (the :class:`ScriptRun`, or the ``Episode``): it
+    fails if ``check`` raises (an ``assert`` with a message, say) or returns False; the
+    default, :func:`default_check`, fails a run that raised or left a client waiting
+    for an answer. An exception out of the run itself (a stalled script, an episode
+    that timed out, an agent's error re-raised by ``run_episode``) fails it too.
+
+    The first failing seed's schedule is then shrunk (at most ``shrink_runs`` more runs)
+    to the fewest deviations from the default order, with the simplest orders and
+    smallest delays, that still fail, and replayed once more to label its choices. Seed
+    0 is the default order: a failure there is not an ordering bug (the report says so).
+
+    Args:
+        client_code: As for :func:`run_scripted` (a fresh run, and fresh scripted
+            answers, per seed: keep the agents' shared state inside it).
+        answers: As for :func:`run_scripted`. A handler with state of its own keeps it
+            from one run to the next.
+        episode: A function of the :class:`~threaded_async.Schedule` that runs one episode
+            under it (instead of ``client_code``). With ``engine="process"`` or
+            ``"ray"`` it must be picklable (a module-level function).
+        seeds: How many seeds (``range(seeds)``), or which.
+        limits: What the schedules may vary (default ``ScheduleLimits()``: every order,
+            no late answers; give ``max_delay`` to try late answers too).
+        check: Judges each run (see above).
+        shrink_runs: The most runs shrinking may take (0: no shrinking).
+        time_limit: Stop trying new seeds after this many real seconds (at least one
+            seed runs); None: no limit.
+        engine: Where the episodes run: ``"local"`` (this process, one seed at a time,
+            stopping at the first failure), ``"process"`` or ``"ray"`` (through
+            :func:`~threaded_async.envs.run_episodes`, a batch of seeds at a time). The
+            failing seed is run again and shrunk in this process.
+        workers: Workers for ``"process"`` and ``"ray"``.
+        delays, step, max_steps, max_time, timeout: As for :func:`run_scripted`.
+
+    Returns:
+        None if every seed passed, else an :class:`ExplorationReport` (``str()`` of it
+        says what failed, under which choices, and how to replay it).
+
+    Call it from a thread that runs no event loop of this library; it blocks while the
+    runs go. Raises TypeError for neither or both of ``client_code`` and ``episode`` (or
+    a coroutine for ``client_code``), ValueError for an engine other than ``"local"``
+    with ``client_code``, what ``run_episodes`` raises for its engine (ImportError for
+    Ray, say).
+    """
+    if (client_code is None) == (episode is None):
+        raise TypeError("explore() takes client_code (the run_scripted shape) or episode=, one")
+    limits = ScheduleLimits() if limits is None else limits
+    seed_list: Iterable[int] = range(seeds) if isinstance(seeds, int) else seeds
+    rerun: Callable[[Schedule], Any]
+    if client_code is not None:
+        _check_client_code(client_code, "explore()")
+        if engine != "local":
+            raise ValueError(
+                "engine= runs episode functions (episode=...); scripted client code runs "
+                'in this process (engine="local")'
+            )
+        code = client_code
+        options: dict[str, Any] = {
+            "delays": delays,
+            "max_steps": max_steps,
+            "max_time": max_time,
+            "timeout": timeout,
+        }
+
+        def rerun_scripted(schedule: Schedule) -> ScriptRun[Any]:
+            return _scripted_once(code, answers, schedule, step=step, raise_errors=False, **options)
+
+        rerun = rerun_scripted
+    else:
+        assert episode is not None
+        rerun = episode
+
+    def attempt(schedule: Schedule) -> Attempt:
+        return _attempt_of(schedule, check, lambda: rerun(schedule))
+
+    if episode is not None and engine != "local":
+        found = _explore_on_engine(
+            episode, seed_list, limits, check, attempt, engine, workers, time_limit
+        )
+    else:
+        found = explore_seeds(attempt, seed_list, limits, time_limit)
+    if found is None:
+        return None
+    seed, count, failing = found
+    seed_deviations = len(failing.deviations)
+    shrunk, runs = (
+        shrink(attempt, limits, failing, shrink_runs) if failing.deviations else (failing, 0)
+    )
+    final = explain(attempt, limits, shrunk.deviations)
+    reproduced = final.failed
+    shown = final if reproduced else shrunk
+    return ExplorationReport(
+        seed=seed,
+        choices=shown.deviations,
+        failure=shown.failure or "",
+        trace=shown.trace,
+        trace_lines=shown.trace_lines,
+        limits=limits,
+        schedules_run=count,
+        seed_deviations=seed_deviations,
+        shrink_runs=runs,
+        reproduced=reproduced,
+        error=shown.error,
+        result=shown.result,
+        rerun=rerun,
+    )
+
+
+def _explore_on_engine(
+    episode: Callable[[Schedule], Episode],
+    seeds: Iterable[int],
+    limits: ScheduleLimits,
+    check: Callable[[Any], object] | None,
+    attempt: Callable[[Schedule], Attempt],
+    engine: Literal["local", "process", "ray"],
+    workers: int | None,
+    time_limit: float | None,
+) -> tuple[int, int, Attempt] | None:
+    """Run the seeds through run_episodes' engine, a batch at a time; at the first batch
+    with a failure, run its first failing seed again here (to shrink it)."""
+    from .envs import EpisodeFailure, run_episodes
+
+    batch_size = 8 * max(1, workers or os.cpu_count() or 1)
+    function = SeededEpisode(episode, limits)
+    started = _monotonic()
+    pending = iter(seeds)
+    count = 0
+    while batch := [seed for _, seed in zip(range(batch_size), pending, strict=False)]:
+        results = run_episodes(function, batch, engine=engine, workers=workers, raise_errors=False)
+        for seed, result in zip(batch, results, strict=True):
+            count += 1
+            if isinstance(result, EpisodeFailure):
+                failed = True
+            else:
+                failed = _verdict(check, result)[0] is not None
+            if not failed:
+                continue
+            again = attempt(Schedule(seed, limits=limits, explain=False))
+            if not again.failed:  # not repeatable here: report what the worker saw
+                again = _remote_attempt(result)
+            return seed, count, again
+        if time_limit is not None and _monotonic() - started >= time_limit:
+            return None
+    return None
+
+
+def _remote_attempt(result: Episode | BaseException) -> Attempt:
+    """What a worker's failure says, when the same seed passes in this process."""
+    if isinstance(result, BaseException):
+        episode = getattr(result, "episode", None)
+        trace = episode.trace if episode is not None else Trace()
+        return Attempt(str(result), result, trace, report_lines(trace), (), episode)
+    trace = result.trace
+    return Attempt("failed in a worker only", None, trace, report_lines(trace), (), result)
+
+
+@overload
+def replay_schedule(report: ExplorationReport, *, raise_errors: bool = True) -> Any: ...
+
+
+@overload
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    client_code: ClientCode[T],
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    raise_errors: bool = True,
+    step: float | None = None,
+    **options: Any,
+) -> ScriptRun[T]: ...
+
+
+@overload
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    *,
+    episode: Callable[[Schedule], Episode],
+    raise_errors: bool = True,
+) -> Episode: ...
+
+
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    client_code: ClientCode[Any] | None = None,
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    episode: Callable[[Schedule], Episode] | None = None,
+    raise_errors: bool = True,
+    step: float | None = None,
+    **options: Any,
+) -> Any:
+    """Run explored code once more under a report's shrunk schedule (its choices, the
+    default order everywhere else): the failing run again, exactly.
+
+    ``replay_schedule(report)`` re-runs what :func:`explore` ran, in this process.
+    ``replay_schedule("bug.schedule", client_code, answers)`` (or ``episode=fn``) reads
+    a report saved with :meth:`ExplorationReport.save` (hostile input: see
+    :meth:`ExplorationReport.load`) and runs the given code under it; ``step`` and
+    ``options`` as for :func:`run_scripted`. Returns the run: a :class:`ScriptRun`, or
+    the ``Episode``.
+
+    With ``raise_errors`` (the default) the failure is raised: the client code's (or an
+    agent's) exception, with the trace as a note, so a debugger stops where it failed;
+    otherwise the run is returned with its ``error`` set. A run that fails only by
+    ``check`` returns normally (check it again). The same Python version, code and
+    answers replay exactly; other code (a fix) runs under the same choices where they
+    still fit. Raises ValueError for a malformed file, TypeError when a file is given
+    without code (or code with an in-process report that has its own).
+    """
+    loaded = report if isinstance(report, ExplorationReport) else ExplorationReport.load(report)
+    schedule = loaded.schedule()
+    if client_code is not None:
+        _check_client_code(client_code, "replay_schedule()")
+        return _scripted_once(
+            client_code, answers, schedule, step=step, raise_errors=raise_errors, **options
+        )
+    if episode is not None:
+        result = episode(schedule)
+    elif loaded.rerun is not None:
+        result = loaded.rerun(schedule)
+    else:
+        raise TypeError(
+            "a report read from a file does not know the code it explored: pass "
+            "client_code (and answers), or episode="
+        )
+    error: object = getattr(result, "error", None)
+    if raise_errors:
+        if isinstance(result, ScriptRun) and isinstance(error, BaseException):
+            raise error
+        exception = getattr(error, "exception", None)
+        if isinstance(exception, BaseException):
+            raise exception
+    return cast("Any", result)
 
 
 class ScriptHarness:

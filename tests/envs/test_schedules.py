@@ -4,6 +4,7 @@ late answers, the same episode and digest for the same seed, seed 0 as the defau
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 import threaded_async as ta
 from threaded_async.envs import EnvClient, Episode, GymHost, ParallelHost, TurnHost
+from threaded_async.testing import explore, replay_schedule
 
 pytestmark = pytest.mark.stdlib_loop
 
@@ -172,3 +174,44 @@ def test_a_schedule_needs_virtual_time() -> None:
         with pytest.raises(ValueError, match="virtual time"):
             host.run_episode(wander, schedule=ta.Schedule(1))
         assert host.run_episode(wander, seed=0, schedule=0).steps > 0  # 0: no schedule
+
+
+# -- exploring episodes (testing.explore(episode=...)) ------------------------------------
+def test_explore_finds_the_lockstep_agent_that_assumes_it_is_answered_first() -> None:
+    from tests._episode_fns import careful_rps_episode, rps_episode
+
+    default = rps_episode(ta.Schedule(0))
+    assert default.error is None  # the default order answers player_0 first: fine
+    report = explore(episode=rps_episode, seeds=40)
+    assert report is not None
+    assert report.seed > 0
+    assert re.fullmatch(
+        r"agent 'player_1' raised AssertionError: round (\d): player_0 has posted round \d",
+        report.failure,
+    )
+    assert report.describe() == [
+        "at t=0: player_1's EnvClient.step answered before player_0's EnvClient.step"
+    ]
+    assert report.reproduced
+    episode = replay_schedule(report, raise_errors=False)
+    assert isinstance(episode, Episode)
+    assert episode.error is not None
+    assert episode.trace == report.trace
+    with pytest.raises(AssertionError, match="player_0 has posted"):
+        replay_schedule(report)
+    assert explore(episode=careful_rps_episode, seeds=40) is None
+
+
+def test_explore_runs_episodes_on_the_process_engine() -> None:
+    from tests._episode_fns import rps_episode
+
+    local = explore(episode=rps_episode, seeds=12)
+    remote = explore(episode=rps_episode, seeds=12, engine="process", workers=2)
+    assert local is not None
+    assert remote is not None
+    assert (remote.seed, remote.choices, remote.failure) == (
+        local.seed,
+        local.choices,
+        local.failure,
+    )
+    assert remote.trace.digest() == local.trace.digest()

@@ -319,10 +319,8 @@ class Schedule:
 
     def __repr__(self) -> str:
         source = "replaying" if self._replay is not None else f"seed={self._seed}"
-        return (
-            f"<Schedule {source}: {len(self._records)} decisions, "
-            f"{sum(1 for c in self.choices if not c.is_default)} deviations>"
-        )
+        deviations = sum(1 for c in self.choices if not c.is_default)
+        return f"<Schedule {source}: {len(self._records)} decisions, {deviations} deviating>"
 
     def __getstate__(self) -> dict[str, Any]:
         # A schedule travels (in an Episode, between processes) as its record: the clock
