@@ -9,7 +9,6 @@ their order), however the host thread and the loop thread happen to interleave.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,10 +66,12 @@ def deliver(
 
 def _give(answers: Sequence[Answer]) -> None:
     for req, value, exception, delay in answers:
-        with contextlib.suppress(InvalidStateError):  # answered meanwhile
+        try:
             if delay > 0:
                 req.answer_after(delay, value, exception=exception)
             elif exception is not None:
                 req.fail(exception)
             else:
                 req.answer(value)
+        except InvalidStateError:  # answered meanwhile
+            pass

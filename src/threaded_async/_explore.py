@@ -275,10 +275,8 @@ class ExplorationReport:
         lines.append(f"failure: {self.failure}")
         lines.append("trace:")
         lines.extend(f"  {line}" for line in self.trace_lines or ("(no request answered)",))
-        lines.append(
-            "replay: threaded_async.testing.replay_schedule(report) in this process, or "
-            "report.save(path) and replay_schedule(path, ...) with the same code"
-        )
+        lines.append("replay: threaded_async.testing.replay_schedule(report)")
+        lines.append("    or: report.save(path), then replay_schedule(path, client_code, answers)")
         return "\n".join(lines)
 
     # -- files ---------------------------------------------------------------------------

@@ -369,10 +369,13 @@ class ScriptedServer(Server):
         """Answer a frame of requests (all those queued at an idle moment) in the order
         the schedule chooses, each as late as its delay and the schedule's say."""
         answers: list[_FrameAnswer] = []
-        for position in frame_order(schedule, frame):
+        late = schedule.limits.max_delay > 0
+        order = frame_order(schedule, frame) if len(frame) > 1 else [0]
+        for position in order:
             request = frame[position]
             delay = self._delay(request.execution_request)
-            delay += schedule.answer_delay(request_label(request))
+            if late:
+                delay += schedule.answer_delay(request_label(request))
             value, exception = self._compute(request)
             if delay > 0:
                 self._late.append(request)
@@ -837,10 +840,11 @@ def answer_frame(
         return
     requests = [request for request, _, _ in answers]
     order = frame_order(schedule, requests) if len(requests) > 1 else list(range(len(requests)))
+    late = schedule.limits.max_delay > 0
     frame: list[_FrameAnswer] = []
     for position in order:
         request, value, exception = answers[position]
-        delay = schedule.answer_delay(request_label(request))
+        delay = schedule.answer_delay(request_label(request)) if late else 0.0
         frame.append((request, value, exception, delay))
     deliver(server, frame, timeout)
 
@@ -1052,7 +1056,11 @@ def explore(
             :func:`~threaded_async.envs.run_episodes`, a batch of seeds at a time). The
             failing seed is run again and shrunk in this process.
         workers: Workers for ``"process"`` and ``"ray"``.
-        delays, step, max_steps, max_time, timeout: As for :func:`run_scripted`.
+        delays: As for :func:`run_scripted`.
+        step: As for :func:`run_scripted`.
+        max_steps: As for :func:`run_scripted`.
+        max_time: As for :func:`run_scripted`.
+        timeout: As for :func:`run_scripted`.
 
     Returns:
         None if every seed passed, else an :class:`ExplorationReport` (``str()`` of it

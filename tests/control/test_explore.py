@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +72,14 @@ def test_the_default_order_passes_and_explore_finds_the_lost_update() -> None:
     # (pytest's assertion rewriting adds its explanation after the message)
     assert report.failure.splitlines()[0] == "lost update: the bank has 10 gold, not 20"
     assert isinstance(report.error, AssertionError)
-    assert report.describe() == ["at t=0: bob's Env.walk answered before ann's Env.walk"]
+    # bob's walk before ann's walk, or before ann's dig: either lets bob read too early.
+    (described,) = report.describe()
+    assert re.fullmatch(
+        r"at t=0: bob's Env\.walk answered before ann's Env\.(walk|mine)", described
+    )
     assert report.reproduced
-    assert report.trace_lines[0] == "t=0 bob: Env.walk() -> 0"
+    assert report.trace_lines[0] in ("t=0 ann: Env.walk() -> 0", "t=0 bob: Env.walk() -> 0")
+    assert len(report.trace_lines) == 5
     text = str(report)
     assert f"failed under schedule seed {report.seed}" in text
     assert "the choice that matters:" in text
@@ -188,7 +194,7 @@ def test_shrinking_keeps_only_the_deviation_that_matters() -> None:
     assert report is not None
     assert report.seed_deviations > 3
     assert 1 <= len(report.choices) <= 2  # (a ready order and an answer order may combine)
-    assert {choice.time for choice in report.choices} == {3.0}
+    assert max(choice.time for choice in report.choices) <= 3.0
     assert report.reproduced
     assert replay_schedule(report, raise_errors=False).trace == report.trace
     # 1-minimal: without any one of them, the run passes.
@@ -222,9 +228,10 @@ def test_shrinking_finds_the_smallest_delay_that_fails() -> None:
 
 def test_seeds_can_be_listed_and_time_limited() -> None:
     assert explore(miners, MINE, seeds=[0]) is None  # the default order passes
-    report = explore(miners, MINE, seeds=[7, 1, 3])
+    seeds = list(range(30, 0, -1))
+    report = explore(miners, MINE, seeds=seeds)
     assert report is not None
-    assert report.seed in (7, 1, 3)
+    assert report.schedules_run == seeds.index(report.seed) + 1
     assert explore(careful_miners, MINE, seeds=10_000, time_limit=0.2) is None  # stops early
 
 

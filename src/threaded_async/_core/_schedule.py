@@ -224,7 +224,8 @@ class Schedule:
     """The ordering choices of one virtual-time run: made from a seed, or replayed.
 
     ``Schedule(seed)`` chooses at random (from ``seed``, with Python's ``random.Random``,
-    whose ``random()`` sequence is the same on every supported Python) within ``limits``;
+    whose ``random()`` sequence is the same on every supported Python; one stream per
+    kind of choice) within ``limits``;
     seed 0 makes every choice the default, which is the order of a run without a
     schedule. :meth:`replaying` makes a schedule that takes recorded choices at their
     decision points and the default everywhere else. Either way :attr:`choices` records
@@ -247,15 +248,19 @@ class Schedule:
     Args:
         seed: Where the random choices come from (any int; 0: the default order).
         limits: What may vary; default ``ScheduleLimits()`` (every order, no delays).
-        explain: Label each non-default choice with what it ordered (task, timer or
-            request names) for :meth:`describe`; costs a little per deviation.
+        explain: Label each non-default ``"ready"`` choice with what it ordered (the
+            tasks, by their agent's client and function; timers) for :meth:`describe`.
+            It looks at the tasks' frames at every such deviation, which costs more than
+            the choice itself, so it is off by default; answer and delay choices are
+            always labelled (with the requests). :func:`~threaded_async.testing.explore`
+            labels the schedule it reports.
 
     Raises:
         TypeError: a seed that is not an int, limits that are not ScheduleLimits.
     """
 
     def __init__(
-        self, seed: int, *, limits: ScheduleLimits | None = None, explain: bool = True
+        self, seed: int, *, limits: ScheduleLimits | None = None, explain: bool = False
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"a schedule seed must be an int, not {seed!r}")
@@ -267,7 +272,7 @@ class Schedule:
         choices: Iterable[Choice],
         *,
         limits: ScheduleLimits | None = None,
-        explain: bool = True,
+        explain: bool = False,
     ) -> Schedule:
         """A schedule that makes the given choices at their decision points (matched by
         :attr:`Choice.index`) and the default choice everywhere else.
@@ -306,7 +311,12 @@ class Schedule:
         self._replay = replay
         #: Whether choices are drawn at random (a non-zero seed).
         self._random = seed is not None and seed != 0
-        self._rng = random.Random(seed if seed is not None else 0)
+        # One stream per kind of choice: what the loop decides does not shift what the
+        # hosts decide (a loop with more decision points, as Python 3.11's wait_for
+        # makes, or limits.tasks switched off, keeps a seed's answer orders and delays).
+        self._rng_ready = _stream(seed, "ready")
+        self._rng_answers = _stream(seed, "answers")
+        self._rng_delay = _stream(seed, "delay")
         self._records: list[_Record] = []
         self._time: Callable[[], float] = _no_time
         #: Handles appended while a handle ran: id(handle) -> what registered it (kept
@@ -391,15 +401,14 @@ class Schedule:
                 order = recorded.order
         elif self._random:
             items = list(range(n))
-            rng = self._rng.random
+            rng = self._rng_answers.random
             for i in range(n - 1, 0, -1):  # Fisher-Yates, from random() only
                 j = int(rng() * (i + 1))
                 items[i], items[j] = items[j], items[i]
             order = tuple(items)
         if order is None:
             order = tuple(range(n))
-        shown = tuple(labels) if self._explain else ()
-        self._records.append((index, "answers", self._time(), order, 0.0, shown))
+        self._records.append((index, "answers", self._time(), order, 0.0, tuple(labels)))
         return list(order)
 
     def answer_delay(self, label: str) -> float:
@@ -415,11 +424,10 @@ class Schedule:
             if recorded is not None and recorded.kind == "delay":
                 delay = recorded.delay
         elif self._random:
-            rng = self._rng.random
+            rng = self._rng_delay.random
             if rng() < self._limits.late_rate:
                 delay = (1 + int(rng() * levels)) * self._step
-        shown = (label,) if self._explain else ()
-        self._records.append((index, "delay", self._time(), (), delay, shown))
+        self._records.append((index, "delay", self._time(), (), delay, (label,)))
         return delay
 
     # -- the loop's side (the loop thread) -------------------------------------------------
@@ -460,78 +468,106 @@ class Schedule:
                 # What it registered keeps its order: one caller (its task, or itself).
                 owner = getattr(handle._callback, "__self__", None)
                 origin: object = owner if isinstance(owner, asyncio.Future) else handle
-                for i in range(before, after):
-                    new_tags.setdefault(id(ready[i]), origin)  # (a noted handle keeps its tag)
+                if after == before + 1:
+                    key = id(ready[before])
+                    if key not in new_tags:  # (a noted handle keeps its tag)
+                        new_tags[key] = origin
+                else:
+                    for i in range(before, after):
+                        new_tags.setdefault(id(ready[i]), origin)
 
     def _order(self, batch: list[asyncio.Handle], tags: dict[int, object]) -> list[asyncio.Handle]:
         """``batch`` in the order chosen for it (the default when nothing may move).
 
-        What other threads (or the loop's own I/O) scheduled runs first, in its own order,
-        and takes no part in the decision: in a repeatable run it only ever arrives while
-        the loop is idle (alone in its batch), and a wake-up that arrives mid-run at a
-        moment set by another thread (``advance()``'s) must not change what is decided.
+        The handles registered by handles of the last batch (``tags`` says by whom) and
+        the due timers (after ``self._mark``, with what firing them woke) are ordered: a
+        random order that keeps each chain (a task's steps, a future's done-callbacks,
+        one caller's registrations) in its order. What other threads (or the loop's own
+        I/O) scheduled runs first, in its own order, and takes no part in the decision:
+        in a repeatable run it only arrives while the loop is idle (alone in its batch),
+        and a wake-up that arrives mid-run at a moment set by another thread
+        (``advance()``'s) must not change what is decided.
         """
         mark = self._mark
         if mark >= len(batch) and not tags:
             return batch  # all from other threads (answers given while the loop slept)
+        limits = self._limits
+        timers = limits.timers
+        tasks = limits.tasks
         first: list[asyncio.Handle] = []
-        tagged: list[asyncio.Handle] = []
-        due: list[asyncio.Handle] = []
+        fixed: list[asyncio.Handle] = []  # (tasks=False: what was ready stays in order)
+        units: list[asyncio.Handle] = []
+        #: Per chain key, the last unit on it; an edge (earlier, later) per shared key.
+        last: dict[int, int] = {}
+        edges: list[tuple[int, int]] = []
         for position, handle in enumerate(batch):
             if handle._cancelled:  # never run: not ordered
                 continue
+            owner = getattr(handle._callback, "__self__", None)  # a task's step: the task
+            if owner is None and _is_wakeup(handle):
+                first.append(handle)
+                continue
+            args: Sequence[object] = handle._args  # (the handle's arguments)
+            future: object = None
+            if args and isinstance(args[0], asyncio.Future):
+                future = cast("object", args[0])  # a done-callback of this future
             if position < mark:
-                if id(handle) in tags and not _is_wakeup(handle):
-                    tagged.append(handle)
-                else:
-                    first.append(handle)
+                origin = tags.get(id(handle))
+                if origin is None:
+                    first.append(handle)  # from another thread, or the loop's I/O
+                    continue
+                if not tasks:
+                    fixed.append(handle)
+                    continue
+                key = id(origin)  # what one caller registered: in its order
             elif (
-                isinstance(handle, asyncio.TimerHandle) or _is_future_callback(handle)
-            ) and not _is_wakeup(handle):
-                due.append(handle)  # a due timer, or what firing it woke
+                future is not None
+                or isinstance(owner, asyncio.Future)
+                or isinstance(handle, asyncio.TimerHandle)
+            ):
+                key = _NO_KEY if timers else _TIMERS  # a due timer, or what it woke
             else:
                 first.append(handle)  # scheduled by another thread meanwhile
-        limits = self._limits
-        if not limits.tasks:
-            # Only the due timers may move, among themselves.
-            if limits.timers and len(due) > 1:
-                due = self._order_units(due, tags, 0)
-            return first + tagged + due
-        if len(tagged) + len(due) < 2:
-            return first + tagged + due
-        return first + self._order_units(tagged + due, tags, len(tagged))
-
-    def _order_units(
-        self, units: list[asyncio.Handle], tags: dict[int, object], mark: int
-    ) -> list[asyncio.Handle]:
-        """``units`` (the first ``mark`` registered by handles of the last batch, the
-        rest due timers and what they woke) in the order chosen for them."""
-        m = len(units)
-        timers = self._limits.timers
-        last: dict[int, int] = {}
-        succ: list[list[int]] = [[] for _ in range(m)]
-        npred = [0] * m
-        for u, handle in enumerate(units):
-            keys: list[int] = []
-            owner = getattr(handle._callback, "__self__", None)  # whose it is
-            if isinstance(owner, asyncio.Future):
-                keys.append(id(cast("object", owner)))  # a task's steps, a future's methods
-            args = handle._args  # (the handle's arguments)
-            if args and isinstance(args[0], asyncio.Future):
-                keys.append(id(cast("object", args[0])))  # a future's done-callbacks
-            if u < mark:
-                keys.append(id(tags[id(handle)]))  # what one caller registered: FIFO
-            elif not timers:
-                keys.append(_TIMERS)  # the due timers keep their order
-            for key in keys:
+                continue
+            u = len(units)
+            units.append(handle)
+            # The chains this unit is on: its caller's (or the due timers'), its task's,
+            # its future's. An edge from the last unit on each.
+            if key != _NO_KEY:
+                p = last.get(key)
+                if p is not None:
+                    edges.append((p, u))
+                last[key] = u
+            if owner is not None and isinstance(owner, asyncio.Future):
+                key = id(cast("object", owner))
                 p = last.get(key)
                 if p is not None and p != u:
-                    succ[p].append(u)
-                    npred[u] += 1
+                    edges.append((p, u))
                 last[key] = u
-        # One order only when each unit must precede the next: no decision to make.
-        if all(u + 1 in succ[u] for u in range(m - 1)):
-            return units
+            if future is not None:
+                key = id(future)
+                p = last.get(key)
+                if p is not None and p != u:
+                    edges.append((p, u))
+                last[key] = u
+        if len(units) < 2:
+            return first + fixed + units
+        return first + fixed + self._decide(units, edges)
+
+    def _decide(
+        self, units: list[asyncio.Handle], edges: list[tuple[int, int]]
+    ) -> list[asyncio.Handle]:
+        """``units`` in the order chosen for them, keeping every ``(earlier, later)`` edge;
+        a decision point when more than one order keeps them."""
+        m = len(units)
+        succ: list[list[int]] | None = None
+        if edges:
+            succ = [[] for _ in range(m)]
+            for p, u in edges:
+                succ[p].append(u)
+            # One order only when each unit must precede the next: no decision to make.
+            if all(u + 1 in succ[u] for u in range(m - 1)):
+                return units
         index = len(self._records)
         order: tuple[int, ...] | None = None
         if self._replay is not None:
@@ -544,25 +580,37 @@ class Schedule:
             ):
                 order = recorded.order
         elif self._random:
-            order = self._random_order(succ, npred)
-        if order is None or order == _identity(m):
-            self._records.append((index, "ready", self._time(), _identity(m), 0.0, ()))
+            order = self._random_order(m, succ)
+        identity = _identity(m)
+        if order is None or order == identity:
+            self._records.append((index, "ready", self._time(), identity, 0.0, ()))
             return units
         shown = tuple(_describe_handle(h) for h in units) if self._explain else ()
         self._records.append((index, "ready", self._time(), order, 0.0, shown))
         return [units[i] for i in order]
 
-    def _random_order(self, succ: list[list[int]], npred: list[int]) -> tuple[int, ...]:
-        """A random order that keeps every ``succ`` edge (a random topological sort)."""
-        npred = list(npred)
-        available = [u for u in range(len(npred)) if not npred[u]]
-        rng = self._rng.random
+    def _random_order(self, m: int, succ: list[list[int]] | None) -> tuple[int, ...]:
+        """A random order of ``m`` units that keeps every ``succ`` edge: a shuffle when
+        nothing constrains them, else a random topological sort."""
+        rng = self._rng_ready.random
+        if succ is None:
+            items = list(range(m))
+            for i in range(m - 1, 0, -1):  # Fisher-Yates, from random() only
+                j = int(rng() * (i + 1))
+                items[i], items[j] = items[j], items[i]
+            return tuple(items)
+        npred = [0] * m
+        for targets in succ:
+            for s in targets:
+                npred[s] += 1
+        available = [u for u in range(m) if not npred[u]]
         order: list[int] = []
         while available:
-            if len(available) == 1:
-                u = available.pop()
-            else:
-                u = available.pop(int(rng() * len(available)))
+            u = (
+                available.pop()
+                if len(available) == 1
+                else available.pop(int(rng() * len(available)))
+            )
             order.append(u)
             for s in succ[u]:
                 npred[s] -= 1
@@ -571,11 +619,13 @@ class Schedule:
         return tuple(order)
 
 
-def _allowed(order: tuple[int, ...], succ: list[list[int]]) -> bool:
+def _allowed(order: tuple[int, ...], succ: list[list[int]] | None) -> bool:
     """Whether ``order`` is a permutation that keeps every ``succ`` edge."""
-    m = len(succ)
+    m = len(order)
     if sorted(order) != list(range(m)):
         return False
+    if succ is None:
+        return True
     position = [0] * m
     for k, u in enumerate(order):
         position[u] = k
@@ -592,33 +642,32 @@ def _identity(m: int) -> tuple[int, ...]:
     return found
 
 
-#: The chain key of the due timers when they may not move (negative: no id() equals it).
+#: Chain keys no id() equals: the due timers when they may not move; none.
 _TIMERS = -2
+_NO_KEY = -3
 
 
 def _no_time() -> float:
     return 0.0
 
 
+def _stream(seed: int | None, kind: str) -> random.Random:
+    """The random stream of one kind of choice for ``seed`` (seeding from a str is the
+    same on every Python: its SHA-512; only ``random()`` is drawn from it, whose sequence
+    Python keeps from version to version)."""
+    return random.Random(f"threaded_async schedule {seed} {kind}")
+
+
 def _is_wakeup(handle: asyncio.Handle) -> bool:
     """Whether ``handle`` is a bare wake-up of the loop (``SteppingEventLoop.wake``: it
     runs nothing), which other threads send at moments of their own."""
     callback = handle._callback  # what it runs
-    return getattr(callback, "__qualname__", None) == "_noop" and (
+    return getattr(callback, "__name__", None) == "_noop" and (
         getattr(callback, "__module__", None) == _LOOP_MODULE
     )
 
 
 _LOOP_MODULE = __name__.rpartition(".")[0] + "._loop"
-
-
-def _is_future_callback(handle: asyncio.Handle) -> bool:
-    """Whether ``handle`` is a task's step or a future's done-callback (what a due timer
-    of ``asyncio.sleep`` wakes, when the loop sets its future directly)."""
-    if isinstance(getattr(handle._callback, "__self__", None), asyncio.Future):
-        return True
-    args = handle._args
-    return bool(args) and isinstance(args[0], asyncio.Future)
 
 
 def as_schedule(schedule: Schedule | int | None) -> Schedule | None:
