@@ -390,3 +390,30 @@ def test_a_huge_schedule_file_is_refused_before_it_is_parsed(tmp_path: Path) -> 
         file.truncate(17 * 1024 * 1024)  # sparse: quick to make
     with pytest.raises(ValueError, match="larger than"):
         ExplorationReport.load(path)
+
+
+def test_a_failure_that_does_not_repeat_is_reported_as_such() -> None:
+    calls: list[int] = []
+
+    def flaky(run: ScriptRun[Any]) -> None:
+        calls.append(1)
+        assert len(calls) > 1, "failed once"  # as a run that waits for a real thread may
+
+    report = explore(miners, MINE, seeds=5, check=flaky)
+    assert report is not None
+    assert report.seed == 0
+    assert not report.reproduced
+    assert "not repeatable under a schedule" in str(report)
+
+
+def test_stepped_time_is_explored_too() -> None:
+    async def stepping(server: ta.Server) -> None:
+        env = Env(server, name="s")
+        for _ in range(3):
+            await env.walk()
+            await asyncio.sleep(0.5)
+
+    assert explore(stepping, MINE, seeds=5, step=0.25) is None
+    report = explore(stepping, MINE, seeds=5, step=0.25, check=lambda run: run.time < 1.0)
+    assert report is not None
+    assert report.seed == 0
