@@ -52,6 +52,8 @@ HOSTS = (
     "parallel",
     "parallel_inline",
 )
+#: Seeded schedules (SPEC §12): run_scripted with and without one, and explore's rate.
+EXPLORE = ("unseeded", "seeded", "scripted", "cartpole")
 PEERS = ("ta14", "aiologic", "culsans", "janus", "anyio", "simpy")
 LABEL = {
     "ours": "threaded_async (this repo)",
@@ -77,6 +79,10 @@ LABEL = {
     "pz": "PettingZoo env alone, plain loop (no host)",
     "parallel": "ParallelHost, lockstep, 20 agent coroutines",
     "parallel_inline": "ParallelHost(inline=True), lockstep, 20 agent coroutines",
+    "unseeded": "run_scripted, no schedule",
+    "seeded": "run_scripted, a seeded schedule per run",
+    "scripted": "testing.explore, scripted harness (2 agents x 5 requests)",
+    "cartpole": "testing.explore, a short CartPole episode on GymHost",
 }
 FRAME_60FPS_MS = 1000 / 60
 
@@ -89,7 +95,8 @@ class Scenario:
     worker: str
     n: int
     quick_n: int
-    # "us", "ms" (lower is better), "items/s", "events/s" (higher is better), "B" (bytes)
+    # "us", "ms" (lower is better), "items/s", "events/s", "episodes/s", "schedules/s"
+    # (higher is better), "B" (bytes)
     unit: str
     title: str
     systems: tuple[str, ...]
@@ -344,6 +351,27 @@ SCENARIOS = [
         ref="pz",
     ),
     Scenario(
+        "seeded",
+        "seeded",
+        60,
+        3,
+        "us",
+        "a scripted run (3 agents x 25 requests, virtual sleeps), unseeded and seeded "
+        "(µs per run; ref: unseeded)",
+        ("unseeded", "seeded"),
+        ref="unseeded",
+    ),
+    Scenario(
+        "explore_rate",
+        "explore_rate",
+        100,
+        3,
+        "schedules/s",
+        "schedules per second that testing.explore runs (a passing run, so every seed runs)",
+        ("scripted", "cartpole"),
+        ref="scripted",
+    ),
+    Scenario(
         "rtt_cpu0",
         "rtt@cpu0",
         3000,
@@ -405,7 +433,7 @@ def _fmt_value(value: float, unit: str) -> str:
         return f"{value / 1e6:.3f} M/s"
     if unit == "events/s":
         return f"{value / 1e3:.0f} k/s"
-    if unit == "episodes/s":
+    if unit in ("episodes/s", "schedules/s"):
         return f"{value:.0f} /s"
     if unit == "B":
         return f"{value:.0f} B"
@@ -436,7 +464,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     if unknown:
         parser.error(f"unknown scenario(s) in --only: {', '.join(sorted(unknown))}")
     scenarios = [s for s in SCENARIOS if not only or s.key in only or s.group in only]
-    systems = [s for s in (*LOCAL, *ENGINES, *HOSTS, *PEERS) if (not chosen or s in chosen)]
+    every = (*LOCAL, *ENGINES, *HOSTS, *EXPLORE, *PEERS)
+    systems = [s for s in every if not chosen or s in chosen]
     if args.no_peers:
         systems = [s for s in systems if s not in PEERS]
     py_peers = str(peers_python()) if any(s in PEERS for s in systems) else ""
@@ -624,6 +653,12 @@ def targets(
             [inline],
             [inline is not None and inline <= 20],
         )
+    x = _ratio(results.get("seeded", {}), "seeded", "unseeded")
+    check("seeded", f"≤1.2x an unseeded run ({_fmt(x, 2)})", [x], [x is not None and x <= 1.2])
+    rates = {k: statistics.median(v) for k, v in results.get("explore_rate", {}).items() if v}
+    if rates:
+        text = ", ".join(f"{k}: {v:.0f} schedules/s" for k, v in rates.items())
+        out["explore_rate"] = (f"none: reported ({text})", None)
     return out
 
 

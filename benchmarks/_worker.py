@@ -1074,6 +1074,95 @@ def parallel20(system: str, n: int) -> float:
     return dt / (n * CROWD_AGENTS) * 1e6
 
 
+# -- seeded schedules (SPEC §12) -----------------------------------------------------------
+def _explore_env() -> tuple[Any, dict[Any, Any]]:
+    """The scripted harness's client class and answers for the exploring rows."""
+    ta = _ta()
+
+    class Env(ta.Client):  # pyright: ignore[reportUntypedBaseClass]
+        @ta.request
+        async def look(self) -> int: ...
+
+        @ta.request
+        async def move(self, dx: int) -> int: ...
+
+    return Env, {Env.look: lambda: 0, Env.move: lambda dx: dx}
+
+
+def _walkers(env_class: Any, agents: int, requests: int) -> Callable[[Any], Any]:
+    """Client code for run_scripted: ``agents`` agents, each looks and moves ``requests``
+    times, sleeping a virtual second every fifth."""
+
+    async def code(server: Any) -> None:
+        async def agent(env: Any) -> None:
+            for i in range(requests):
+                await env.look()
+                if i % 5 == 0:
+                    await asyncio.sleep(1)
+                await env.move(1)
+
+        await asyncio.gather(*(agent(env_class(server, name=f"a{k}")) for k in range(agents)))
+
+    return code
+
+
+def seeded(system: str, n: int) -> float:
+    """µs per scripted run (3 agents x 25 look+move, sleeps between), ``n`` runs: unseeded
+    ("unseeded") or each under its own seeded schedule ("seeded": seeds 1..n)."""
+    if system not in ("unseeded", "seeded"):
+        raise NotImplementedError
+    ta = _ta()
+    from threaded_async.testing import run_scripted
+
+    env_class, answers = _explore_env()
+    code = _walkers(env_class, 3, 25)
+    for seed in range(1, 4):  # warm up both paths
+        run_scripted(code, answers, schedule=ta.Schedule(seed) if system == "seeded" else None)
+    started = time.perf_counter()
+    for i in range(n):
+        run_scripted(code, answers, schedule=ta.Schedule(i + 1) if system == "seeded" else None)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def explore_rate(system: str, n: int) -> float:
+    """Schedules per second that ``testing.explore`` runs over ``n`` seeds of a passing
+    run: "scripted" (2 agents x 5 look+move) or "cartpole" (a short CartPole episode on
+    GymHost, answers up to 20 ms late)."""
+    ta = _ta()
+    from threaded_async.testing import explore
+
+    if system == "scripted":
+        env_class, answers = _explore_env()
+        code = _walkers(env_class, 2, 5)
+        started = time.perf_counter()
+        report = explore(code, answers, seeds=n)
+    elif system == "cartpole":
+        from threaded_async.envs import GymHost
+
+        async def push(env: Any) -> int:
+            observation, _ = await env.reset()
+            steps = 0
+            while True:
+                observation, _, terminated, truncated, _ = await env.step(_push(observation))
+                steps += 1
+                if terminated or truncated:
+                    return steps
+
+        def episode(schedule: Any) -> Any:
+            with GymHost("CartPole-v1") as host:
+                return host.run_episode(push, seed=1, schedule=schedule)
+
+        episode(ta.Schedule(0))  # imports and makes the env once before timing
+        started = time.perf_counter()
+        report = explore(episode=episode, seeds=n, limits=ta.ScheduleLimits(max_delay=0.02))
+    else:
+        raise NotImplementedError
+    elapsed = time.perf_counter() - started
+    if report is not None:
+        raise AssertionError(f"a passing run failed under a schedule: {report}")
+    return n / elapsed
+
+
 SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "rtt": rtt,
     "oneway": oneway,
@@ -1092,6 +1181,8 @@ SCENARIOS: dict[str, Callable[[str, int], float]] = {
     "env_step": env_step,
     "env_step:episode": env_episode,
     "parallel20": parallel20,
+    "seeded": seeded,
+    "explore_rate": explore_rate,
 }
 
 

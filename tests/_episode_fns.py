@@ -3,6 +3,7 @@ them, and light to import (worker processes and Ray actors import this module)."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 # its first episode: the timeout tests give each episode a few seconds only.
 import gymnasium  # noqa: F401  # pyright: ignore[reportUnusedImport]
 
-from threaded_async.envs import EnvClient, Episode, GymHost
+from threaded_async import Schedule
+from threaded_async.envs import EnvClient, Episode, GymHost, ParallelHost
 
 #: Seeds with a special fate in ``flaky``.
 RAISES, DIES, HANGS = 3, 5, 9
@@ -140,3 +142,39 @@ def stumbling(seed: int) -> Episode:
         setattr(exception, "episode", episode)  # noqa: B010
         raise exception
     return episode
+
+
+# -- SPEC §12: a lockstep agent with an ordering bug, for testing.explore ------------------
+async def _rock_paper_scissors(env: EnvClient, board: dict[str, int], careful: bool) -> int:
+    """player_0 posts how many rounds it has played after each answer; player_1 reads the
+    post after its own answer. The careless player_1 assumes player_0 was answered (and
+    posted) first, as it is in the default order; the careful one waits for the post."""
+    await env.reset()
+    rounds = 0
+    while True:
+        _, _, terminated, truncated, _ = await env.step(rounds % 3)
+        rounds += 1
+        if env.name == "player_0":
+            board["posted"] = rounds
+        elif careful:
+            while board.get("posted", 0) < rounds:
+                await asyncio.sleep(0)  # let player_0 post its round first
+        elif board.get("posted", 0) != rounds:
+            raise AssertionError(f"round {rounds}: player_0 has posted round {board.get('posted')}")
+        if terminated or truncated:
+            return rounds
+
+
+def rps_episode(schedule: Schedule, careful: bool = False) -> Episode:
+    """Five rounds of rock-paper-scissors in lockstep under ``schedule``."""
+    board: dict[str, int] = {}
+
+    async def agent(env: EnvClient) -> int:
+        return await _rock_paper_scissors(env, board, careful)
+
+    with ParallelHost("classic/rps-v2", max_cycles=5) as host:
+        return host.run_episode(agent, seed=0, schedule=schedule, raise_errors=False)
+
+
+def careful_rps_episode(schedule: Schedule) -> Episode:
+    return rps_episode(schedule, careful=True)

@@ -20,6 +20,7 @@ from ._control import (
 )
 from ._core import (
     USE_DEFAULT_TIMEOUT,
+    Choice,
     ClosedWhileWaitingError,
     EventLoopTimeoutError,
     ExceptionDetails,
@@ -29,6 +30,8 @@ from ._core import (
     QueueFull,
     QueueShutDown,
     RunnerClosedError,
+    Schedule,
+    ScheduleLimits,
     ShutdownType,
     SteppingEventLoop,
     TAExceptionGroup,
@@ -100,6 +103,7 @@ __all__ = [
     "BackgroundTask",
     "Cadence",
     "CancelScope",
+    "Choice",
     "Client",
     "ClosedWhileWaitingError",
     "Event",
@@ -124,6 +128,8 @@ __all__ = [
     "RequestRegistry",
     "RunnerClosedError",
     "RunnerStatistics",
+    "Schedule",
+    "ScheduleLimits",
     "ScopeGroup",
     "Server",
     "ServerStatistics",

@@ -41,28 +41,59 @@ import asyncio
 import builtins
 import dataclasses
 import inspect
+import os
 import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
+from ._answers import Answer as _FrameAnswer
+from ._answers import deliver, frame_order, request_label
 from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
-from ._core import VirtualClock
+from ._core import (
+    USE_DEFAULT_TIMEOUT,
+    Schedule,
+    ScheduleLimits,
+    VirtualClock,
+    as_schedule,
+    with_seed,
+)
+from ._explore import (
+    Attempt,
+    ExplorationReport,
+    SeededEpisode,
+    explain,
+    explore_seeds,
+    failure_text,
+    shrink,
+)
 from ._runner import AsyncRunner
+from ._task import BackgroundTask
 from ._trace import Trace, TraceEntry
+
+if TYPE_CHECKING:
+    from .envs import Episode
 
 T = TypeVar("T")
 
 __all__ = [
+    "ExplorationError",
+    "ExplorationReport",
     "RecordedError",
     "ScriptError",
     "ScriptHarness",
     "ScriptRun",
     "ScriptedServer",
+    "answer_frame",
+    "default_check",
+    "explore",
     "format_trace",
     "format_trace_entry",
     "replay",
+    "replay_schedule",
+    "report_lines",
     "run_scripted",
 ]
 
@@ -76,10 +107,18 @@ AnswerKey = Callable[..., Any] | str | tuple[str, Callable[..., Any] | str]
 
 ClientCode = Callable[[Server], Awaitable[T]]
 
+_monotonic = time.monotonic
+
 
 class ScriptError(AssertionError):
     """The scripted run went wrong: answers ran out, the client stalled or ran too long, or
-    (in :func:`replay`) it made a request that differs from the recording."""
+    (in :func:`replay`) it made a request that differs from the recording.
+
+    ``trace`` is the run's trace so far when the harness itself raised it (a stall, too
+    many requests, too long a run), else None.
+    """
+
+    trace: Trace | None = None
 
 
 class RecordedError(Exception):
@@ -181,6 +220,11 @@ class ScriptRun(Generic[T]):
         time: The virtual time when the client code finished.
         steps: How many requests the host answered.
         unused_answers: Scripted answers never asked for, by request name.
+        stranded: The requests still waiting for an answer when the client code ended
+            (``"b's Env.move"``): queued and never taken, or given a late answer that had
+            not come yet.
+        schedule: The seeded :class:`~threaded_async.Schedule` the run took, with the
+            choices it made (None: the default order).
     """
 
     trace: Trace
@@ -189,6 +233,8 @@ class ScriptRun(Generic[T]):
     time: float
     steps: int
     unused_answers: dict[str, int]
+    stranded: tuple[str, ...] = ()
+    schedule: Schedule | None = dataclasses.field(default=None, compare=False)
 
     def lines(self) -> list[str]:
         """The trace as text lines (see :func:`format_trace_entry`), easy to assert on."""
@@ -211,12 +257,19 @@ class ScriptedServer(Server):
         clock: The virtual clock; default ``VirtualClock(autojump=True)``.
         timeout: Real seconds any single wait for the loop may take before
             EventLoopTimeoutError (the runner's ``call_in_loop_timeout``).
+        schedule: A seeded :class:`~threaded_async.Schedule` (or its seed; 0 or None:
+            the default order; ``schedule_seed=7`` is ``schedule=7``) for the run:
+            the loop's orders (see ``VirtualClock``),
+            and the harness's: it answers every request queued at an idle moment as one
+            *frame*, in an order the schedule chooses, each answer possibly late by what
+            the schedule's limits allow (on top of ``delays``). Give it here or to the
+            ``clock``, not both.
 
     Use it as a context manager and call :meth:`run`, or let :func:`run_scripted` do both.
 
     Raises:
         TypeError: an answer that is a string (wrap it in a list), or a malformed key.
-        ValueError: a negative delay.
+        ValueError: a negative delay; a schedule given with a clock that has another.
     """
 
     def __init__(
@@ -226,9 +279,17 @@ class ScriptedServer(Server):
         delays: Mapping[AnswerKey, float] | None = None,
         clock: VirtualClock | None = None,
         timeout: float | None = 10.0,
+        schedule: Schedule | int | None = None,
+        schedule_seed: int | None = None,
     ) -> None:
+        seeded = as_schedule(with_seed(schedule, schedule_seed))
         if clock is None:
-            clock = VirtualClock(autojump=True)
+            clock = VirtualClock(autojump=True, schedule=seeded)
+        elif seeded is not None and clock.schedule is not seeded:
+            raise ValueError(
+                "pass the schedule to the clock (VirtualClock(schedule=...)), or let the "
+                "harness make the clock"
+            )
         self._scripts: dict[str, _Script] = {}
         self._answers: dict[tuple[str | None, Callable[..., Any] | str], Callable[..., Any]] = {}
         for key, answer in (answers or {}).items():
@@ -252,6 +313,8 @@ class ScriptedServer(Server):
         runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock)
         super().__init__(runner=runner, record_trace=True)
         self._virtual_clock = clock
+        #: Requests given a late answer (delays): stranded if still unanswered at the end.
+        self._late: list[Request[Any]] = []
 
     @property
     def virtual_clock(self) -> VirtualClock:
@@ -296,15 +359,43 @@ class ScriptedServer(Server):
 
     def _answer_later(self, request: Request[Any], delay: float) -> None:
         """Work out the answer now (scripts stay in request order), deliver it later."""
+        self._late.append(request)
+        value, exception = self._compute(request)
+        request.answer_after(delay, value, exception=exception)
+
+    def _compute(self, request: Request[Any]) -> tuple[Any, Exception | None]:
+        """The scripted answer to ``request`` (its value, or the exception to fail it
+        with), worked out now on this thread."""
         handler = self._find_handler(request.execution_request)
         try:
             if handler is None:
                 raise self._unknown_request(request.execution_request)
-            value = self._call_handler(handler, request.execution_request)
+            return self._call_handler(handler, request.execution_request), None
         except Exception as exc:
-            request.answer_after(delay, exception=exc)
-        else:
-            request.answer_after(delay, value)
+            return None, exc
+
+    def _answer_scheduled_frame(self, frame: list[Request[Any]], schedule: Schedule) -> None:
+        """Answer a frame of requests (all those queued at an idle moment) in the order
+        the schedule chooses, each as late as its delay and the schedule's say."""
+        answers: list[_FrameAnswer] = []
+        late = schedule.limits.max_delay > 0
+        order = frame_order(schedule, frame) if len(frame) > 1 else [0]
+        for position in order:
+            request = frame[position]
+            delay = self._delay(request.execution_request)
+            if late:
+                delay += schedule.answer_delay(request_label(request))
+            value, exception = self._compute(request)
+            if delay > 0:
+                self._late.append(request)
+            answers.append((request, value, exception, delay))
+        deliver(self, answers, wait=False)  # (run() took the frame at an idle moment)
+
+    def stranded(self) -> tuple[str, ...]:
+        """The requests waiting for an answer now: queued and not taken, or given a late
+        answer that has not come yet (``"b's Env.move"``; any thread)."""
+        waiting = [*self.requests(), *(r for r in self._late if not r.done())]
+        return tuple(request_label(r) for r in waiting)
 
     def _take_delayed(self) -> Request[Any] | None:
         """The oldest queued request, taken, if it is to be answered late."""
@@ -350,35 +441,12 @@ class ScriptedServer(Server):
         if step is not None and not step > 0:
             raise ValueError(f"step must be positive, not {step!r}")
         task = self.create_background_task(client_code(self))
-        steps = 0
-        while not task.done():
-            delayed = self._take_delayed()
-            if delayed is not None:
-                self._answer_later(delayed, self._delay(delayed.execution_request))
-                answered = True
-            else:
-                answered = self.process()
-            if answered:
-                steps += 1
-                if steps > max_steps:
-                    raise self._fail(f"the client code made more than {max_steps} requests")
-                continue
-            if task.done():
-                break
-            if clock.time() >= max_time:
-                raise self._fail(f"the client code was still running at t={clock.time():g}")
-            if step is not None:
-                clock.advance(step)
-                continue
-            # Autojump: process() saw an idle loop, so no timer is left to jump to. Make
-            # sure it really is idle (a catch-up is bounded) before calling it a stall.
-            before = clock.time()
-            self.runner.wait_until_idle()
-            if not task.done() and not self.pending and clock.time() == before:
-                raise self._fail(
-                    "the client code is stuck: it waits for something that is neither "
-                    "a request nor a timer"
-                )
+        schedule = clock.schedule
+        if schedule is not None:
+            steps = self._serve_frames(task, schedule, step, max_steps, max_time)
+        else:
+            steps = self._serve(task, step, max_steps, max_time)
+        stranded = self.stranded()
         error: BaseException | None = None
         result: T | None = None
         try:
@@ -395,7 +463,80 @@ class ScriptedServer(Server):
             time=clock.time(),
             steps=steps,
             unused_answers=self.unused_answers(),
+            stranded=stranded,
+            schedule=schedule,
         )
+
+    def _serve(
+        self, task: BackgroundTask[Any], step: float | None, max_steps: int, max_time: float
+    ) -> int:
+        """The default order: answer the oldest queued request, one at a time, until the
+        client code is done; move time when nothing is queued. Returns the steps."""
+        steps = 0
+        while not task.done():
+            delayed = self._take_delayed()
+            if delayed is not None:
+                self._answer_later(delayed, self._delay(delayed.execution_request))
+                answered = True
+            else:
+                answered = self.process()
+            if answered:
+                steps += 1
+                if steps > max_steps:
+                    raise self._fail(f"the client code made more than {max_steps} requests")
+                continue
+            if task.done():
+                break
+            self._move_time(task, step, max_time)
+        return steps
+
+    def _serve_frames(
+        self,
+        task: BackgroundTask[Any],
+        schedule: Schedule,
+        step: float | None,
+        max_steps: int,
+        max_time: float,
+    ) -> int:
+        """A seeded run: at each idle moment take every queued request (a frame) and
+        answer it in one go, in the schedule's order (see :func:`deliver`); move time
+        when nothing is queued. Returns the steps."""
+        steps = 0
+        runner = self.runner
+        while not task.done():
+            frame: list[Request[Any]] = []
+            while (request := self.take()) is not None:
+                frame.append(request)
+            if frame:
+                steps += len(frame)
+                if steps > max_steps:
+                    raise self._fail(f"the client code made more than {max_steps} requests")
+                self._answer_scheduled_frame(frame, schedule)
+                runner.wait_until_idle()
+                continue
+            if task.done():
+                break
+            self._move_time(task, step, max_time)
+        return steps
+
+    def _move_time(self, task: BackgroundTask[Any], step: float | None, max_time: float) -> None:
+        """Nothing is queued and the loop was idle: step time (``step``), or let autojump
+        move it, and fail a run that went on too long or is stuck."""
+        clock = self._virtual_clock
+        if clock.time() >= max_time:
+            raise self._fail(f"the client code was still running at t={clock.time():g}")
+        if step is not None:
+            clock.advance(step)
+            return
+        # Autojump: the loop was idle with nothing queued, so no timer is left to jump to.
+        # Make sure it really is idle (a catch-up is bounded) before calling it a stall.
+        before = clock.time()
+        self.runner.wait_until_idle()
+        if not task.done() and not self.pending and clock.time() == before:
+            raise self._fail(
+                "the client code is stuck: it waits for something that is neither "
+                "a request nor a timer"
+            )
 
     def _trace_note(self) -> str:
         lines = format_trace(self.trace) or ["(no request answered)"]
@@ -403,6 +544,7 @@ class ScriptedServer(Server):
 
     def _fail(self, message: str) -> ScriptError:
         error = ScriptError(message)
+        error.trace = self.trace
         error.add_note(self._trace_note())
         return error
 
@@ -418,13 +560,17 @@ def run_scripted(
     max_time: float = 86_400.0,
     timeout: float | None = 10.0,
     raise_errors: bool = True,
+    schedule: Schedule | int | None = None,
+    schedule_seed: int | None = None,
 ) -> ScriptRun[T]:
     """Run ``client_code(server)`` under a fresh :class:`ScriptedServer`; return its run.
 
     ``client_code`` receives the server and returns the awaitable to run, typically
     ``lambda server: agent(Env(server))`` (passing the coroutine itself is a TypeError
-    that says so). See :class:`ScriptedServer` for ``answers``, ``delays``, ``clock`` and
-    ``timeout``, and :meth:`ScriptedServer.run` for the rest.
+    that says so). See :class:`ScriptedServer` for ``answers``, ``delays``, ``clock``,
+    ``timeout`` and ``schedule`` (``schedule=7`` or ``schedule_seed=7``: the run takes
+    the orders seed 7 chooses; the same seed gives the same trace every run), and
+    :meth:`ScriptedServer.run` for the rest.
 
     Call it from any thread that is not running an event loop of this library; it blocks
     until the client code finished and the server has shut down. Requests the client
@@ -436,7 +582,13 @@ def run_scripted(
             "step= moves time by hand, but this clock jumps by itself (autojump): use "
             "VirtualClock() without autojump for step=, or drop step="
         )
-    with ScriptedServer(answers, delays=delays, clock=clock, timeout=timeout) as server:
+    with ScriptedServer(
+        answers,
+        delays=delays,
+        clock=clock,
+        timeout=timeout,
+        schedule=with_seed(schedule, schedule_seed),
+    ) as server:
         return server.run(
             client_code,
             step=step,
@@ -663,6 +815,466 @@ def replay(
         if leftovers:
             raise ScriptError("; ".join(leftovers))
         return run
+
+
+def answer_frame(
+    server: Server,
+    answers: Sequence[tuple[Request[Any], Any, BaseException | None]],
+    *,
+    schedule: Schedule | None = None,
+    timeout: float | None = USE_DEFAULT_TIMEOUT,
+) -> None:
+    """Answer requests a host took together (a *frame*: a lockstep step, the requests
+    queued at one moment) the way the seeded hosts do.
+
+    ``answers`` holds ``(request, value, exception)`` triples in their default order
+    (``exception`` None to answer with ``value``, else to fail the request with it).
+    With a seeded ``schedule`` (default: the server clock's, if it has one) the frame is
+    answered as the scripted harness and the env hosts answer theirs: once the loop is
+    idle, in the order the schedule chooses (when there are several), each answer as
+    late as the schedule says (within its limits), all handed to the loop in one
+    callback, so that the run repeats exactly for the same seed; the call returns once
+    that callback is queued (``server.runner.wait_until_idle()`` waits for the agents'
+    reactions). Without a schedule they are answered at once, in order, as one
+    :meth:`~threaded_async.Server.batch` (one wake-up of the loop).
+
+    For a host thread. Blocks (with a schedule) until the loop is idle: raises
+    EventLoopTimeoutError if it is not within ``timeout``, RunnerClosedError if the
+    server is not running. An answer whose client gave up meanwhile is dropped.
+    """
+    if schedule is None and server.clock is not None:
+        schedule = server.clock.schedule
+    if schedule is None:
+        with server.batch():
+            for request, value, exception in answers:
+                if exception is not None:
+                    request.fail(exception)
+                else:
+                    request.answer(value)
+        return
+    requests = [request for request, _, _ in answers]
+    order = frame_order(schedule, requests) if len(requests) > 1 else list(range(len(requests)))
+    late = schedule.limits.max_delay > 0
+    frame: list[_FrameAnswer] = []
+    for position in order:
+        request, value, exception = answers[position]
+        delay = schedule.answer_delay(request_label(request)) if late else 0.0
+        frame.append((request, value, exception, delay))
+    deliver(server, frame, timeout)
+
+
+# -- exploring schedules (SPEC §12) ------------------------------------------------------
+ExplorationReport.__module__ = __name__  # its public home (reprs, pickles)
+
+
+class ExplorationError(AssertionError):
+    """Code failed under a seeded schedule: what the pytest plugin raises (``str()`` is the
+    report's text; ``report`` is the :class:`ExplorationReport`)."""
+
+    def __init__(self, report: ExplorationReport, text: str | None = None) -> None:
+        super().__init__(str(report) if text is None else text)
+        self.report = report
+
+
+def default_check(run: ScriptRun[Any] | Episode) -> None:
+    """The check :func:`explore` applies when given none: the run raised nothing, and no
+    client was left waiting for an answer.
+
+    For a :class:`ScriptRun`: no exception, and no request stranded (queued, or given a
+    late answer, still unanswered when the client code ended). For an env
+    :class:`~threaded_async.envs.Episode`: no agent raised, and every agent returned (one
+    cancelled while it waited for an answer did not). Raises AssertionError saying what
+    failed; returns None otherwise.
+    """
+    if isinstance(run, ScriptRun):
+        if run.error is not None:
+            raise AssertionError(f"the client code raised {failure_text(run.error)}")
+        if run.stranded:
+            raise AssertionError(f"requests left unanswered: {', '.join(run.stranded)}")
+        return
+    if run.error is not None:
+        raise AssertionError(
+            f"agent {run.error.agent!r} raised {run.error.type}: {run.error.message}"
+        )
+    waiting = [agent for agent in run.agents if agent not in run.results]
+    if waiting:
+        raise AssertionError(
+            f"agents {', '.join(waiting)} did not return (cancelled at the end of the episode)"
+        )
+
+
+def _verdict(
+    check: Callable[[Any], object] | None, result: Any
+) -> tuple[str | None, BaseException | None]:
+    """What a check says of a run: ``(failure, error)``, ``(None, None)`` if it passed."""
+    if check is None:
+        error: object = getattr(result, "error", None)
+        if isinstance(result, ScriptRun) and isinstance(error, BaseException):
+            return failure_text(error), error  # the client code's own exception
+        exception = getattr(error, "exception", None)  # an episode's AgentError
+        if isinstance(exception, BaseException):
+            agent = getattr(error, "agent", "?")
+            what = f"{type(exception).__name__}: {exception}"
+            return f"agent {agent!r} raised {what}", exception
+        check = cast("Callable[[Any], object]", default_check)
+    try:
+        verdict = check(result)
+    except Exception as exc:
+        return failure_text(exc), exc
+    if verdict is False:
+        return "the check returned False", None
+    return None, None
+
+
+def _scripted_once(
+    client_code: ClientCode[Any],
+    answers: Mapping[AnswerKey, Answer] | None,
+    schedule: Schedule,
+    *,
+    step: float | None,
+    raise_errors: bool,
+    **options: Any,
+) -> ScriptRun[Any]:
+    """One :func:`run_scripted` under ``schedule`` (stepped time: on a clock without
+    autojump that carries it)."""
+    if step is not None:
+        clock = VirtualClock(schedule=schedule)
+        return run_scripted(
+            client_code, answers, clock=clock, step=step, raise_errors=raise_errors, **options
+        )
+    return run_scripted(
+        client_code, answers, schedule=schedule, raise_errors=raise_errors, **options
+    )
+
+
+def report_lines(trace: Iterable[TraceEntry]) -> tuple[str, ...]:
+    """A trace as lines that name each request's client: ``"t=2 b: Env.move(1) -> 3"``."""
+    lines: list[str] = []
+    for entry in trace:
+        text = format_trace_entry(entry)
+        if entry.client is not None:
+            if entry.time is not None:
+                head, _, rest = text.partition(" ")
+                text = f"{head} {entry.client}: {rest}"
+            else:
+                text = f"{entry.client}: {text}"
+        lines.append(text)
+    return tuple(lines)
+
+
+def _attempt_of(
+    schedule: Schedule, check: Callable[[Any], object] | None, run: Callable[[], Any]
+) -> Attempt:
+    """Run once and judge it: an exception out of ``run`` is a failure too."""
+    try:
+        result = run()
+    except Exception as exc:
+        episode = getattr(exc, "episode", None)  # run_episode's agent error
+        trace = getattr(exc, "trace", None) or getattr(episode, "trace", None) or Trace()
+        return Attempt(
+            failure_text(exc), exc, trace, report_lines(trace), schedule.choices, episode
+        )
+    failure, error = _verdict(check, result)
+    trace = result.trace
+    return Attempt(failure, error, trace, report_lines(trace), schedule.choices, result)
+
+
+@overload
+def explore(
+    client_code: ClientCode[Any],
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[ScriptRun[Any]], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    delays: Mapping[AnswerKey, float] | None = None,
+    step: float | None = None,
+    max_steps: int = 10_000,
+    max_time: float = 86_400.0,
+    timeout: float | None = 10.0,
+) -> ExplorationReport | None: ...
+
+
+@overload
+def explore(
+    *,
+    episode: Callable[[Schedule], Episode],
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[Episode], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+) -> ExplorationReport | None: ...
+
+
+def explore(
+    client_code: ClientCode[Any] | None = None,
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    episode: Callable[[Schedule], Episode] | None = None,
+    seeds: int | Iterable[int] = 100,
+    limits: ScheduleLimits | None = None,
+    check: Callable[[Any], object] | None = None,
+    shrink_runs: int = 200,
+    time_limit: float | None = None,
+    engine: Literal["local", "process", "ray"] = "local",
+    workers: int | None = None,
+    delays: Mapping[AnswerKey, float] | None = None,
+    step: float | None = None,
+    max_steps: int = 10_000,
+    max_time: float = 86_400.0,
+    timeout: float | None = 10.0,
+) -> ExplorationReport | None:
+    """Run agent code under many seeded schedules; return the first failure, shrunk.
+
+    Two shapes of code:
+
+    * ``explore(client_code, answers, ...)``: the :func:`run_scripted` shape, run once per
+      seed as ``run_scripted(client_code, answers, schedule=seed, ...)``;
+    * ``explore(episode=fn, ...)``: ``fn(schedule)`` builds an env host and returns
+      ``host.run_episode(agents, seed=..., schedule=schedule)`` (an env seed of its
+      choosing: the schedules vary, the env does not).
+
+    Each run is judged by ``check(run)`` (the :class:`ScriptRun`, or the ``Episode``): it
+    fails if ``check`` raises (an ``assert`` with a message, say) or returns False; the
+    default, :func:`default_check`, fails a run that raised or left a client waiting
+    for an answer. An exception out of the run itself (a stalled script, an episode
+    that timed out, an agent's error re-raised by ``run_episode``) fails it too.
+
+    The first failing seed's schedule is then shrunk (at most ``shrink_runs`` more runs)
+    to the fewest deviations from the default order, with the simplest orders and
+    smallest delays, that still fail, and replayed once more to label its choices. Seed
+    0 is the default order: a failure there is not an ordering bug (the report says so).
+
+    Args:
+        client_code: As for :func:`run_scripted` (a fresh run, and fresh scripted
+            answers, per seed: keep the agents' shared state inside it).
+        answers: As for :func:`run_scripted`. A handler with state of its own keeps it
+            from one run to the next.
+        episode: A function of the :class:`~threaded_async.Schedule` that runs one episode
+            under it (instead of ``client_code``). With ``engine="process"`` or
+            ``"ray"`` it must be picklable (a module-level function).
+        seeds: How many seeds (``range(seeds)``), or which.
+        limits: What the schedules may vary (default ``ScheduleLimits()``: every order,
+            no late answers; give ``max_delay`` to try late answers too).
+        check: Judges each run (see above).
+        shrink_runs: The most runs shrinking may take (0: no shrinking).
+        time_limit: Stop trying new seeds after this many real seconds (at least one
+            seed runs); None: no limit.
+        engine: Where the episodes run: ``"local"`` (this process, one seed at a time,
+            stopping at the first failure), ``"process"`` or ``"ray"`` (through
+            :func:`~threaded_async.envs.run_episodes`, a batch of seeds at a time). The
+            failing seed is run again and shrunk in this process.
+        workers: Workers for ``"process"`` and ``"ray"``.
+        delays: As for :func:`run_scripted`.
+        step: As for :func:`run_scripted`.
+        max_steps: As for :func:`run_scripted`.
+        max_time: As for :func:`run_scripted`.
+        timeout: As for :func:`run_scripted`.
+
+    Returns:
+        None if every seed passed, else an :class:`ExplorationReport` (``str()`` of it
+        says what failed, under which choices, and how to replay it).
+
+    Call it from a thread that runs no event loop of this library; it blocks while the
+    runs go. Raises TypeError for neither or both of ``client_code`` and ``episode`` (or
+    a coroutine for ``client_code``), ValueError for an engine other than ``"local"``
+    with ``client_code``, what ``run_episodes`` raises for its engine (ImportError for
+    Ray, say).
+    """
+    if (client_code is None) == (episode is None):
+        raise TypeError("explore() takes client_code (the run_scripted shape) or episode=, one")
+    limits = ScheduleLimits() if limits is None else limits
+    seed_list: Iterable[int] = range(seeds) if isinstance(seeds, int) else seeds
+    rerun: Callable[[Schedule], Any]
+    if client_code is not None:
+        _check_client_code(client_code, "explore()")
+        if engine != "local":
+            raise ValueError(
+                "engine= runs episode functions (episode=...); scripted client code runs "
+                'in this process (engine="local")'
+            )
+        code = client_code
+        options: dict[str, Any] = {
+            "delays": delays,
+            "max_steps": max_steps,
+            "max_time": max_time,
+            "timeout": timeout,
+        }
+
+        def rerun_scripted(schedule: Schedule) -> ScriptRun[Any]:
+            return _scripted_once(code, answers, schedule, step=step, raise_errors=False, **options)
+
+        rerun = rerun_scripted
+    else:
+        assert episode is not None
+        rerun = episode
+
+    def attempt(schedule: Schedule) -> Attempt:
+        return _attempt_of(schedule, check, lambda: rerun(schedule))
+
+    if episode is not None and engine != "local":
+        found = _explore_on_engine(
+            episode, seed_list, limits, check, attempt, engine, workers, time_limit
+        )
+    else:
+        found = explore_seeds(attempt, seed_list, limits, time_limit)
+    if found is None:
+        return None
+    seed, count, failing = found
+    seed_deviations = len(failing.deviations)
+    shrunk, runs = (
+        shrink(attempt, limits, failing, shrink_runs) if failing.deviations else (failing, 0)
+    )
+    final = explain(attempt, limits, shrunk.deviations)
+    reproduced = final.failed
+    shown = final if reproduced else shrunk
+    return ExplorationReport(
+        seed=seed,
+        choices=shown.deviations,
+        failure=shown.failure or "",
+        trace=shown.trace,
+        trace_lines=shown.trace_lines,
+        limits=limits,
+        schedules_run=count,
+        seed_deviations=seed_deviations,
+        shrink_runs=runs,
+        reproduced=reproduced,
+        error=shown.error,
+        result=shown.result,
+        rerun=rerun,
+    )
+
+
+def _explore_on_engine(
+    episode: Callable[[Schedule], Episode],
+    seeds: Iterable[int],
+    limits: ScheduleLimits,
+    check: Callable[[Any], object] | None,
+    attempt: Callable[[Schedule], Attempt],
+    engine: Literal["local", "process", "ray"],
+    workers: int | None,
+    time_limit: float | None,
+) -> tuple[int, int, Attempt] | None:
+    """Run the seeds through run_episodes' engine, a batch at a time; at the first batch
+    with a failure, run its first failing seed again here (to shrink it)."""
+    from .envs import EpisodeFailure, run_episodes
+
+    batch_size = 8 * max(1, workers or os.cpu_count() or 1)
+    function = SeededEpisode(episode, limits)
+    started = _monotonic()
+    pending = iter(seeds)
+    count = 0
+    while batch := [seed for _, seed in zip(range(batch_size), pending, strict=False)]:
+        results = run_episodes(function, batch, engine=engine, workers=workers, raise_errors=False)
+        for seed, result in zip(batch, results, strict=True):
+            count += 1
+            if isinstance(result, EpisodeFailure):
+                failed = True
+            else:
+                failed = _verdict(check, result)[0] is not None
+            if not failed:
+                continue
+            again = attempt(Schedule(seed, limits=limits, explain=False))
+            if not again.failed:  # not repeatable here: report what the worker saw
+                again = _remote_attempt(result)
+            return seed, count, again
+        if time_limit is not None and _monotonic() - started >= time_limit:
+            return None
+    return None
+
+
+def _remote_attempt(result: Episode | BaseException) -> Attempt:
+    """What a worker's failure says, when the same seed passes in this process."""
+    if isinstance(result, BaseException):
+        episode = getattr(result, "episode", None)
+        trace = episode.trace if episode is not None else Trace()
+        return Attempt(str(result), result, trace, report_lines(trace), (), episode)
+    trace = result.trace
+    return Attempt("failed in a worker only", None, trace, report_lines(trace), (), result)
+
+
+@overload
+def replay_schedule(report: ExplorationReport, *, raise_errors: bool = True) -> Any: ...
+
+
+@overload
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    client_code: ClientCode[T],
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    raise_errors: bool = True,
+    step: float | None = None,
+    **options: Any,
+) -> ScriptRun[T]: ...
+
+
+@overload
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    *,
+    episode: Callable[[Schedule], Episode],
+    raise_errors: bool = True,
+) -> Episode: ...
+
+
+def replay_schedule(
+    report: ExplorationReport | str | os.PathLike[str],
+    client_code: ClientCode[Any] | None = None,
+    answers: Mapping[AnswerKey, Answer] | None = None,
+    *,
+    episode: Callable[[Schedule], Episode] | None = None,
+    raise_errors: bool = True,
+    step: float | None = None,
+    **options: Any,
+) -> Any:
+    """Run explored code once more under a report's shrunk schedule (its choices, the
+    default order everywhere else): the failing run again, exactly.
+
+    ``replay_schedule(report)`` re-runs what :func:`explore` ran, in this process.
+    ``replay_schedule("bug.schedule", client_code, answers)`` (or ``episode=fn``) reads
+    a report saved with :meth:`ExplorationReport.save` (hostile input: see
+    :meth:`ExplorationReport.load`) and runs the given code under it; ``step`` and
+    ``options`` as for :func:`run_scripted`. Returns the run: a :class:`ScriptRun`, or
+    the ``Episode``.
+
+    With ``raise_errors`` (the default) the failure is raised: the client code's (or an
+    agent's) exception, with the trace as a note, so a debugger stops where it failed;
+    otherwise the run is returned with its ``error`` set. A run that fails only by
+    ``check`` returns normally (check it again). The same Python version, code and
+    answers replay exactly; other code (a fix) runs under the same choices where they
+    still fit. Raises ValueError for a malformed file, TypeError when a file is given
+    without code (or code with an in-process report that has its own).
+    """
+    loaded = report if isinstance(report, ExplorationReport) else ExplorationReport.load(report)
+    schedule = loaded.schedule()
+    if client_code is not None:
+        _check_client_code(client_code, "replay_schedule()")
+        return _scripted_once(
+            client_code, answers, schedule, step=step, raise_errors=raise_errors, **options
+        )
+    if episode is not None:
+        result = episode(schedule)
+    elif loaded.rerun is not None:
+        result = loaded.rerun(schedule)
+    else:
+        raise TypeError(
+            "a report read from a file does not know the code it explored: pass "
+            "client_code (and answers), or episode="
+        )
+    error: object = getattr(result, "error", None)
+    if raise_errors:
+        if isinstance(result, ScriptRun) and isinstance(error, BaseException):
+            raise error
+        exception = getattr(error, "exception", None)
+        if isinstance(exception, BaseException):
+            raise exception
+    return cast("Any", result)
 
 
 class ScriptHarness:

@@ -314,3 +314,29 @@ def test_advance_to_an_absolute_time(clock: ta.VirtualClock, stepped: ta.AsyncRu
         clock.advance_to(float("inf"))
     clock.advance_to(5)  # where it is already: a no-op
     assert clock.time() == 5.0
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_advance_to_fires_what_is_due_within_the_resolution_before_it_returns(
+    inline: bool,
+) -> None:
+    # A timer 0.8 ns after the target (1 ns in the clock's integer nanoseconds) is due
+    # there by the loop's own rule (what is due within the clock's resolution fires): the
+    # advance fires it, and its effects settle, before it returns, on a loop thread as
+    # inline; not at some later wake-up of the loop, where it would race with what the
+    # host does next (a seeded frame's late answer did, and inline differed).
+    clock = ta.VirtualClock()
+    with ta.AsyncRunner(clock=clock, inline=inline, call_in_loop_timeout=10.0) as runner:
+        fired: list[float] = []
+
+        async def setup() -> None:
+            loop = asyncio.get_running_loop()
+            loop.call_at(1.0000000008, lambda: fired.append(clock.time()))
+            loop.call_at(1.000000002, lambda: fired.append(clock.time()))
+
+        runner.run(setup(), 10)
+        clock.advance_to(1.0)
+        assert fired == [1.0]
+        assert clock.time() == 1.0
+        clock.advance_to(1.000000002)
+        assert fired == [1.0, 1.000000002]

@@ -39,6 +39,16 @@ from ._outcome import (
     failure_answer,
     report_callback_error,
 )
+from ._schedule import (
+    CHOICE_KINDS,
+    Choice,
+    ChoiceKind,
+    Schedule,
+    ScheduleLimits,
+    as_schedule,
+    describe_task,
+    with_seed,
+)
 from ._timeouts import USE_DEFAULT_TIMEOUT, Deadline, TimeoutTimer, check_timeout, resolve_timeout
 from ._timer import RealTimeCall, call_at, call_later
 from ._token import LoopToken, token_of
@@ -58,6 +68,7 @@ __all__ = [
     "CANCELLED",
     "CATCH_UP_ITERATIONS",
     "CATCH_UP_SECONDS",
+    "CHOICE_KINDS",
     "EXCEPTION",
     "FOREIGN_LOOP_HOPS",
     "PENDING",
@@ -65,6 +76,8 @@ __all__ = [
     "USE_DEFAULT_TIMEOUT",
     "AsyncWaiter",
     "Awaiting",
+    "Choice",
+    "ChoiceKind",
     "ClockHost",
     "ClosedWhileWaitingError",
     "Deadline",
@@ -84,6 +97,8 @@ __all__ = [
     "RequestHolds",
     "ResultView",
     "RunnerClosedError",
+    "Schedule",
+    "ScheduleLimits",
     "ShutdownType",
     "SteppingEventLoop",
     "TAExceptionGroup",
@@ -95,12 +110,14 @@ __all__ = [
     "Waiter",
     "WaiterList",
     "adopting_task_factory",
+    "as_schedule",
     "call_at",
     "call_later",
     "check_may_block",
     "check_timeout",
     "current_family",
     "describe_callable",
+    "describe_task",
     "failure_answer",
     "family_of_context",
     "hold_virtual_time",
@@ -110,4 +127,5 @@ __all__ = [
     "resolve_timeout",
     "token_of",
     "wait_idle",
+    "with_seed",
 ]

@@ -20,6 +20,7 @@ from typing import Protocol
 
 from ._errors import RunnerClosedError
 from ._outcome import Parker
+from ._schedule import Schedule, as_schedule, with_seed
 from ._timeouts import USE_DEFAULT_TIMEOUT
 from ._waiters import ThreadWaiter
 
@@ -82,6 +83,14 @@ class VirtualClock:
     I/O (a socket awaited without a hold) is not known to the clock: with autojump, its
     virtual timeouts fire as soon as the loop is otherwise idle.
 
+    ``schedule`` (SPEC §12) makes the run take other orders than the default, from a
+    seed: ``schedule=7`` (or ``schedule_seed=7``, as SPEC §12 spells it) is
+    ``Schedule(7)``; 0 or None is the default order (first ready,
+    first run; timers due together in the order they were set). The loop then runs the
+    tasks that became ready in the same iteration, and the timers due at the same virtual
+    time, in an order the :class:`Schedule` chooses and records (see there for what may
+    move and what never does). A clock with a schedule is for one run at a time.
+
     The loop contract (called by :class:`SteppingEventLoop`, not by users): :meth:`time`
     (or :meth:`reader`), :attr:`resolution`, :meth:`attach`, :meth:`on_idle` and
     :meth:`jump`.
@@ -94,13 +103,21 @@ class VirtualClock:
         "_now",
         "_ns",
         "_resolution_until",
+        "_schedule",
         "_target",
         "_waiters",
         "autojump",
         "resolution",
     )
 
-    def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
+    def __init__(
+        self,
+        start: float = 0.0,
+        *,
+        autojump: bool = False,
+        schedule: Schedule | int | None = None,
+        schedule_seed: int | None = None,
+    ) -> None:
         if isinstance(start, bool) or not isinstance(start, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"start must be a number of seconds, not {type(start).__name__}")
         if not math.isfinite(start):
@@ -119,6 +136,15 @@ class VirtualClock:
         self._now = self._ns / _NS
         self.resolution = max(_RESOLUTION, 4 * math.ulp(self._now))
         self._resolution_until = 2.0 ** math.frexp(self._now)[1] if self._now > 0 else 0.0
+        self._schedule = as_schedule(with_seed(schedule, schedule_seed))
+        if self._schedule is not None:
+            self._schedule.use_time(self.time)
+
+    @property
+    def schedule(self) -> Schedule | None:
+        """The seeded :class:`Schedule` that orders the loop's ready tasks and due timers
+        (None: the default order)."""
+        return self._schedule
 
     def time(self) -> float:
         """The current virtual time in seconds (any thread, never blocks)."""
@@ -134,6 +160,11 @@ class VirtualClock:
         return self._ns
 
     def __repr__(self) -> str:
+        if self._schedule is not None:
+            return (
+                f"VirtualClock(time={self._now!r}, autojump={self.autojump!r}, "
+                f"schedule={self._schedule!r})"
+            )
         return f"VirtualClock(time={self._now!r}, autojump={self.autojump!r})"
 
     def advance(self, seconds: float, timeout: float | None = USE_DEFAULT_TIMEOUT) -> None:
@@ -259,6 +290,12 @@ class VirtualClock:
                 due = target is not None and when_ns <= target
             if due:
                 self._set(when_ns)
+                return True
+            if target is not None and when < target / _NS + self.resolution:
+                # Due once time is at the target, by the loop's own rule (it fires what is
+                # due within the resolution): it fires as part of this advance, before the
+                # advance completes, not whenever the loop wakes next.
+                self._set(target)
                 return True
         if target is not None:
             self._settle(target)

@@ -64,6 +64,7 @@ from ._waiters import ThreadWaiter, resolve_future
 
 if TYPE_CHECKING:
     from ._clock import VirtualClock
+    from ._schedule import Schedule
 
 __all__ = ["RequestHolds", "SteppingEventLoop"]
 
@@ -209,6 +210,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         self._wakeup_deferred: dict[int, bool] = {}
         self._deferred_work: dict[int, list[_Deferred]] = {}
         self._virtual_clock = clock
+        #: Seeded schedules (SPEC §12): the clock's Schedule orders each iteration's ready
+        #: handles (see the two "schedule hook" call sites in _run_once); None: FIFO.
+        self._schedule: Schedule | None = None if clock is None else clock.schedule
         if clock is not None:
             # The loop's clock is the virtual clock's: its bound method shadows time()
             # (no delegating frame on a path every timer takes).
@@ -272,6 +276,8 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
           its future directly instead of running a handle that calls a function that
           sets it; the woken task then runs in this same iteration, after what was ready
           before, instead of in the next one. Order stays FIFO and deterministic.
+        * with a seeded :class:`~threaded_async.Schedule` on the virtual clock, the
+          schedule runs the batch in an order it chooses (the two "schedule hook" lines).
 
         Only the loop thread adds timers, and polling runs no callback, so no timer can
         appear between the tests and the poll.
@@ -310,6 +316,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                 self._process_events(event_list)  # type: ignore[attr-defined]
                 event_list = None  # as asyncio: no reference cycle through a traceback
         debug = self._debug
+        schedule = self._schedule
+        if schedule is not None:  # schedule hook 1 of 2: where the due timers' handles begin
+            schedule.mark_timers(len(ready))
         if scheduled:
             end = self.time() + self._clock_resolution
             while scheduled:
@@ -329,6 +338,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
                     timer._args = None  # pyright: ignore[reportAttributeAccessIssue]  # as Handle.cancel does
                 else:
                     ready.append(timer)
+        if schedule is not None:  # schedule hook 2 of 2: the schedule orders and runs the batch
+            schedule.run_ready(ready, self._run_in_debug_mode if debug else None)
+            return
         popleft = ready.popleft
         if debug:
             for _ in range(len(ready)):

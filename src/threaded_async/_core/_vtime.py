@@ -34,6 +34,9 @@ kept and how an iteration runs:
   as that holds. In every other case the iteration goes through the poll hook exactly
   as on :class:`SteppingEventLoop`: the rule decides, an advance settles, idle waiters
   are released, the loop sleeps until woken.
+* **Seeded schedules** (SPEC §12): with a :class:`Schedule` on the clock, each iteration
+  hands its batch to the schedule at the same two points as
+  :meth:`SteppingEventLoop._run_once` (the "schedule hook" lines).
 * **C callables where asyncio calls back.** ``time`` is :meth:`VirtualClock.reader`,
   ``create_future`` is ``functools.partial(Future, loop=self)`` and ``get_debug`` is
   ``bool`` (False) outside debug mode: asyncio's C ``Future`` asks ``loop.get_debug()``
@@ -302,6 +305,9 @@ class VirtualTimeLoop(SteppingEventLoop):
                     self._poll(0)  # a timer is due already: it fires without time moving
                 else:
                     self._poll(None)
+            schedule = self._schedule
+            if schedule is not None:  # schedule hook 1 of 2 (as SteppingEventLoop._run_once)
+                schedule.mark_timers(len(ready))
             if scheduled:
                 end = now() + clock.resolution
                 while scheduled and scheduled[0] < end:
@@ -314,7 +320,9 @@ class VirtualTimeLoop(SteppingEventLoop):
                                 timer.set_result(result)
                             except _InvalidStateError:  # the sleep was cancelled
                                 pass
-            if not self._debug:
+            if schedule is not None:  # schedule hook 2 of 2: it orders and runs the batch
+                schedule.run_ready(ready, self._run_in_debug_mode if self._debug else None)
+            elif not self._debug:
                 for _ in range(len(ready)):
                     handle = popleft()
                     if handle._cancelled:

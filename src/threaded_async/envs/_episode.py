@@ -7,7 +7,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import Trace
+from .. import Schedule, Trace
 from .._codec import digest_of
 from ._optional import require
 
@@ -116,6 +116,9 @@ class Episode:
         spaces: Each agent's ``(action_space, observation_space)`` as the agent got them
             at the start (seeded), by agent id: what :meth:`replay` rebuilds the agents'
             clients from (not compared).
+        schedule: The seeded :class:`~threaded_async.Schedule` the episode ran under, with
+            the choices it made (None: the default order; not compared nor in the
+            digest, which covers what happened).
     """
 
     seed: int | None
@@ -129,6 +132,7 @@ class Episode:
     spaces: dict[str, tuple[Any, Any]] = dataclasses.field(
         default_factory=dict[str, tuple[Any, Any]], repr=False, compare=False
     )
+    schedule: Schedule | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def agents(self) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import VirtualClock
+from .. import Schedule
 from ._episode import Episode
 from ._session import (
     AgentFn,
@@ -13,6 +13,7 @@ from ._session import (
     Session,
     action_of,
     check_agent,
+    episode_clock,
     make_env,
     outcome,
 )
@@ -107,7 +108,13 @@ class GymHost(EnvHost):
         self._progress = progress
 
     def run_episode(
-        self, agent: AgentFn, *, seed: int | None = None, raise_errors: bool = True
+        self,
+        agent: AgentFn,
+        *,
+        seed: int | None = None,
+        raise_errors: bool = True,
+        schedule: Schedule | int | None = None,
+        schedule_seed: int | None = None,
     ) -> Episode:
         """Run ``agent`` against the env until the agent returns; return the episode.
 
@@ -126,11 +133,18 @@ class GymHost(EnvHost):
         loop thread of this library; TypeError, before anything runs, for an agent that
         is not an async function (the message says what to write) or a seed that is not
         an int.
+
+        ``schedule`` (SPEC §12): a seeded :class:`~threaded_async.Schedule` (or its seed;
+        0 or None: the default order; ``schedule_seed=7`` is ``schedule=7``)
+        for the episode's loop, and for its answers: each
+        may come late, within the schedule's limits. The same seed and schedule give the
+        same episode and digest every run; :attr:`Episode.schedule` keeps its choices.
+        ValueError with ``real_time=True``.
         """
         self.check_open()
         check_agent(agent)
         env = self._env
-        clock = None if self._real_time else VirtualClock(autojump=True)
+        clock = episode_clock(self._real_time, schedule, schedule_seed)
         session = Session(
             env,
             {AGENT: (env.action_space, env.observation_space)},
@@ -169,9 +183,15 @@ class GymHost(EnvHost):
                     result = env.reset(seed=seed, options=req.kwargs.get("options"))
                     session.frame()
             except Exception as exc:  # what the env raised goes to the agent
-                req.fail(exc)
+                if session.schedule is not None:
+                    session.answer_seeded([(req, None, exc)])
+                else:
+                    req.fail(exc)
             else:
-                req.answer(result)
+                if session.schedule is not None:
+                    session.answer_seeded([(req, result, None)])
+                else:
+                    req.answer(result)
 
 
 def _describe(env: Any) -> str:

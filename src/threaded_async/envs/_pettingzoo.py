@@ -6,15 +6,17 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .. import Request, VirtualClock
+from .. import Request, Schedule, VirtualClock
 from ._episode import Episode
 from ._session import (
     AgentFn,
+    Answers,
     EnvClient,
     EnvHost,
     Session,
     action_of,
     agents_by_id,
+    episode_clock,
     make_env,
     outcome,
 )
@@ -50,17 +52,26 @@ def _session(
     )
 
 
-def _answer_reset(req: Request[Any], observation: Any, info: Any) -> None:
-    """Answer a PettingZoo agent's ``reset()`` with its own observation and info."""
+def _reset_answer(req: Request[Any], observation: Any, info: Any) -> tuple[Any, Exception | None]:
+    """What a PettingZoo agent's ``reset()`` gets: its own observation and info, or the
+    error of a reset that asks for a seed or options."""
     if any(value is not None for value in (*req.args, *req.kwargs.values())):
-        req.fail(
-            ValueError(
-                f"{req.client}: the host resets the env with the episode's seed "
-                "(run_episode(seed=...)); call reset() without seed or options"
-            )
+        return None, ValueError(
+            f"{req.client}: the host resets the env with the episode's seed "
+            "(run_episode(seed=...)); call reset() without seed or options"
         )
+    return (observation, info), None
+
+
+def _answer_reset(session: Session, req: Request[Any], observation: Any, info: Any) -> None:
+    """Answer a PettingZoo agent's ``reset()`` with its own observation and info."""
+    value, error = _reset_answer(req, observation, info)
+    if session.schedule is not None:
+        session.answer_seeded([(req, value, error)])
+    elif error is not None:
+        req.fail(error)
     else:
-        req.answer((observation, info))
+        req.answer(value)
 
 
 class ParallelHost(EnvHost):
@@ -177,6 +188,8 @@ class ParallelHost(EnvHost):
         *,
         seed: int | None = None,
         raise_errors: bool = True,
+        schedule: Schedule | int | None = None,
+        schedule_seed: int | None = None,
     ) -> Episode:
         """Reset the env with ``seed``, run one agent function per agent id until the
         env has no agent left (or the episode stops), and return the episode.
@@ -195,12 +208,21 @@ class ParallelHost(EnvHost):
         settle within it (virtual frames); the agents are cancelled first. What
         ``env.step`` raises goes to the agents whose actions were in it (and out of
         ``run_episode`` if there were none).
+
+        ``schedule`` (SPEC §12): a seeded :class:`~threaded_async.Schedule` (or its seed;
+        0 or None: the default order; ``schedule_seed=7`` is ``schedule=7``)
+        for the episode's loop and its answers: the order
+        in which a step's answers reach the agents (by default, the order of the
+        agents), and how late each comes, within the schedule's limits (a frame,
+        ``1 / fps``, is a natural ``delay_step``). The same seed and schedule give the
+        same episode and digest every run; :attr:`Episode.schedule` keeps its choices.
+        ValueError with ``real_time=True``.
         """
         self.check_open()
         env = self._env
         functions = agents_by_id(agents, list(env.possible_agents))
         # Lockstep: autojump reaches sleeping agents; frames: the host moves the clock.
-        clock = None if self._real_time else VirtualClock(autojump=self._fps is None)
+        clock = episode_clock(self._real_time, schedule, schedule_seed, autojump=self._fps is None)
         with _session(
             env,
             clock,
@@ -249,12 +271,18 @@ class ParallelHost(EnvHost):
             ]
             if not waiting:
                 return requests
+            resets: Answers = []
             for req in session.server.gather(waiting, timeout=self._timeout):
                 name = str(req.client)
                 if req.fun is EnvClient.step:
                     requests[name] = req
+                elif session.schedule is not None:
+                    value, error = _reset_answer(req, self._observations[name], self._infos[name])
+                    resets.append((req, value, error))  # a frame: answered together
                 else:
-                    _answer_reset(req, self._observations[name], self._infos[name])
+                    _answer_reset(session, req, self._observations[name], self._infos[name])
+            if resets:
+                session.answer_seeded(resets)
 
     def _frames(self, session: Session, fps: float) -> None:
         env = self._env
@@ -297,12 +325,12 @@ class ParallelHost(EnvHost):
             req = server.next_request(remaining, fun=EnvClient.reset)
             if req is not None:
                 name = str(req.client)
-                _answer_reset(req, self._observations[name], self._infos[name])
+                _answer_reset(session, req, self._observations[name], self._infos[name])
 
     def _answer_queued_resets(self, session: Session) -> None:
         while (req := session.server.take(fun=EnvClient.reset)) is not None:
             name = str(req.client)
-            _answer_reset(req, self._observations[name], self._infos[name])
+            _answer_reset(session, req, self._observations[name], self._infos[name])
 
     def _default(self, name: str) -> Any:
         default = self._default_action
@@ -320,6 +348,9 @@ class ParallelHost(EnvHost):
         except Exception as exc:
             if not requests:
                 raise
+            if session.schedule is not None:
+                session.answer_seeded([(req, None, exc) for req in requests.values()])
+                return
             with session.server.batch():
                 for req in requests.values():
                     req.fail(exc)
@@ -327,6 +358,24 @@ class ParallelHost(EnvHost):
         self._observations.update(observations)
         self._infos.update(infos)
         session.record(actions, rewards, terminations, truncations, missed)
+        if session.schedule is not None:
+            session.answer_seeded(
+                [
+                    (
+                        req,
+                        (
+                            observations[name],
+                            rewards[name],
+                            terminations[name],
+                            truncations[name],
+                            infos[name],
+                        ),
+                        None,
+                    )
+                    for name, req in requests.items()
+                ]
+            )
+            return
         with session.server.batch():  # one wake-up of the loop for the whole step
             for name, req in requests.items():
                 req.answer(
@@ -431,6 +480,8 @@ class TurnHost(EnvHost):
         *,
         seed: int | None = None,
         raise_errors: bool = True,
+        schedule: Schedule | int | None = None,
+        schedule_seed: int | None = None,
     ) -> Episode:
         """Reset the env with ``seed`` and play turns until no agent is left (or the
         episode stops); return the episode (one :class:`StepRecord` per turn).
@@ -447,11 +498,18 @@ class TurnHost(EnvHost):
         exactly the env's agent ids, RuntimeError if the host is closed,
         EventLoopTimeoutError if the agent whose turn it is issues no request and does
         not return within ``timeout`` (the agents are cancelled first).
+
+        ``schedule`` (SPEC §12): a seeded :class:`~threaded_async.Schedule` (or its seed;
+        0 or None: the default order; ``schedule_seed=7`` is ``schedule=7``)
+        for the episode's loop and its answers, each of
+        which may come late within the schedule's limits. The same seed and schedule
+        give the same episode and digest every run; :attr:`Episode.schedule` keeps its
+        choices. ValueError with ``real_time=True``.
         """
         self.check_open()
         env = self._env
         functions = agents_by_id(agents, list(env.possible_agents))
-        clock = None if self._real_time else VirtualClock(autojump=True)
+        clock = episode_clock(self._real_time, schedule, schedule_seed)
         with _session(
             env,
             clock,
@@ -470,7 +528,11 @@ class TurnHost(EnvHost):
                 observation, reward, terminated, truncated, info = env.last()
                 req = owed.pop(name, None)
                 if req is not None:
-                    req.answer((observation, reward, terminated, truncated, info))
+                    answer = (observation, reward, terminated, truncated, info)
+                    if session.schedule is not None:
+                        session.answer_seeded([(req, answer, None)])
+                    else:
+                        req.answer(answer)
                 if terminated or truncated:
                     env.step(None)
                     session.record(
@@ -484,7 +546,10 @@ class TurnHost(EnvHost):
                 try:
                     env.step(action)
                 except Exception as exc:
-                    req.fail(exc)
+                    if session.schedule is not None:
+                        session.answer_seeded([(req, None, exc)])
+                    else:
+                        req.fail(exc)
                     continue
                 owed[name] = req
                 session.record({name: action}, {name: reward}, {name: False}, {name: False})
@@ -501,5 +566,5 @@ class TurnHost(EnvHost):
             req = batch[0]
             if req.fun is EnvClient.step:
                 return req
-            _answer_reset(req, observation, info)
+            _answer_reset(session, req, observation, info)
         return None

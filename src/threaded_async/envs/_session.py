@@ -20,16 +20,19 @@ from .. import (
     Client,
     EventLoopTimeoutError,
     Request,
+    Schedule,
     Server,
     VirtualClock,
     request,
 )
 from .._codec import snapshot
+from ..testing import answer_frame
 from ._episode import AgentError, Episode, StepRecord, step_record
 from ._optional import Progress, require
 
 __all__ = [
     "AgentFn",
+    "Answers",
     "EnvClient",
     "EnvHost",
     "Session",
@@ -43,6 +46,10 @@ __all__ = [
 
 #: What a step answers: ``(observation, reward, terminated, truncated, info)``.
 StepResult = tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]
+
+#: Answers a host gives together: each request, its value, or the exception to fail it
+#: with (else None).
+Answers = list[tuple[Request[Any], Any, BaseException | None]]
 
 
 class EnvClient(Client):
@@ -293,6 +300,25 @@ def check_seed(seed: object) -> None:
         raise TypeError(f"seed must be an int or None, not {seed!r}")
 
 
+def episode_clock(
+    real_time: bool,
+    schedule: Schedule | int | None,
+    schedule_seed: int | None = None,
+    *,
+    autojump: bool = True,
+) -> VirtualClock | None:
+    """The clock of an episode: None for real time, else a VirtualClock carrying the
+    seeded schedule (if any; ``schedule_seed`` is the SPEC's spelling of an int seed).
+    TypeError for a schedule that is not one (or a seed), or both spellings at once;
+    ValueError for a schedule on real time (only virtual time repeats)."""
+    if real_time:
+        # (the clock checks both spellings: TypeError for what is not a schedule)
+        if VirtualClock(schedule=schedule, schedule_seed=schedule_seed).schedule is not None:
+            raise ValueError("a schedule needs virtual time: drop real_time=True (or the schedule)")
+        return None
+    return VirtualClock(autojump=autojump, schedule=schedule, schedule_seed=schedule_seed)
+
+
 class Session:
     """One episode on the host thread: a server (fresh loop, virtual or real clock) whose
     clients are the agents, the agent tasks, and what becomes the :class:`Episode`."""
@@ -314,6 +340,8 @@ class Session:
         self.clock = clock
         self.seed = seed
         self.timeout = timeout
+        #: The seeded schedule of the episode (SPEC §12), or None: the default order.
+        self.schedule: Schedule | None = None if clock is None else clock.schedule
         runner = AsyncRunner(call_in_loop_timeout=timeout, clock=clock, inline=inline)
         self.server = Server(runner=runner, record_trace=True)
         self.clients: dict[str, EnvClient] = {
@@ -400,6 +428,13 @@ class Session:
         else:
             self._results[client.name] = result
 
+    def answer_seeded(self, answers: Answers) -> None:
+        """Give answers under the episode's schedule (see
+        :func:`threaded_async.testing.answer_frame`): in the order it chooses, each as
+        late as it says, once the loop is idle. Host thread; EventLoopTimeoutError if
+        the loop does not go idle within ``timeout``."""
+        answer_frame(self.server, answers, schedule=self.schedule, timeout=self.timeout)
+
     def frame(self) -> None:
         """Render a frame on this (the host) thread, if the host records frames."""
         if self._record_frames:
@@ -485,6 +520,7 @@ class Session:
             error=self.error,
             frames=tuple(self.frames),
             spaces=self.spaces,
+            schedule=self.schedule,
         )
 
 
