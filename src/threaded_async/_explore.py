@@ -32,6 +32,7 @@ __all__ = [
     "explain",
     "explore_seeds",
     "failure_text",
+    "report_first_failure",
     "shrink",
 ]
 
@@ -366,6 +367,40 @@ class ExplorationReport:
             )
         except ValueError as exc:
             raise ValueError(f"{name}, line 2: {exc}") from None
+
+
+def report_first_failure(
+    attempt: Runner,
+    limits: ScheduleLimits,
+    found: tuple[int, int, Attempt],
+    shrink_runs: int,
+    rerun: Callable[[Schedule], Any] | None = None,
+) -> ExplorationReport:
+    """The report of what :func:`explore_seeds` found, ``(seed, schedules run, failing
+    attempt)``: its schedule shrunk (at most ``shrink_runs`` runs), the shrunk choices
+    replayed once more to explain them, and the run shown (the replay's if it failed
+    again, else the shrunk one: the code does not repeat under a schedule)."""
+    seed, count, failing = found
+    shrunk, runs = (
+        shrink(attempt, limits, failing, shrink_runs) if failing.deviations else (failing, 0)
+    )
+    final = explain(attempt, limits, shrunk.deviations)
+    shown = final if final.failed else shrunk
+    return ExplorationReport(
+        seed=seed,
+        choices=shown.deviations,
+        failure=shown.failure or "",
+        trace=shown.trace,
+        trace_lines=shown.trace_lines,
+        limits=limits,
+        schedules_run=count,
+        seed_deviations=len(failing.deviations),
+        shrink_runs=runs,
+        reproduced=final.failed,
+        error=shown.error,
+        result=shown.result,
+        rerun=rerun,
+    )
 
 
 def _count(n: int, what: str) -> str:

@@ -45,7 +45,13 @@ from typing import Any, cast
 import pytest
 
 from ._core import Schedule, ScheduleLimits, VirtualClock
-from ._explore import Attempt, ExplorationReport, explain, explore_seeds, failure_text, shrink
+from ._explore import (
+    Attempt,
+    ExplorationReport,
+    explore_seeds,
+    failure_text,
+    report_first_failure,
+)
 from ._runner import AsyncRunner
 from ._trace import Trace
 from .testing import ExplorationError, ScriptedServer, ScriptHarness, report_lines
@@ -259,34 +265,14 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     found = explore_seeds(run_once, seeds, limits, None)
     if found is None:
         return True
-    seed, tried, failing = found
-    shrunk, runs = (
-        shrink(run_once, limits, failing, options["shrink_runs"])
-        if failing.deviations
-        else (failing, 0)
-    )
-    final = explain(run_once, limits, shrunk.deviations)
-    shown = final if final.failed else shrunk
-    report = ExplorationReport(
-        seed=seed,
-        choices=shown.deviations,
-        failure=shown.failure or "",
-        trace=shown.trace,
-        trace_lines=shown.trace_lines,
-        limits=limits,
-        schedules_run=tried,
-        seed_deviations=len(failing.deviations),
-        shrink_runs=runs,
-        reproduced=final.failed,
-        error=shown.error,
-    )
+    report = report_first_failure(run_once, limits, found, options["shrink_runs"])
     path = _save(pyfuncitem, report)
     text = str(report).rsplit("\nreplay:", 1)[0]
     text += (
         f"\nsaved to {path}; replay it with:\n"
         f"  pytest '{pyfuncitem.nodeid}' --schedule-replay={path}"
     )
-    raise ExplorationError(report, text) from shown.error
+    raise ExplorationError(report, text) from report.error
 
 
 def _marker_options(marker: pytest.Mark) -> dict[str, Any]:

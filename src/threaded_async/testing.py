@@ -64,10 +64,9 @@ from ._explore import (
     Attempt,
     ExplorationReport,
     SeededEpisode,
-    explain,
     explore_seeds,
     failure_text,
-    shrink,
+    report_first_failure,
 )
 from ._runner import AsyncRunner
 from ._task import BackgroundTask
@@ -1125,29 +1124,7 @@ def explore(
         found = explore_seeds(attempt, seed_list, limits, time_limit)
     if found is None:
         return None
-    seed, count, failing = found
-    seed_deviations = len(failing.deviations)
-    shrunk, runs = (
-        shrink(attempt, limits, failing, shrink_runs) if failing.deviations else (failing, 0)
-    )
-    final = explain(attempt, limits, shrunk.deviations)
-    reproduced = final.failed
-    shown = final if reproduced else shrunk
-    return ExplorationReport(
-        seed=seed,
-        choices=shown.deviations,
-        failure=shown.failure or "",
-        trace=shown.trace,
-        trace_lines=shown.trace_lines,
-        limits=limits,
-        schedules_run=count,
-        seed_deviations=seed_deviations,
-        shrink_runs=runs,
-        reproduced=reproduced,
-        error=shown.error,
-        result=shown.result,
-        rerun=rerun,
-    )
+    return report_first_failure(attempt, limits, found, shrink_runs, rerun)
 
 
 def _explore_on_engine(

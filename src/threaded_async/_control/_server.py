@@ -8,10 +8,12 @@ that does (the trace row, the autojump hold, the loop's wake-up). A 1.4 subclass
 overrides ``create_future`` or ``_handle_request`` answers through a :class:`Future`
 chained to that path, not through a second one.
 
-The module is over 600 lines, most of it docstrings of the public API: the server is the
-one class users subclass (1.4's hooks), and its parts (client registry, lifecycle,
-issuing, taking, answering) share its state; the pieces that stand alone live beside it
-(the request, the handler table, the inbox, the recorder, 1.4's Futures).
+The module is over 600 lines (about a fifth of them docstrings of the public API) because
+the server is the one class users subclass (1.4's hooks: its methods are the API they
+override), and its parts (client registry, lifecycle, issuing, taking, answering, the
+lean frame path of ``process_all``) share its state and its per-request fast paths; the
+pieces that stand alone live beside it (the request, the handler table, the inbox, the
+recorder, 1.4's Futures).
 """
 
 from __future__ import annotations

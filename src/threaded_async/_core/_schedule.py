@@ -27,6 +27,11 @@ The loop's side of the contract is two calls from ``SteppingEventLoop._run_once`
 Decisions are made by one thread at a time: the loop thread while it runs, a host thread
 while the loop is idle (the seeded hosts answer only then), which is what makes a seeded
 run repeatable.
+
+The module is over 600 lines because a schedule is one object whose parts share one
+record of choices: the limits, the choices and their descriptions, the loop's ordering
+(which handles may move, and the tags that say who registered what) and the hosts'
+orders and delays all read and append to it, and a replay must walk the same record.
 """
 
 from __future__ import annotations

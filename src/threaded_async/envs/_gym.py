@@ -183,15 +183,9 @@ class GymHost(EnvHost):
                     result = env.reset(seed=seed, options=req.kwargs.get("options"))
                     session.frame()
             except Exception as exc:  # what the env raised goes to the agent
-                if session.schedule is not None:
-                    session.answer_seeded([(req, None, exc)])
-                else:
-                    req.fail(exc)
+                session.answer(req, None, exc)
             else:
-                if session.schedule is not None:
-                    session.answer_seeded([(req, result, None)])
-                else:
-                    req.answer(result)
+                session.answer(req, result, None)
 
 
 def _describe(env: Any) -> str:

@@ -65,13 +65,7 @@ def _reset_answer(req: Request[Any], observation: Any, info: Any) -> tuple[Any, 
 
 def _answer_reset(session: Session, req: Request[Any], observation: Any, info: Any) -> None:
     """Answer a PettingZoo agent's ``reset()`` with its own observation and info."""
-    value, error = _reset_answer(req, observation, info)
-    if session.schedule is not None:
-        session.answer_seeded([(req, value, error)])
-    elif error is not None:
-        req.fail(error)
-    else:
-        req.answer(value)
+    session.answer(req, *_reset_answer(req, observation, info))
 
 
 class ParallelHost(EnvHost):
@@ -276,13 +270,11 @@ class ParallelHost(EnvHost):
                 name = str(req.client)
                 if req.fun is EnvClient.step:
                     requests[name] = req
-                elif session.schedule is not None:
+                else:  # resets taken together are answered together
                     value, error = _reset_answer(req, self._observations[name], self._infos[name])
-                    resets.append((req, value, error))  # a frame: answered together
-                else:
-                    _answer_reset(session, req, self._observations[name], self._infos[name])
+                    resets.append((req, value, error))
             if resets:
-                session.answer_seeded(resets)
+                session.answer_all(resets)
 
     def _frames(self, session: Session, fps: float) -> None:
         env = self._env
@@ -348,45 +340,27 @@ class ParallelHost(EnvHost):
         except Exception as exc:
             if not requests:
                 raise
-            if session.schedule is not None:
-                session.answer_seeded([(req, None, exc) for req in requests.values()])
-                return
-            with session.server.batch():
-                for req in requests.values():
-                    req.fail(exc)
+            session.answer_all([(req, None, exc) for req in requests.values()])
             return
         self._observations.update(observations)
         self._infos.update(infos)
         session.record(actions, rewards, terminations, truncations, missed)
-        if session.schedule is not None:
-            session.answer_seeded(
-                [
-                    (
-                        req,
-                        (
-                            observations[name],
-                            rewards[name],
-                            terminations[name],
-                            truncations[name],
-                            infos[name],
-                        ),
-                        None,
-                    )
-                    for name, req in requests.items()
-                ]
-            )
-            return
-        with session.server.batch():  # one wake-up of the loop for the whole step
-            for name, req in requests.items():
-                req.answer(
+        session.answer_all(  # one wake-up of the loop for the whole step
+            [
+                (
+                    req,
                     (
                         observations[name],
                         rewards[name],
                         terminations[name],
                         truncations[name],
                         infos[name],
-                    )
+                    ),
+                    None,
                 )
+                for name, req in requests.items()
+            ]
+        )
 
 
 class TurnHost(EnvHost):
@@ -528,11 +502,7 @@ class TurnHost(EnvHost):
                 observation, reward, terminated, truncated, info = env.last()
                 req = owed.pop(name, None)
                 if req is not None:
-                    answer = (observation, reward, terminated, truncated, info)
-                    if session.schedule is not None:
-                        session.answer_seeded([(req, answer, None)])
-                    else:
-                        req.answer(answer)
+                    session.answer(req, (observation, reward, terminated, truncated, info), None)
                 if terminated or truncated:
                     env.step(None)
                     session.record(
@@ -546,10 +516,7 @@ class TurnHost(EnvHost):
                 try:
                     env.step(action)
                 except Exception as exc:
-                    if session.schedule is not None:
-                        session.answer_seeded([(req, None, exc)])
-                    else:
-                        req.fail(exc)
+                    session.answer(req, None, exc)
                     continue
                 owed[name] = req
                 session.record({name: action}, {name: reward}, {name: False}, {name: False})

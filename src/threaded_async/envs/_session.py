@@ -428,11 +428,24 @@ class Session:
         else:
             self._results[client.name] = result
 
-    def answer_seeded(self, answers: Answers) -> None:
-        """Give answers under the episode's schedule (see
-        :func:`threaded_async.testing.answer_frame`): in the order it chooses, each as
-        late as it says, once the loop is idle. Host thread; EventLoopTimeoutError if
-        the loop does not go idle within ``timeout``."""
+    def answer(self, req: Request[Any], value: Any, error: BaseException | None) -> None:
+        """Answer one request with ``value``, or fail it with ``error`` (not None): at
+        once, or under the episode's schedule as :meth:`answer_all` does. Host thread."""
+        if self.schedule is not None:
+            answer_frame(
+                self.server, [(req, value, error)], schedule=self.schedule, timeout=self.timeout
+            )
+        elif error is not None:
+            req.fail(error)
+        else:
+            req.answer(value)
+
+    def answer_all(self, answers: Answers) -> None:
+        """Answer requests taken together (a step of several agents), as
+        :func:`threaded_async.testing.answer_frame` does: in one batch, one wake-up of the
+        loop; under the episode's schedule in the order it chooses, each as late as it
+        says, once the loop is idle. Host thread; EventLoopTimeoutError if the loop does
+        not go idle within ``timeout``."""
         answer_frame(self.server, answers, schedule=self.schedule, timeout=self.timeout)
 
     def frame(self) -> None:
