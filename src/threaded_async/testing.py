@@ -606,8 +606,14 @@ class _ReplayServer(ScriptedServer):
         super().__init__(clock=clock, timeout=timeout)
         self._expected: dict[str | None, deque[TraceEntry]] = {}
         self._counts: dict[str | None, int] = {}
+        #: Per recorded entry (by id), its rank among its client's requests of its name:
+        #: how a mismatch names the step (an env agent's 12th EnvClient.step).
+        self._nth: dict[int, int] = {}
+        ranks: dict[tuple[str | None, str], int] = {}
         for entry in trace:
             self._expected.setdefault(entry.client, deque()).append(entry)
+            key = (entry.client, entry.request)
+            ranks[key] = self._nth[id(entry)] = ranks.get(key, 0) + 1
         self.mismatch: ScriptError | None = None
 
     def _next_entry(self, request: ExecutionRequest[Any]) -> TraceEntry | ScriptError:
@@ -630,9 +636,11 @@ class _ReplayServer(ScriptedServer):
             and canonical_json(entry.kwargs) == canonical_json(dict(request.kw_args))
         )
         if not same:
+            nth = self._nth.get(id(entry), 0)
             return self._mismatch(
-                f"request #{index + 1} of {who} differs from the recording: it asked "
-                f"{asked}, the recording has {_call_text(entry)}"
+                f"request #{index + 1} of {who} ({entry.request} #{nth} in the recording) "
+                f"differs from the recording: it asked {asked}, the recording has "
+                f"{_call_text(entry)}"
             )
         return entry
 

@@ -340,3 +340,16 @@ def test_advance_to_fires_what_is_due_within_the_resolution_before_it_returns(
         assert clock.time() == 1.0
         clock.advance_to(1.000000002)
         assert fired == [1.0, 1.000000002]
+
+
+def test_an_advance_waits_while_time_is_held() -> None:
+    # Real work takes no virtual time: a hold stops the host's advance as it stops an
+    # autojump, until it is released.
+    clock = ta.VirtualClock()
+    with ta.AsyncRunner(clock=clock, call_in_loop_timeout=10.0):
+        with clock.hold():
+            with pytest.raises(ta.EventLoopTimeoutError):
+                clock.advance(1, timeout=0.05)
+            assert clock.time() == 0.0
+        clock.advance(1, timeout=10)
+        assert clock.time() == 1.0

@@ -222,13 +222,15 @@ class VirtualClock:
             raise host.timeout_error(what, wait)
 
     def hold(self) -> JumpHold:
-        """A context manager that holds autojumps while it is entered.
+        """A context manager that holds virtual time while it is entered.
 
         ``async with clock.hold(): await real_io()`` (or ``with`` from any thread): while
-        it is held, an autojump clock does not jump, so a real HTTP call or database query
-        awaited inside an agent is not timed out by virtual time racing ahead. Advances by
-        the host still move time. Holds nest and may overlap; it must be entered while the
-        clock drives a running runner (RuntimeError otherwise).
+        it is held, time does not move, so a real HTTP call or database query awaited
+        inside an agent is not timed out by virtual time racing ahead (real work takes no
+        virtual time): an autojump clock does not jump, and a host's :meth:`advance` or
+        :meth:`advance_to` waits (within its timeout) until the hold is released. Holds
+        nest and may overlap; it must be entered while the clock drives a running runner
+        (RuntimeError otherwise).
         """
         return JumpHold(self._hold_key)
 
