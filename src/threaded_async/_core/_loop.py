@@ -222,8 +222,9 @@ class SteppingEventLoop(asyncio.SelectorEventLoop):
         hooked.install_hook(self._select)
         # C callables where asyncio calls Python methods on every future: create_future()
         # (a request, a sleep) and get_debug() (which a future's constructor asks).
-        self.create_future = functools.partial(asyncio.Future, loop=self)
-        self.get_debug = functools.partial(getattr, self, "_debug")
+        # (Through __dict__: the methods keep their declared types for type checkers.)
+        self.__dict__["create_future"] = functools.partial(asyncio.Future, loop=self)
+        self.__dict__["get_debug"] = functools.partial(getattr, self, "_debug")
         #: Orders timers due at the same time: first scheduled, first fired.
         self._timer_sequence = itertools.count()
         #: While a thread drives this loop inline (drive()): the waiter it waits for, and
