@@ -196,3 +196,24 @@ def test_an_episode_keeps_what_happened_not_what_the_buffers_hold_later() -> Non
     digest = episode.digest()
     assert run().digest() == digest
     assert episode.replay(reuses_its_action).trace == episode.trace
+
+
+def test_step_records_keep_the_action_an_agent_reuses() -> None:
+    # An agent that writes each action into one array (as a policy's output buffer) gets
+    # every step recorded with the action it took then, in the records and the trace.
+    async def one_array(env: EnvClient) -> None:
+        action = np.zeros(1, dtype=np.float32)
+        await env.reset()
+        for value in (0.0, 0.5, 1.0):
+            action[0] = value
+            await env.step(action)
+        action[0] = 2.0  # after the last step: changes nothing recorded
+
+    with GymHost("Pendulum-v1") as host:
+        episode = host.run_episode(one_array, seed=2)
+    recorded = [float(np.asarray(step.actions["agent"])[0]) for step in episode.records]
+    assert recorded == [0.0, 0.5, 1.0]
+    asked = [
+        float(np.asarray(e.args[0])[0]) for e in episode.trace if e.request == "EnvClient.step"
+    ]
+    assert asked == [0.0, 0.5, 1.0]
