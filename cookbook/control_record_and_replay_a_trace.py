@@ -75,8 +75,8 @@ def main() -> None:
         try:
             replay(loaded, lambda server: explorer(Maze(server, name="explorer"), "south"))
         except ScriptError as error:
-            what, how = str(error).splitlines()[0].split(": ", 1)
-            print(f"changed agent: {what}:\n  {how}")
+            what, how = str(error).splitlines()[0].split(" differs from the recording: ", 1)
+            print(f"changed agent: {what}\n  differs from the recording: {how}")
 
 
 if __name__ == "__main__":
@@ -88,5 +88,5 @@ if __name__ == "__main__":
 #   explorer Maze.look() -> 'open' (t=0..0)
 #   explorer Maze.move('north',) -> (0, 1) (t=0.5..0.5)
 # replayed: (1, 2), same digest: True
-# changed agent: request #2 of client 'explorer' differs from the recording:
-#   it asked Maze.move('south'), the recording has Maze.move('north')
+# changed agent: request #2 of client 'explorer' (Maze.move #1 in the recording)
+#   differs from the recording: it asked Maze.move('south'), the recording has Maze.move('north')
