@@ -19,16 +19,30 @@ Fixtures (function scope):
 The marker ``@pytest.mark.schedules(n=100, *, limits=None, seeds=None, shrink_runs=200)``
 runs the test once per seed (``range(n)``, or ``seeds``; seed 0 is the default order),
 each time with the fixtures above made afresh on that seed's schedule (``limits``: a
-:class:`~threaded_async.ScheduleLimits`). A run fails if the test raises (an ``assert``).
-The first failing schedule is shrunk to the few choices that matter, saved to a file,
-and the test fails with an :class:`~threaded_async.testing.ExplorationError` that prints
-them, the failure, the trace and how to replay it::
+:class:`~threaded_async.ScheduleLimits`; ``shrink_runs``: an int >= 0). A run fails if the
+test raises an exception (an ``assert``) or fails the pytest way (``pytest.fail()``, a
+``pytest.raises`` that saw nothing): that failure is explored and shrunk like any other.
+``pytest.skip()`` or ``pytest.xfail()`` in a run ends the whole test at once with that
+outcome (the runs before it passed; no later seed runs), and ``KeyboardInterrupt``,
+``SystemExit`` and ``pytest.exit()`` stop it as usual. The first failing schedule is
+shrunk to the few choices that matter, saved to a file, and the test fails with an
+:class:`~threaded_async.testing.ExplorationError` that prints them, the failure, the
+trace and how to replay it from the directory pytest was started in::
 
-    pytest 'tests/test_game.py::test_two_miners' --schedule-replay=<file>
+    pytest tests/test_game.py::test_two_miners --schedule-replay=<file>
+
+The file is saved in pytest's cache directory, or, with the cache off, in a directory of
+the system's temporary one that only the current user may write (made afresh by
+``tempfile.mkdtemp`` if the usual one is not such a directory); it is written to a new
+file there and renamed into place, so nothing planted at its name is written through.
+
+The marker runs plain (``def``) tests, whose body it calls once per run: an ``async def``
+test under it fails at once, saying so (run coroutines inside the test with the
+``scripted`` or ``async_runner`` fixtures, or drop the marker).
 
 Other fixtures of the test are made once and shared by its runs (as hypothesis does):
 keep per-run state in the plugin's fixtures or inside the test. Command-line options:
-``--schedules=N`` runs every marked test under N seeds instead of its own count;
+``--schedules=N`` (N >= 1) runs every marked test under N seeds instead of its own count;
 ``--schedule-replay=FILE`` runs the marked test(s) once, under the saved schedule.
 """
 
@@ -36,7 +50,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 import re
+import shlex
+import stat
 import tempfile
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
@@ -94,7 +111,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``schedules`` marker (so ``--strict-markers`` knows it)."""
+    """Register the ``schedules`` marker (so ``--strict-markers`` knows it); refuse a
+    ``--schedules`` below 1 (it would run no schedule, and every marked test would pass)."""
+    count = config.getoption("--schedules")
+    if count is not None and count < 1:
+        raise pytest.UsageError(f"--schedules=N: a positive number of seeds, not {count}")
     config.addinivalue_line(
         "markers",
         "schedules(n=100, *, limits=None, seeds=None, shrink_runs=200): run the test under "
@@ -217,6 +238,61 @@ def _trace_of(values: dict[str, Any]) -> Trace:
     return Trace()
 
 
+_NOT_SYNC = (
+    "@pytest.mark.schedules runs plain (def) tests: {name} is {what}, and calling it would "
+    "only make {made} that never runs. Run the async code inside a def test with the "
+    "scripted or async_runner fixtures (scripted.run(client_code, answers), "
+    "async_runner.run(coro)), or drop the marker."
+)
+
+
+class _NotSync(Exception):
+    """A marked test that turned out to give an awaitable (refused, never a pass)."""
+
+
+def _refuse_async(function: Callable[..., object], name: str) -> None:
+    """Fail at once for an ``async def`` test: the marker would drop its coroutine unrun."""
+    __tracebackhide__ = True
+    if inspect.iscoroutinefunction(function):
+        pytest.fail(
+            _NOT_SYNC.format(name=name, what="an async def function", made="a coroutine"),
+            pytrace=False,
+        )
+    if inspect.isasyncgenfunction(function):
+        pytest.fail(
+            _NOT_SYNC.format(
+                name=name, what="an async generator function", made="an async generator"
+            ),
+            pytrace=False,
+        )
+
+
+def _drop_awaitable(result: object, name: str) -> None:
+    """Close what a test returned if it is a coroutine or async generator, and refuse it."""
+    if hasattr(result, "__await__") or hasattr(result, "__aiter__"):
+        close = getattr(result, "close", None)
+        if inspect.iscoroutine(result) and callable(close):
+            close()  # no "never awaited" warning
+        raise _NotSync(
+            _NOT_SYNC.format(name=name, what="a function that returned one", made=repr(result))
+        )
+
+
+#: What a run lets through instead of counting it as the run's failure: the test's own
+#: choice to skip or xfail, pytest.exit(), and a refused async test (KeyboardInterrupt and
+#: SystemExit are not caught at all).
+_PASS_THROUGH: tuple[type[BaseException], ...] = (
+    pytest.skip.Exception,
+    pytest.xfail.Exception,
+    pytest.exit.Exception,
+    _NotSync,
+)
+
+#: What counts as a run's failure: any Exception, and pytest's own failures
+#: (``pytest.fail()``, a ``pytest.raises`` that saw nothing), which are BaseExceptions.
+_FAILURES: tuple[type[BaseException], ...] = (Exception, pytest.fail.Exception)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a test marked ``schedules`` under its seeds (None: not marked, pytest runs it)."""
@@ -224,8 +300,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     marker = pyfuncitem.get_closest_marker("schedules")
     if marker is None:
         return None
-    options = _marker_options(marker)
     function: Callable[..., object] = pyfuncitem.obj
+    _refuse_async(function, pyfuncitem.name)
+    options = _marker_options(marker)
     parameters = inspect.signature(function).parameters
     shared = {
         name: value
@@ -238,14 +315,18 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         try:
             with _per_run_values(fresh, run_schedule) as values:
                 try:
-                    function(**shared, **values)
-                except Exception as exc:
+                    _drop_awaitable(function(**shared, **values), pyfuncitem.name)
+                except _PASS_THROUGH:
+                    raise
+                except _FAILURES as exc:
                     trace = _trace_of(values)
                     return Attempt(
                         failure_text(exc), exc, trace, report_lines(trace), run_schedule.choices
                     )
                 trace = _trace_of(values)
-        except Exception as exc:  # a fixture's teardown (a runner that would not stop)
+        except _PASS_THROUGH:
+            raise
+        except _FAILURES as exc:  # a fixture's teardown (a runner that would not stop)
             return Attempt(failure_text(exc), exc, Trace(), (), run_schedule.choices)
         return Attempt(None, None, trace, report_lines(trace), run_schedule.choices)
 
@@ -254,7 +335,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     replay_file = config.getoption("--schedule-replay")
     if replay_file is not None:
         saved = ExplorationReport.load(replay_file)
-        attempt = run_once(Schedule.replaying(saved.choices, limits=saved.limits))
+        try:
+            attempt = run_once(Schedule.replaying(saved.choices, limits=saved.limits))
+        except _NotSync as exc:
+            pytest.fail(str(exc), pytrace=False)
         if attempt.error is not None:
             raise attempt.error
         return True
@@ -262,17 +346,33 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     seeds: Iterable[int] = options["seeds"] if count is None else range(count)
     if options["seeds"] is None and count is None:
         seeds = range(options["n"])
-    found = explore_seeds(run_once, seeds, limits, None)
-    if found is None:
-        return True
-    report = report_first_failure(run_once, limits, found, options["shrink_runs"])
+    try:
+        found = explore_seeds(run_once, seeds, limits, None)
+        if found is None:
+            return True
+        report = report_first_failure(run_once, limits, found, options["shrink_runs"])
+    except _NotSync as exc:
+        pytest.fail(str(exc), pytrace=False)
     path = _save(pyfuncitem, report)
     text = str(report).rsplit("\nreplay:", 1)[0]
     text += (
         f"\nsaved to {path}; replay it with:\n"
-        f"  pytest '{pyfuncitem.nodeid}' --schedule-replay={path}"
+        f"  pytest {shlex.quote(_cwd_node_id(pyfuncitem))} "
+        f"--schedule-replay={shlex.quote(str(path))}"
     )
     raise ExplorationError(report, text) from report.error
+
+
+def _cwd_node_id(item: pytest.Function) -> str:
+    """The test's node id with its file as seen from the directory pytest was started in
+    (pytest's ``nodeid`` is relative to the rootdir, which may be another directory):
+    relative to it, or absolute if there is no relative path (another drive)."""
+    _, sep, rest = item.nodeid.partition("::")
+    try:
+        where = os.path.relpath(item.path, item.config.invocation_params.dir)
+    except ValueError:
+        where = str(item.path)
+    return f"{Path(where).as_posix()}{sep}{rest}"
 
 
 def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
@@ -289,27 +389,67 @@ def _marker_options(marker: pytest.Mark) -> dict[str, Any]:
     shrink_runs = marker.kwargs.get("shrink_runs", 200)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise TypeError(f"@pytest.mark.schedules(n): a positive number of seeds, not {n!r}")
+    if isinstance(shrink_runs, bool) or not isinstance(shrink_runs, int) or shrink_runs < 0:
+        raise TypeError(
+            f"@pytest.mark.schedules(shrink_runs=...): a number of runs >= 0, not {shrink_runs!r}"
+        )
     if not isinstance(limits, ScheduleLimits):
         raise TypeError(f"@pytest.mark.schedules(limits=...) takes ScheduleLimits, not {limits!r}")
     seeds = marker.kwargs.get("seeds")
+    if seeds is not None:
+        seeds = list(seeds)
+        if not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+            raise TypeError(f"@pytest.mark.schedules(seeds=...): some seeds (ints), not {seeds!r}")
     return {
         "n": n,
         "limits": limits,
-        "seeds": None if seeds is None else list(seeds),
+        "seeds": seeds,
         "shrink_runs": shrink_runs,
     }
 
 
 def _save(item: pytest.Function, report: ExplorationReport) -> Path:
-    """Save the report where the user can find it: pytest's cache directory, or a
-    directory under the system's temporary one when the cache is off."""
+    """Save the report where the user can find it: pytest's cache directory, or a private
+    directory under the system's temporary one when the cache is off. Written to a new
+    file in that directory, then renamed over the name: a symlink planted at the name is
+    replaced, never written through."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[:150] + ".schedule"
     cache = getattr(item.config, "cache", None)
     if cache is not None:
         directory = Path(cache.mkdir("threaded_async_schedules"))
     else:
-        directory = Path(tempfile.gettempdir()) / "threaded_async-schedules"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = _private_directory()
     path = directory / name
-    report.save(path)
+    handle, temporary = tempfile.mkstemp(prefix=".saving-", suffix=".tmp", dir=directory)
+    os.close(handle)  # made with O_EXCL and mode 0o600, in a directory nobody else writes
+    try:
+        report.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
     return path
+
+
+def _private_directory(base: str | None = None) -> Path:
+    """``<tmp>/threaded_async-schedules-<uid>``, made with mode 0o700 if missing and used
+    only if it is a real directory (not a symlink) owned by the current user that no one
+    else may write; else a fresh ``tempfile.mkdtemp`` directory. Where there are no uids
+    (Windows: the temporary directory is the user's own), the name has no uid and the
+    ownership check is left out."""
+    base = tempfile.gettempdir() if base is None else base
+    getuid = getattr(os, "getuid", None)
+    uid = getuid() if callable(getuid) else None
+    suffix = "" if uid is None else f"-{uid}"
+    directory = Path(base) / f"threaded_async-schedules{suffix}"
+    with contextlib.suppress(OSError):  # there already, or not ours to make: checked next
+        directory.mkdir(mode=0o700)
+    with contextlib.suppress(OSError):
+        info = directory.lstat()
+        private = stat.S_ISDIR(info.st_mode) and (
+            uid is None or (info.st_uid == uid and not info.st_mode & 0o022)
+        )
+        if private:
+            return directory
+    return Path(tempfile.mkdtemp(prefix="threaded_async-schedules-", dir=base))
