@@ -305,8 +305,9 @@ class ExplorationReport:
     def load(cls, path: str | os.PathLike[str]) -> ExplorationReport:
         """Read a report written by :meth:`save`. The file is treated as hostile input:
         nothing in it is imported or run, its size and every list and string in it are
-        bounded, and anything malformed is a ValueError naming the line and what is
-        wrong. The loaded report has no ``trace`` entries (its ``trace_lines`` are
+        bounded, and anything malformed (a field missing or of the wrong type, a delay
+        longer than its limits' ``max_delay``...) is a ValueError naming the line and
+        what is wrong. The loaded report has no ``trace`` entries (its ``trace_lines`` are
         kept), no ``error`` and no ``rerun``.
 
         Any thread; blocks while it reads. Raises ValueError for a malformed file,
@@ -329,44 +330,40 @@ class ExplorationReport:
         if len(raw_lines) > MAX_ITEMS + 2:
             raise ValueError(f"{name}: more than {MAX_ITEMS} choices")
         choices: list[Choice] = []
-        meta: dict[str, object] = {}
+        meta: _Meta | None = None
         for number, line in enumerate(raw_lines, start=1):
             try:
                 obj = parse_line(line)
                 if number == 1:
                     _check_header(obj)
                 elif number == 2:
-                    meta = _object(obj, "the report", _META_KEYS)
+                    meta = _meta(obj)
                 else:
-                    choices.append(_choice(obj))
+                    assert meta is not None
+                    choices.append(_choice(obj, meta.limits))
             except ValueError as exc:
                 raise ValueError(f"{name}, line {number}: {exc}") from None
             except Exception as exc:  # a case the checks missed: still the file's fault
                 raise ValueError(
                     f"{name}, line {number}: malformed ({type(exc).__name__}: {exc})"
                 ) from exc
-        if len(raw_lines) < 2:
+        if meta is None:
             raise ValueError(f"{name}, line 2: missing (the report's seed, limits, failure)")
         indexes = [choice.index for choice in choices]
         if len(set(indexes)) != len(indexes):
             raise ValueError(f"{name}: two choices for one decision point")
-        try:
-            return cls(
-                seed=_int(meta["seed"], "seed"),
-                choices=tuple(sorted(choices, key=lambda c: c.index)),
-                failure=_text(meta["failure"], "failure"),
-                trace=Trace(),
-                trace_lines=tuple(
-                    _text(line, "a trace line") for line in _list(meta["trace"], "trace")
-                ),
-                limits=_limits(meta["limits"]),
-                schedules_run=_int(meta["schedules_run"], "schedules_run"),
-                seed_deviations=_int(meta["seed_deviations"], "seed_deviations"),
-                shrink_runs=_int(meta["shrink_runs"], "shrink_runs"),
-                reproduced=_bool(meta["reproduced"], "reproduced"),
-            )
-        except ValueError as exc:
-            raise ValueError(f"{name}, line 2: {exc}") from None
+        return cls(
+            seed=meta.seed,
+            choices=tuple(sorted(choices, key=lambda c: c.index)),
+            failure=meta.failure,
+            trace=Trace(),
+            trace_lines=meta.trace_lines,
+            limits=meta.limits,
+            schedules_run=meta.schedules_run,
+            seed_deviations=meta.seed_deviations,
+            shrink_runs=meta.shrink_runs,
+            reproduced=meta.reproduced,
+        )
 
 
 def report_first_failure(
@@ -439,6 +436,41 @@ def _check_header(obj: object) -> None:
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class _Meta:
+    """A schedule file's line 2, checked."""
+
+    seed: int
+    failure: str
+    trace_lines: tuple[str, ...]
+    limits: ScheduleLimits
+    schedules_run: int
+    seed_deviations: int
+    shrink_runs: int
+    reproduced: bool
+
+
+def _meta(obj: object) -> _Meta:
+    """Line 2: every field present (``trace_digest`` may be null) and of its type."""
+    fields = _object(obj, "the report", _META_KEYS)
+    missing = [key for key in _META_KEYS if key not in fields]
+    if missing:
+        raise ValueError(f"the report lacks {missing}")
+    digest = fields["trace_digest"]
+    if digest is not None:
+        _text(digest, "trace_digest")
+    return _Meta(
+        seed=_int(fields["seed"], "seed"),
+        failure=_text(fields["failure"], "failure"),
+        trace_lines=tuple(_text(line, "a trace line") for line in _list(fields["trace"], "trace")),
+        limits=_limits(fields["limits"]),
+        schedules_run=_int(fields["schedules_run"], "schedules_run"),
+        seed_deviations=_int(fields["seed_deviations"], "seed_deviations"),
+        shrink_runs=_int(fields["shrink_runs"], "shrink_runs"),
+        reproduced=_bool(fields["reproduced"], "reproduced"),
+    )
+
+
 def _object(obj: object, what: str, keys: tuple[str, ...]) -> dict[str, object]:
     if not isinstance(obj, dict):
         raise ValueError(f"{what} must be a JSON object, not {short_repr(obj)}")
@@ -504,7 +536,7 @@ def _limits(value: object) -> ScheduleLimits:
         raise ValueError(str(exc)) from None
 
 
-def _choice(obj: object) -> Choice:
+def _choice(obj: object, limits: ScheduleLimits) -> Choice:
     fields = _object(obj, "a choice", _CHOICE_KEYS)
     for key in ("index", "kind", "time", "labels"):
         if key not in fields:
@@ -518,9 +550,15 @@ def _choice(obj: object) -> Choice:
     if kind == "delay":
         if "order" in fields or "delay" not in fields:
             raise ValueError("a delay choice has a 'delay' and no 'order'")
-        delay = _float(fields["delay"], "a delay", high=1e9)
+        delay = _float(fields["delay"], "a delay", high=1e15)
         if delay < 0:
             raise ValueError(f"a delay must be >= 0, not {short_repr(delay)}")
+        # (a chosen delay is a whole number of steps: allow for its rounding)
+        if delay > limits.max_delay * (1 + 1e-9):
+            raise ValueError(
+                f"a delay of {delay:g} s is longer than the limits' max_delay "
+                f"({limits.max_delay:g} s)"
+            )
         return Choice(index, kind, at, (), delay, labels)
     if "delay" in fields or "order" not in fields:
         raise ValueError(f"an {kind!r} choice has an 'order' and no 'delay'")

@@ -298,6 +298,13 @@ def _meta(**changes: Any) -> str:
     return json.dumps(data)
 
 
+def _meta_without(*keys: str) -> str:
+    data = json.loads(META)
+    for key in keys:
+        del data[key]
+    return json.dumps(data)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -315,6 +322,19 @@ def _meta(**changes: Any) -> str:
         (f"{HEADER}\n{_meta(trace='text')}".encode(), "trace must be a list"),
         (f"{HEADER}\n{_meta(trace=[1])}".encode(), "a trace line must be a string"),
         (f"{HEADER}\n{_meta(reproduced=1)}".encode(), "reproduced must be true or false"),
+        # a field missing (was a KeyError), or of the wrong type
+        (f'{HEADER}\n{{"seed": 1}}'.encode(), r"line 2: the report lacks \['limits', 'failure'"),
+        (f"{HEADER}\n{_meta_without('trace')}".encode(), r"line 2: the report lacks \['trace'\]"),
+        (
+            f"{HEADER}\n{_meta_without('reproduced')}\n{{}}".encode(),
+            r"line 2: the report lacks \['reproduced'\]",
+        ),
+        (f"{HEADER}\n{_meta(trace_digest=5)}".encode(), "line 2: trace_digest must be a string"),
+        (f"{HEADER}\n{_meta(limits=[])}".encode(), "line 2: limits must be a JSON object"),
+        (
+            f"{HEADER}\n{_meta()}".replace('"max_delay": 0.0', '"max_delay": 1e12').encode(),
+            "line 2: max_delay must be >= 0 seconds and at most",
+        ),
         (
             f"{HEADER}\n{_meta(limits={'tasks': True})}".encode(),
             "limits lack",
@@ -344,6 +364,10 @@ def _meta(**changes: Any) -> str:
             f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":NaN,"delay":1,"labels":[]}}'.encode(),
             "NaN is not JSON",
         ),
+        (  # the limits (max_delay 0) allow no late answer
+            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":1,"labels":[]}}'.encode(),
+            "line 3: a delay of 1 s is longer than the limits' max_delay",
+        ),
         (
             f'{HEADER}\n{META}\n{{"index":0,"kind":"ready","time":0,"order":[0,0],"labels":[]}}'.encode(),
             "permutation",
@@ -364,8 +388,8 @@ def _meta(**changes: Any) -> str:
             "name each item once",
         ),
         (
-            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":1,"labels":[]}}\n'
-            f'{{"index":0,"kind":"delay","time":0,"delay":2,"labels":[]}}'.encode(),
+            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":0,"labels":[]}}\n'
+            f'{{"index":0,"kind":"ready","time":0,"order":[1,0],"labels":[]}}'.encode(),
             "two choices for one decision point",
         ),
         (
@@ -381,6 +405,13 @@ def test_a_malformed_schedule_file_is_a_value_error(
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(ValueError, match=message):
         ExplorationReport.load(path)
+
+
+def test_replaying_a_file_that_lacks_a_field_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "short.schedule"
+    path.write_text(f'{HEADER}\n{{"seed": 1}}\n')
+    with pytest.raises(ValueError, match="line 2: the report lacks"):
+        replay_schedule(path, miners, MINE)
 
 
 def test_a_huge_schedule_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
