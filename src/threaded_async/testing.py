@@ -1069,9 +1069,16 @@ def explore(
         limits: What the schedules may vary (default ``ScheduleLimits()``: every order,
             no late answers; give ``max_delay`` to try late answers too).
         check: Judges each run (see above).
-        shrink_runs: The most runs shrinking may take (0: no shrinking).
-        time_limit: Stop trying new seeds after this many real seconds (at least one
-            seed runs); None: no limit.
+        shrink_runs: The most runs shrinking may take (0: no shrinking). Shrinking
+            stops as soon as they are spent, with the smallest failing schedule found
+            so far (``report.shrink_stopped`` says so).
+        time_limit: Real seconds the whole exploration may take, shrinking included:
+            no new seed is tried once they are spent (at least one seed runs), and
+            shrinking stops there too, reporting the smallest failing schedule found so
+            far (``report.shrink_stopped == "time_limit"``). The report's one last
+            replay, which labels its choices and tells whether the failure repeats, is
+            made even then (and one run already under way is not cut short). None: no
+            limit.
         engine: Where the episodes run: ``"local"`` (this process, one seed at a time,
             stopping at the first failure), ``"process"`` or ``"ray"`` (through
             :func:`~threaded_async.envs.run_episodes`, a batch of seeds at a time). The
@@ -1084,8 +1091,11 @@ def explore(
         timeout: As for :func:`run_scripted`.
 
     Returns:
-        None if every seed passed, else an :class:`ExplorationReport` (``str()`` of it
-        says what failed, under which choices, and how to replay it).
+        None if every seed tried passed, else an :class:`ExplorationReport` (``str()``
+        of it says what failed, under which choices, and how to replay it). With a
+        ``time_limit``, None may also mean that time ran out before every seed was
+        tried: it says that no failure was found, not how many schedules ran (give
+        ``seeds`` as an iterable that counts what it hands out to know that).
 
     Call it from a thread that runs no event loop of this library; it blocks while the
     runs go. Raises TypeError for neither or both of ``client_code`` and ``episode`` (or
@@ -1095,8 +1105,10 @@ def explore(
     """
     if (client_code is None) == (episode is None):
         raise TypeError("explore() takes client_code (the run_scripted shape) or episode=, one")
+    started = _monotonic()
     limits = ScheduleLimits() if limits is None else limits
     seed_list: Iterable[int] = range(seeds) if isinstance(seeds, int) else seeds
+    deadline = None if time_limit is None else started + time_limit
     rerun: Callable[[Schedule], Any]
     if client_code is not None:
         _check_client_code(client_code, "explore()")
@@ -1132,7 +1144,7 @@ def explore(
         found = explore_seeds(attempt, seed_list, limits, time_limit)
     if found is None:
         return None
-    return report_first_failure(attempt, limits, found, shrink_runs, rerun)
+    return report_first_failure(attempt, limits, found, shrink_runs, rerun, deadline=deadline)
 
 
 def _explore_on_engine(
