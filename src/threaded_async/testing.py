@@ -41,6 +41,7 @@ import asyncio
 import builtins
 import dataclasses
 import inspect
+import itertools
 import os
 import sys
 import time
@@ -1065,7 +1066,9 @@ def explore(
         episode: A function of the :class:`~threaded_async.Schedule` that runs one episode
             under it (instead of ``client_code``). With ``engine="process"`` or
             ``"ray"`` it must be picklable (a module-level function).
-        seeds: How many seeds (``range(seeds)``), or which.
+        seeds: How many seeds (``range(seeds)``, at least 1), or which (an iterable of
+            at least one seed: an empty one is refused, as it would pass having run
+            nothing).
         limits: What the schedules may vary (default ``ScheduleLimits()``: every order,
             no late answers; give ``max_delay`` to try late answers too).
         check: Judges each run (see above).
@@ -1099,15 +1102,26 @@ def explore(
 
     Call it from a thread that runs no event loop of this library; it blocks while the
     runs go. Raises TypeError for neither or both of ``client_code`` and ``episode`` (or
-    a coroutine for ``client_code``), ValueError for an engine other than ``"local"``
-    with ``client_code``, what ``run_episodes`` raises for its engine (ImportError for
+    a coroutine for ``client_code``), or a ``seeds``, ``shrink_runs`` or ``time_limit``
+    of the wrong type; ValueError for no seed to try (``seeds`` below 1, or empty), a
+    negative ``shrink_runs`` or ``time_limit``, or an engine other than ``"local"``
+    with ``client_code``; what ``run_episodes`` raises for its engine (ImportError for
     Ray, say).
     """
     if (client_code is None) == (episode is None):
         raise TypeError("explore() takes client_code (the run_scripted shape) or episode=, one")
     started = _monotonic()
     limits = ScheduleLimits() if limits is None else limits
-    seed_list: Iterable[int] = range(seeds) if isinstance(seeds, int) else seeds
+    seed_list = _seeds_to_try(seeds)
+    if isinstance(shrink_runs, bool) or not isinstance(shrink_runs, int):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"shrink_runs must be an int, not {shrink_runs!r}")
+    if shrink_runs < 0:
+        raise ValueError(f"shrink_runs must be >= 0 (0: no shrinking), not {shrink_runs!r}")
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"time_limit must be a number of seconds or None, not {time_limit!r}")
+        if not time_limit >= 0:  # (also NaN)
+            raise ValueError(f"time_limit must be >= 0 seconds or None, not {time_limit!r}")
     deadline = None if time_limit is None else started + time_limit
     rerun: Callable[[Schedule], Any]
     if client_code is not None:
@@ -1145,6 +1159,21 @@ def explore(
     if found is None:
         return None
     return report_first_failure(attempt, limits, found, shrink_runs, rerun, deadline=deadline)
+
+
+def _seeds_to_try(seeds: int | Iterable[int]) -> Iterable[int]:
+    """``range(seeds)``, or the seeds given; ValueError for none at all (which would
+    report a pass without running anything)."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"seeds must be a count or an iterable of seeds, not {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1 (how many seeds to try), not {seeds!r}")
+        return range(seeds)
+    pending = iter(seeds)
+    for first in pending:
+        return itertools.chain((first,), pending)
+    raise ValueError("seeds is empty: no schedule would be tried")
 
 
 def _explore_on_engine(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,20 @@ def test_the_time_limit_bounds_shrinking_too(monkeypatch: pytest.MonkeyPatch) ->
     assert report.shrink_stopped == "time_limit"
     assert report.reproduced  # (the replay that labels it still runs)
     assert "shrinking stopped when the time_limit ran out" in str(report)
+
+
+def test_explore_refuses_to_pass_having_run_nothing() -> None:
+    nothing: list[int | Iterable[int]] = [0, -3, [], iter(())]
+    for seeds in nothing:
+        with pytest.raises(ValueError, match="seed"):
+            explore(miners, MINE, seeds=seeds)
+    with pytest.raises(ValueError, match="shrink_runs must be >= 0"):
+        explore(miners, MINE, shrink_runs=-5)
+    with pytest.raises(ValueError, match="time_limit must be >= 0"):
+        explore(miners, MINE, time_limit=-1.0)
+    with pytest.raises(TypeError, match="shrink_runs must be an int"):
+        explore(miners, MINE, shrink_runs=2.5)  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    assert explore(careful_miners, MINE, seeds=iter([3, 4])) is None  # (a generator: fine)
 
 
 def test_seeds_can_be_listed_and_time_limited() -> None:
