@@ -55,10 +55,13 @@ from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
 from ._core import (
     USE_DEFAULT_TIMEOUT,
+    Awaiting,
+    Deadline,
     Schedule,
     ScheduleLimits,
     VirtualClock,
     as_schedule,
+    wait_idle,
     with_seed,
 )
 from ._explore import (
@@ -108,6 +111,9 @@ AnswerKey = Callable[..., Any] | str | tuple[str, Callable[..., Any] | str]
 ClientCode = Callable[[Server], Awaitable[T]]
 
 _monotonic = time.monotonic
+#: Real seconds between two looks at virtual time while a scripted run waits for its loop
+#: to idle (a client that ticks forever never lets it: then max_time ends the run).
+_IDLE_SLICE = 0.01
 
 
 class ScriptError(AssertionError):
@@ -423,9 +429,11 @@ class ScriptedServer(Server):
 
         Raises the client code's exception (with the trace so far added as a note) unless
         ``raise_errors=False``; :class:`ScriptError` if it makes more than ``max_steps``
-        requests, runs past virtual time ``max_time``, or stalls (waits for something that
-        is neither an answer nor a timer, e.g. another thread); EventLoopTimeoutError if
-        the loop never goes idle (a task polling with ``sleep(0)`` forever); TypeError if
+        requests, runs past virtual time ``max_time`` (seeded or not, also a client that
+        keeps the loop busy on timers forever, ``while True: await asyncio.sleep(1)``),
+        or stalls (waits for something that is neither an answer nor a timer, e.g.
+        another thread); EventLoopTimeoutError if the loop never goes idle while virtual
+        time stands still (a task polling with ``sleep(0)`` forever); TypeError if
         ``client_code`` is a coroutine instead of a function that makes one; ValueError
         for ``step`` with an autojump clock (time would move twice), or neither.
         """
@@ -502,7 +510,6 @@ class ScriptedServer(Server):
         answer it in one go, in the schedule's order (see :func:`deliver`); move time
         when nothing is queued. Returns the steps."""
         steps = 0
-        runner = self.runner
         while not task.done():
             frame: list[Request[Any]] = []
             while (request := self.take()) is not None:
@@ -512,7 +519,7 @@ class ScriptedServer(Server):
                 if steps > max_steps:
                     raise self._fail(f"the client code made more than {max_steps} requests")
                 self._answer_scheduled_frame(frame, schedule)
-                runner.wait_until_idle()
+                self._wait_idle_before(max_time)
                 continue
             if task.done():
                 break
@@ -531,12 +538,36 @@ class ScriptedServer(Server):
         # Autojump: the loop was idle with nothing queued, so no timer is left to jump to.
         # Make sure it really is idle (a catch-up is bounded) before calling it a stall.
         before = clock.time()
-        self.runner.wait_until_idle()
+        self._wait_idle_before(max_time)
         if not task.done() and not self.pending and clock.time() == before:
             raise self._fail(
                 "the client code is stuck: it waits for something that is neither "
                 "a request nor a timer"
             )
+
+    def _wait_idle_before(self, max_time: float) -> None:
+        """Wait until the loop is idle, as ``runner.wait_until_idle()`` does, but fail
+        the run (ScriptError) once virtual time has reached ``max_time``: on an autojump
+        clock a client that ticks forever (``while True: await asyncio.sleep(1)``) never
+        lets the loop idle, and waiting for it would cost the whole real ``timeout``,
+        then fail as an EventLoopTimeoutError. (A seeded run must not look at the loop
+        before it is idle: it returns only then, or raises.)"""
+        token = self._token
+        token.check_may_block("ScriptedServer.run()", "a host thread")
+        clock = self._virtual_clock
+        deadline = Deadline(token.resolve(USE_DEFAULT_TIMEOUT))
+        while True:
+            left = deadline.remaining()
+            if wait_idle(
+                token, _IDLE_SLICE if left is None else min(_IDLE_SLICE, left), quiet=True
+            ):
+                return
+            if clock.time() >= max_time:
+                raise self._fail(f"the client code was still running at t={clock.time():g}")
+            if deadline.remaining() == 0:
+                raise token.timeout_error(
+                    Awaiting("the event loop to become idle"), deadline.timeout
+                )
 
     def _trace_note(self) -> str:
         lines = format_trace(self.trace) or ["(no request answered)"]

@@ -11,7 +11,7 @@ import pytest
 
 import threaded_async as ta
 from threaded_async._answers import deliver
-from threaded_async.testing import ScriptedServer, answer_frame, run_scripted
+from threaded_async.testing import ScriptedServer, ScriptError, answer_frame, run_scripted
 
 pytestmark = pytest.mark.stdlib_loop
 
@@ -184,6 +184,24 @@ def test_stepped_time_takes_a_schedule_too() -> None:
         again = run_scripted(walkers, ANSWERS, clock=ta.VirtualClock(schedule=seed), step=0.5)
         assert run.trace == again.trace
         assert run.time == 3.0
+
+
+def test_a_client_that_ticks_forever_ends_at_max_time_seeded_or_not() -> None:
+    """Autojump never lets such a loop idle: the run ends at max_time (a ScriptError, in
+    a moment), not by waiting out the real timeout (an EventLoopTimeoutError)."""
+
+    async def ticker(server: ta.Server) -> None:
+        await Env(server, name="t").look()
+        while True:
+            await asyncio.sleep(1)
+
+    schedules: list[ta.Schedule | int | None] = [None, 0, ta.Schedule(0), 1]
+    for schedule in schedules:
+        with pytest.raises(ScriptError, match="still running at t="):
+            run_scripted(ticker, ANSWERS, max_time=100, timeout=5, schedule=schedule)
+    clock = ta.VirtualClock(autojump=True, schedule=ta.Schedule(0))
+    with pytest.raises(ScriptError, match="still running at t="):
+        run_scripted(ticker, ANSWERS, clock=clock, max_time=100, timeout=5)
 
 
 def test_a_request_left_waiting_is_reported_stranded() -> None:
