@@ -9,6 +9,7 @@ their order), however the host thread and the loop thread happen to interleave.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,6 +66,13 @@ def deliver(
 
 
 def _give(answers: Sequence[Answer]) -> None:
+    """Give a frame's answers in order. One that cannot be given (``answer_after``
+    refusing its delay, say) must not cost the others theirs, nor leave its own client
+    waiting for an answer that never comes (a run that then looks stuck): its request is
+    failed with the error instead, the rest of the frame is given, and then the first
+    such error is raised, to the host thread for a frame it gives itself, or to the
+    loop's exception handler (which logs it) for a frame the loop gives."""
+    error: Exception | None = None
     for req, value, exception, delay in answers:
         try:
             if delay > 0:
@@ -75,3 +83,10 @@ def _give(answers: Sequence[Answer]) -> None:
                 req.answer(value)
         except InvalidStateError:  # answered meanwhile
             pass
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # (answered meanwhile, or the runner closed)
+                req.fail(exc)
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error

@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, cast
 
 from ._codec import json_text, parse_line, short_repr
 from ._core import CHOICE_KINDS, Choice, Schedule, ScheduleLimits
@@ -68,6 +68,8 @@ class Attempt:
         return tuple(choice for choice in self.choices if not choice.is_default)
 
 
+_monotonic = time.monotonic
+
 #: Runs the explored code once under a schedule and says how it went.
 Runner = Callable[[Schedule], Attempt]
 
@@ -89,51 +91,118 @@ def explore_seeds(
     """Run each seed in turn (in this process) until one fails: ``(seed, how many seeds
     were run, its attempt)``, or None if all passed (or ``time_limit`` real seconds ran
     out first, after at least one seed)."""
-    started = time.monotonic()
+    started = _monotonic()
     for count, seed in enumerate(seeds, start=1):
         attempt = run(Schedule(seed, limits=limits, explain=False))
         if attempt.failed:
             return seed, count, attempt
-        if time_limit is not None and time.monotonic() - started >= time_limit:
+        if time_limit is not None and _monotonic() - started >= time_limit:
             return None
     return None
 
 
+#: Why shrinking stopped before it was done: it used all its runs (``"shrink_runs"``),
+#: or the exploration's ``time_limit`` ran out (``"time_limit"``).
+ShrinkStop = Literal["shrink_runs", "time_limit"]
+
+
+_Key = tuple[tuple[int, str, tuple[int, ...], float], ...]
+
+
+def _key(choices: list[Choice]) -> _Key:
+    """Choices as a key (what replaying them does, without their labels)."""
+    return tuple((c.index, c.kind, c.order, c.delay) for c in choices)
+
+
 def shrink(
-    run: Runner, limits: ScheduleLimits, failing: Attempt, max_runs: int
-) -> tuple[Attempt, int]:
-    """The simplest failing schedule found from ``failing`` in at most ``max_runs`` runs:
-    ``(its attempt, runs used)``. Fewest deviations first, then the simplest each."""
+    run: Runner,
+    limits: ScheduleLimits,
+    failing: Attempt,
+    max_runs: int,
+    *,
+    deadline: float | None = None,
+) -> tuple[Attempt, int, ShrinkStop | None]:
+    """The simplest failing schedule found from ``failing`` in at most ``max_runs`` runs,
+    and before ``deadline`` (``time.monotonic()``) if one is given: ``(its attempt, runs
+    used, why it stopped early or None if it finished)``. Fewest deviations first, then
+    the simplest each. Every loop stops as soon as the budget is spent: what is found by
+    then is returned (it failed; it may not be minimal)."""
     best = failing
     runs = 0
-    tried: set[tuple[tuple[int, str, tuple[int, ...], float], ...]] = set()
+    stopped: ShrinkStop | None = None
+    tried: set[_Key] = set()
+    #: For a delay's bisection, by the other choices: the most steps seen to pass.
+    passing_levels: dict[_Key, int] = {}
+    current = list(best.deviations)
 
     def fails(candidate: list[Choice]) -> bool:
-        nonlocal best, runs
-        key = tuple((c.index, c.kind, c.order, c.delay) for c in candidate)
-        if runs >= max_runs or key in tried:
+        """Run ``candidate``; True (and it becomes ``best`` and ``current``) if it fails."""
+        nonlocal best, runs, stopped, current
+        key = _key(candidate)
+        if key in tried:
+            return False
+        if runs >= max_runs:
+            stopped = "shrink_runs"
+            return False
+        if deadline is not None and _monotonic() >= deadline:
+            stopped = "time_limit"
             return False
         tried.add(key)
         runs += 1
         attempt = run(Schedule.replaying(candidate, limits=limits, explain=False))
         if attempt.failed:
             best = attempt
+            current = list(attempt.deviations)
             return True
         return False
 
-    current = list(best.deviations)
+    def fails_with(position: int, simpler: Choice) -> bool:
+        """Whether the run fails with ``current[position]`` made ``simpler``."""
+        rest = current[:position] + current[position + 1 :]
+        candidate = rest if simpler.is_default else [*rest, simpler]
+        return fails(sorted(candidate, key=lambda c: c.index))
+
+    def smaller_delay(position: int) -> bool:
+        """Bisect the delay at ``position`` down to the fewest steps that still fail
+        (failing is taken to grow with the delay); True if it became smaller."""
+        choice = current[position]
+        step = limits.step
+        if step <= 0:
+            return False
+        # (0: on time, as when it is dropped; a bisection done before under the same
+        # other choices left its lower bound)
+        low = passing_levels.get(_key(current[:position] + current[position + 1 :]), 0)
+        high = round(choice.delay / step)
+        smaller = False
+        while high - low > 1 and stopped is None:
+            middle = (low + high) // 2
+            if not fails_with(position, dataclasses.replace(choice, delay=middle * step)):
+                low = middle
+                continue
+            smaller = True
+            # Follow the choice into what the failing run decided (it replays exactly).
+            found = [p for p, c in enumerate(current) if c.index == choice.index]
+            if not found or current[found[0]].kind != "delay":
+                return True
+            position = found[0]
+            choice = current[position]
+            high = min(middle, round(choice.delay / step))
+        passing_levels[_key(current[:position] + current[position + 1 :])] = low
+        return smaller
+
     if current and fails([]):
-        return best, runs
+        return best, runs, stopped
     # Drop deviations, in chunks that halve (ddmin), down to single ones.
     chunks = 2
-    while len(current) >= 1 and runs < max_runs:
+    while current and stopped is None:
         size = math.ceil(len(current) / chunks)
         dropped = False
         for start in range(0, len(current), size):
             if fails(current[:start] + current[start + size :]):
-                current = list(best.deviations)
                 chunks = max(chunks - 1, 2)
                 dropped = True
+                break
+            if stopped is not None:
                 break
         if not dropped:
             if size == 1:
@@ -141,31 +210,26 @@ def shrink(
             chunks = min(len(current), chunks * 2)
     # Make each deviation that is left simpler.
     simplified = True
-    while simplified and runs < max_runs:
+    while simplified and stopped is None:
         simplified = False
         for position, choice in enumerate(current):
-            for simpler in _simpler(choice, limits):
-                rest = current[:position] + current[position + 1 :]
-                candidate = rest if simpler.is_default else [*rest, simpler]
-                if fails(sorted(candidate, key=lambda c: c.index)):
-                    current = list(best.deviations)
-                    simplified = True
-                    break
-            if simplified:
+            if choice.kind == "delay":
+                simplified = smaller_delay(position)
+            else:
+                for simpler in _simpler_orders(choice):
+                    if fails_with(position, simpler):
+                        simplified = True
+                        break
+                    if stopped is not None:
+                        break
+            if simplified or stopped is not None:
                 break
-    return best, runs
+    return best, runs, stopped
 
 
-def _simpler(choice: Choice, limits: ScheduleLimits) -> Iterator[Choice]:
-    """Simpler versions of a deviation, simplest first: a smaller delay; an order with
-    one adjacent pair fewer out of its default place."""
-    if choice.kind == "delay":
-        step = limits.step
-        if step > 0:
-            level = round(choice.delay / step)
-            for smaller in range(1, level):
-                yield dataclasses.replace(choice, delay=smaller * step)
-        return
+def _simpler_orders(choice: Choice) -> Iterator[Choice]:
+    """Simpler versions of an order, simplest first: one adjacent pair fewer out of its
+    default place."""
     order = list(choice.order)
     for k in range(len(order) - 1):
         if order[k] > order[k + 1]:
@@ -225,6 +289,10 @@ class ExplorationReport:
         shrink_runs: How many runs shrinking took.
         reproduced: Whether the last replay of the shrunk schedule failed as well (False
             means the code is not repeatable under a schedule: real threads or I/O).
+        shrink_stopped: Why shrinking stopped before it was done, or None if it finished:
+            ``"shrink_runs"`` (it used them all) or ``"time_limit"`` (``explore``'s
+            ``time_limit`` ran out). The choices then failed, but fewer or simpler ones
+            may fail too (not saved).
         error: The exception behind the failure, if any (not saved).
         result: What the shrunk run returned (a ScriptRun or Episode; not saved).
         rerun: Re-runs the explored code under a schedule, in this process (None for a
@@ -241,6 +309,7 @@ class ExplorationReport:
     seed_deviations: int
     shrink_runs: int
     reproduced: bool
+    shrink_stopped: ShrinkStop | None = dataclasses.field(default=None, compare=False)
     error: BaseException | None = dataclasses.field(default=None, compare=False, repr=False)
     result: Any = dataclasses.field(default=None, compare=False, repr=False)
     rerun: Callable[[Schedule], Any] | None = dataclasses.field(
@@ -268,6 +337,12 @@ class ExplorationReport:
                 f"{'choice that matters' if len(self.choices) == 1 else 'choices that matter'}:"
             )
             lines.extend(f"  {text}" for text in self.describe())
+            if self.shrink_stopped == "time_limit":
+                lines.append("(shrinking stopped when the time_limit ran out: fewer or simpler")
+                lines.append(" choices may fail too)")
+            elif self.shrink_stopped == "shrink_runs":
+                lines.append("(shrinking stopped when its shrink_runs were used up: fewer or")
+                lines.append(" simpler choices may fail too)")
         else:
             lines.append("it fails in the default order too: not an ordering bug")
         if not self.reproduced:
@@ -305,8 +380,9 @@ class ExplorationReport:
     def load(cls, path: str | os.PathLike[str]) -> ExplorationReport:
         """Read a report written by :meth:`save`. The file is treated as hostile input:
         nothing in it is imported or run, its size and every list and string in it are
-        bounded, and anything malformed is a ValueError naming the line and what is
-        wrong. The loaded report has no ``trace`` entries (its ``trace_lines`` are
+        bounded, and anything malformed (a field missing or of the wrong type, a delay
+        longer than its limits' ``max_delay``...) is a ValueError naming the line and
+        what is wrong. The loaded report has no ``trace`` entries (its ``trace_lines`` are
         kept), no ``error`` and no ``rerun``.
 
         Any thread; blocks while it reads. Raises ValueError for a malformed file,
@@ -329,44 +405,40 @@ class ExplorationReport:
         if len(raw_lines) > MAX_ITEMS + 2:
             raise ValueError(f"{name}: more than {MAX_ITEMS} choices")
         choices: list[Choice] = []
-        meta: dict[str, object] = {}
+        meta: _Meta | None = None
         for number, line in enumerate(raw_lines, start=1):
             try:
                 obj = parse_line(line)
                 if number == 1:
                     _check_header(obj)
                 elif number == 2:
-                    meta = _object(obj, "the report", _META_KEYS)
+                    meta = _meta(obj)
                 else:
-                    choices.append(_choice(obj))
+                    assert meta is not None
+                    choices.append(_choice(obj, meta.limits))
             except ValueError as exc:
                 raise ValueError(f"{name}, line {number}: {exc}") from None
             except Exception as exc:  # a case the checks missed: still the file's fault
                 raise ValueError(
                     f"{name}, line {number}: malformed ({type(exc).__name__}: {exc})"
                 ) from exc
-        if len(raw_lines) < 2:
+        if meta is None:
             raise ValueError(f"{name}, line 2: missing (the report's seed, limits, failure)")
         indexes = [choice.index for choice in choices]
         if len(set(indexes)) != len(indexes):
             raise ValueError(f"{name}: two choices for one decision point")
-        try:
-            return cls(
-                seed=_int(meta["seed"], "seed"),
-                choices=tuple(sorted(choices, key=lambda c: c.index)),
-                failure=_text(meta["failure"], "failure"),
-                trace=Trace(),
-                trace_lines=tuple(
-                    _text(line, "a trace line") for line in _list(meta["trace"], "trace")
-                ),
-                limits=_limits(meta["limits"]),
-                schedules_run=_int(meta["schedules_run"], "schedules_run"),
-                seed_deviations=_int(meta["seed_deviations"], "seed_deviations"),
-                shrink_runs=_int(meta["shrink_runs"], "shrink_runs"),
-                reproduced=_bool(meta["reproduced"], "reproduced"),
-            )
-        except ValueError as exc:
-            raise ValueError(f"{name}, line 2: {exc}") from None
+        return cls(
+            seed=meta.seed,
+            choices=tuple(sorted(choices, key=lambda c: c.index)),
+            failure=meta.failure,
+            trace=Trace(),
+            trace_lines=meta.trace_lines,
+            limits=meta.limits,
+            schedules_run=meta.schedules_run,
+            seed_deviations=meta.seed_deviations,
+            shrink_runs=meta.shrink_runs,
+            reproduced=meta.reproduced,
+        )
 
 
 def report_first_failure(
@@ -375,15 +447,25 @@ def report_first_failure(
     found: tuple[int, int, Attempt],
     shrink_runs: int,
     rerun: Callable[[Schedule], Any] | None = None,
+    *,
+    deadline: float | None = None,
 ) -> ExplorationReport:
     """The report of what :func:`explore_seeds` found, ``(seed, schedules run, failing
-    attempt)``: its schedule shrunk (at most ``shrink_runs`` runs), the shrunk choices
-    replayed once more to explain them, and the run shown (the replay's if it failed
-    again, else the shrunk one: the code does not repeat under a schedule)."""
+    attempt)``: its schedule shrunk (at most ``shrink_runs`` runs, and none once
+    ``deadline``, a ``time.monotonic()`` time, has passed), the shrunk choices replayed
+    once more to explain them, and the run shown (the replay's if it failed again, else
+    the shrunk one: the code does not repeat under a schedule).
+
+    That last replay is made even past the deadline, and even when the failing run had
+    no deviations (nothing to label): it is what ``reproduced`` says, whether the
+    failure repeats at all (a failure in the default order that does not is a flaky
+    test, not a bug of the code's order; the shrinking runs do not tell, as none ran).
+    """
     seed, count, failing = found
-    shrunk, runs = (
-        shrink(attempt, limits, failing, shrink_runs) if failing.deviations else (failing, 0)
-    )
+    if failing.deviations:
+        shrunk, runs, stopped = shrink(attempt, limits, failing, shrink_runs, deadline=deadline)
+    else:
+        shrunk, runs, stopped = failing, 0, None
     final = explain(attempt, limits, shrunk.deviations)
     shown = final if final.failed else shrunk
     return ExplorationReport(
@@ -397,6 +479,7 @@ def report_first_failure(
         seed_deviations=len(failing.deviations),
         shrink_runs=runs,
         reproduced=final.failed,
+        shrink_stopped=stopped,
         error=shown.error,
         result=shown.result,
         rerun=rerun,
@@ -437,6 +520,41 @@ def _check_header(obj: object) -> None:
             f"unsupported schedule format version {short_repr(version)} (this version "
             f"reads {VERSION})"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Meta:
+    """A schedule file's line 2, checked."""
+
+    seed: int
+    failure: str
+    trace_lines: tuple[str, ...]
+    limits: ScheduleLimits
+    schedules_run: int
+    seed_deviations: int
+    shrink_runs: int
+    reproduced: bool
+
+
+def _meta(obj: object) -> _Meta:
+    """Line 2: every field present (``trace_digest`` may be null) and of its type."""
+    fields = _object(obj, "the report", _META_KEYS)
+    missing = [key for key in _META_KEYS if key not in fields]
+    if missing:
+        raise ValueError(f"the report lacks {missing}")
+    digest = fields["trace_digest"]
+    if digest is not None:
+        _text(digest, "trace_digest")
+    return _Meta(
+        seed=_int(fields["seed"], "seed"),
+        failure=_text(fields["failure"], "failure"),
+        trace_lines=tuple(_text(line, "a trace line") for line in _list(fields["trace"], "trace")),
+        limits=_limits(fields["limits"]),
+        schedules_run=_int(fields["schedules_run"], "schedules_run"),
+        seed_deviations=_int(fields["seed_deviations"], "seed_deviations"),
+        shrink_runs=_int(fields["shrink_runs"], "shrink_runs"),
+        reproduced=_bool(fields["reproduced"], "reproduced"),
+    )
 
 
 def _object(obj: object, what: str, keys: tuple[str, ...]) -> dict[str, object]:
@@ -504,7 +622,7 @@ def _limits(value: object) -> ScheduleLimits:
         raise ValueError(str(exc)) from None
 
 
-def _choice(obj: object) -> Choice:
+def _choice(obj: object, limits: ScheduleLimits) -> Choice:
     fields = _object(obj, "a choice", _CHOICE_KEYS)
     for key in ("index", "kind", "time", "labels"):
         if key not in fields:
@@ -518,9 +636,15 @@ def _choice(obj: object) -> Choice:
     if kind == "delay":
         if "order" in fields or "delay" not in fields:
             raise ValueError("a delay choice has a 'delay' and no 'order'")
-        delay = _float(fields["delay"], "a delay", high=1e9)
+        delay = _float(fields["delay"], "a delay", high=1e15)
         if delay < 0:
             raise ValueError(f"a delay must be >= 0, not {short_repr(delay)}")
+        # (a chosen delay is a whole number of steps: allow for its rounding)
+        if delay > limits.max_delay * (1 + 1e-9):
+            raise ValueError(
+                f"a delay of {delay:g} s is longer than the limits' max_delay "
+                f"({limits.max_delay:g} s)"
+            )
         return Choice(index, kind, at, (), delay, labels)
     if "delay" in fields or "order" not in fields:
         raise ValueError(f"an {kind!r} choice has an 'order' and no 'delay'")

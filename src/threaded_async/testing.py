@@ -41,6 +41,7 @@ import asyncio
 import builtins
 import dataclasses
 import inspect
+import itertools
 import os
 import sys
 import time
@@ -54,10 +55,13 @@ from ._codec import canonical_json
 from ._control import ExecutionRequest, Request, Server
 from ._core import (
     USE_DEFAULT_TIMEOUT,
+    Awaiting,
+    Deadline,
     Schedule,
     ScheduleLimits,
     VirtualClock,
     as_schedule,
+    wait_idle,
     with_seed,
 )
 from ._explore import (
@@ -107,6 +111,9 @@ AnswerKey = Callable[..., Any] | str | tuple[str, Callable[..., Any] | str]
 ClientCode = Callable[[Server], Awaitable[T]]
 
 _monotonic = time.monotonic
+#: Real seconds between two looks at virtual time while a scripted run waits for its loop
+#: to idle (a client that ticks forever never lets it: then max_time ends the run).
+_IDLE_SLICE = 0.01
 
 
 class ScriptError(AssertionError):
@@ -422,9 +429,11 @@ class ScriptedServer(Server):
 
         Raises the client code's exception (with the trace so far added as a note) unless
         ``raise_errors=False``; :class:`ScriptError` if it makes more than ``max_steps``
-        requests, runs past virtual time ``max_time``, or stalls (waits for something that
-        is neither an answer nor a timer, e.g. another thread); EventLoopTimeoutError if
-        the loop never goes idle (a task polling with ``sleep(0)`` forever); TypeError if
+        requests, runs past virtual time ``max_time`` (seeded or not, also a client that
+        keeps the loop busy on timers forever, ``while True: await asyncio.sleep(1)``),
+        or stalls (waits for something that is neither an answer nor a timer, e.g.
+        another thread); EventLoopTimeoutError if the loop never goes idle while virtual
+        time stands still (a task polling with ``sleep(0)`` forever); TypeError if
         ``client_code`` is a coroutine instead of a function that makes one; ValueError
         for ``step`` with an autojump clock (time would move twice), or neither.
         """
@@ -501,7 +510,6 @@ class ScriptedServer(Server):
         answer it in one go, in the schedule's order (see :func:`deliver`); move time
         when nothing is queued. Returns the steps."""
         steps = 0
-        runner = self.runner
         while not task.done():
             frame: list[Request[Any]] = []
             while (request := self.take()) is not None:
@@ -511,7 +519,7 @@ class ScriptedServer(Server):
                 if steps > max_steps:
                     raise self._fail(f"the client code made more than {max_steps} requests")
                 self._answer_scheduled_frame(frame, schedule)
-                runner.wait_until_idle()
+                self._wait_idle_before(max_time)
                 continue
             if task.done():
                 break
@@ -530,12 +538,36 @@ class ScriptedServer(Server):
         # Autojump: the loop was idle with nothing queued, so no timer is left to jump to.
         # Make sure it really is idle (a catch-up is bounded) before calling it a stall.
         before = clock.time()
-        self.runner.wait_until_idle()
+        self._wait_idle_before(max_time)
         if not task.done() and not self.pending and clock.time() == before:
             raise self._fail(
                 "the client code is stuck: it waits for something that is neither "
                 "a request nor a timer"
             )
+
+    def _wait_idle_before(self, max_time: float) -> None:
+        """Wait until the loop is idle, as ``runner.wait_until_idle()`` does, but fail
+        the run (ScriptError) once virtual time has reached ``max_time``: on an autojump
+        clock a client that ticks forever (``while True: await asyncio.sleep(1)``) never
+        lets the loop idle, and waiting for it would cost the whole real ``timeout``,
+        then fail as an EventLoopTimeoutError. (A seeded run must not look at the loop
+        before it is idle: it returns only then, or raises.)"""
+        token = self._token
+        token.check_may_block("ScriptedServer.run()", "a host thread")
+        clock = self._virtual_clock
+        deadline = Deadline(token.resolve(USE_DEFAULT_TIMEOUT))
+        while True:
+            left = deadline.remaining()
+            if wait_idle(
+                token, _IDLE_SLICE if left is None else min(_IDLE_SLICE, left), quiet=True
+            ):
+                return
+            if clock.time() >= max_time:
+                raise self._fail(f"the client code was still running at t={clock.time():g}")
+            if deadline.remaining() == 0:
+                raise token.timeout_error(
+                    Awaiting("the event loop to become idle"), deadline.timeout
+                )
 
     def _trace_note(self) -> str:
         lines = format_trace(self.trace) or ["(no request answered)"]
@@ -1065,13 +1097,22 @@ def explore(
         episode: A function of the :class:`~threaded_async.Schedule` that runs one episode
             under it (instead of ``client_code``). With ``engine="process"`` or
             ``"ray"`` it must be picklable (a module-level function).
-        seeds: How many seeds (``range(seeds)``), or which.
+        seeds: How many seeds (``range(seeds)``, at least 1), or which (an iterable of
+            at least one seed: an empty one is refused, as it would pass having run
+            nothing).
         limits: What the schedules may vary (default ``ScheduleLimits()``: every order,
             no late answers; give ``max_delay`` to try late answers too).
         check: Judges each run (see above).
-        shrink_runs: The most runs shrinking may take (0: no shrinking).
-        time_limit: Stop trying new seeds after this many real seconds (at least one
-            seed runs); None: no limit.
+        shrink_runs: The most runs shrinking may take (0: no shrinking). Shrinking
+            stops as soon as they are spent, with the smallest failing schedule found
+            so far (``report.shrink_stopped`` says so).
+        time_limit: Real seconds the whole exploration may take, shrinking included:
+            no new seed is tried once they are spent (at least one seed runs), and
+            shrinking stops there too, reporting the smallest failing schedule found so
+            far (``report.shrink_stopped == "time_limit"``). The report's one last
+            replay, which labels its choices and tells whether the failure repeats, is
+            made even then (and one run already under way is not cut short). None: no
+            limit.
         engine: Where the episodes run: ``"local"`` (this process, one seed at a time,
             stopping at the first failure), ``"process"`` or ``"ray"`` (through
             :func:`~threaded_async.envs.run_episodes`, a batch of seeds at a time). The
@@ -1084,19 +1125,35 @@ def explore(
         timeout: As for :func:`run_scripted`.
 
     Returns:
-        None if every seed passed, else an :class:`ExplorationReport` (``str()`` of it
-        says what failed, under which choices, and how to replay it).
+        None if every seed tried passed, else an :class:`ExplorationReport` (``str()``
+        of it says what failed, under which choices, and how to replay it). With a
+        ``time_limit``, None may also mean that time ran out before every seed was
+        tried: it says that no failure was found, not how many schedules ran (give
+        ``seeds`` as an iterable that counts what it hands out to know that).
 
     Call it from a thread that runs no event loop of this library; it blocks while the
     runs go. Raises TypeError for neither or both of ``client_code`` and ``episode`` (or
-    a coroutine for ``client_code``), ValueError for an engine other than ``"local"``
-    with ``client_code``, what ``run_episodes`` raises for its engine (ImportError for
+    a coroutine for ``client_code``), or a ``seeds``, ``shrink_runs`` or ``time_limit``
+    of the wrong type; ValueError for no seed to try (``seeds`` below 1, or empty), a
+    negative ``shrink_runs`` or ``time_limit``, or an engine other than ``"local"``
+    with ``client_code``; what ``run_episodes`` raises for its engine (ImportError for
     Ray, say).
     """
     if (client_code is None) == (episode is None):
         raise TypeError("explore() takes client_code (the run_scripted shape) or episode=, one")
+    started = _monotonic()
     limits = ScheduleLimits() if limits is None else limits
-    seed_list: Iterable[int] = range(seeds) if isinstance(seeds, int) else seeds
+    seed_list = _seeds_to_try(seeds)
+    if isinstance(shrink_runs, bool) or not isinstance(shrink_runs, int):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise TypeError(f"shrink_runs must be an int, not {shrink_runs!r}")
+    if shrink_runs < 0:
+        raise ValueError(f"shrink_runs must be >= 0 (0: no shrinking), not {shrink_runs!r}")
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, int | float):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"time_limit must be a number of seconds or None, not {time_limit!r}")
+        if not time_limit >= 0:  # (also NaN)
+            raise ValueError(f"time_limit must be >= 0 seconds or None, not {time_limit!r}")
+    deadline = None if time_limit is None else started + time_limit
     rerun: Callable[[Schedule], Any]
     if client_code is not None:
         _check_client_code(client_code, "explore()")
@@ -1132,7 +1189,22 @@ def explore(
         found = explore_seeds(attempt, seed_list, limits, time_limit)
     if found is None:
         return None
-    return report_first_failure(attempt, limits, found, shrink_runs, rerun)
+    return report_first_failure(attempt, limits, found, shrink_runs, rerun, deadline=deadline)
+
+
+def _seeds_to_try(seeds: int | Iterable[int]) -> Iterable[int]:
+    """``range(seeds)``, or the seeds given; ValueError for none at all (which would
+    report a pass without running anything)."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"seeds must be a count or an iterable of seeds, not {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"seeds must be at least 1 (how many seeds to try), not {seeds!r}")
+        return range(seeds)
+    pending = iter(seeds)
+    for first in pending:
+        return itertools.chain((first,), pending)
+    raise ValueError("seeds is empty: no schedule would be tried")
 
 
 def _explore_on_engine(

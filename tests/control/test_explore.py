@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -173,23 +174,24 @@ def test_the_default_check_fails_a_run_that_leaves_a_request_unanswered() -> Non
     assert report.failure == "requests left unanswered: helper's Env.walk"
 
 
-def test_shrinking_keeps_only_the_deviation_that_matters() -> None:
+async def rounds_with_a_rare_bug(server: ta.Server) -> None:
     """Four agents take turns for six rounds (dozens of choices per seed); the bug needs
     only one: 'd' answered before 'a' in round 3."""
+    seen: list[tuple[int, str]] = []
 
-    async def rounds(server: ta.Server) -> None:
-        seen: list[tuple[int, str]] = []
+    async def agent(env: Env) -> None:
+        for round_ in range(6):
+            await env.walk()
+            seen.append((round_, env.name))
+            await asyncio.sleep(1)
 
-        async def agent(env: Env) -> None:
-            for round_ in range(6):
-                await env.walk()
-                seen.append((round_, env.name))
-                await asyncio.sleep(1)
+    await asyncio.gather(*(agent(Env(server, name=n)) for n in "abcd"))
+    third = [name for round_, name in seen if round_ == 3]
+    assert third.index("a") < third.index("d"), f"round 3 went {third}"
 
-        await asyncio.gather(*(agent(Env(server, name=n)) for n in "abcd"))
-        third = [name for round_, name in seen if round_ == 3]
-        assert third.index("a") < third.index("d"), f"round 3 went {third}"
 
+def test_shrinking_keeps_only_the_deviation_that_matters() -> None:
+    rounds = rounds_with_a_rare_bug
     report = explore(rounds, MINE, seeds=200)
     assert report is not None
     assert report.seed_deviations > 3
@@ -224,6 +226,84 @@ def test_shrinking_finds_the_smallest_delay_that_fails() -> None:
     assert [c.kind for c in report.choices] == ["delay"]
     assert report.choices[0].delay == pytest.approx(0.3)
     assert report.describe()[0].endswith("i's Env.walk answered 0.3 s late")
+
+
+def test_shrinking_bisects_a_delay_within_its_runs() -> None:
+    """A million delay levels, a failure from 50 s late: one level at a time would need
+    half a million runs (and walked every level even once the runs were spent)."""
+
+    async def patient(server: ta.Server) -> None:
+        async with asyncio.timeout(50):
+            await Env(server, name="p").walk()
+
+    limits = ta.ScheduleLimits(max_delay=100.0, delay_step=1e-4, late_rate=1.0)
+    report = explore(patient, MINE, limits=limits, seeds=50, shrink_runs=40)
+    assert report is not None
+    (late,) = report.choices
+    assert late.delay == pytest.approx(50.0, abs=2e-4)  # the smallest that fails
+    assert report.shrink_runs <= 25  # (log2 of a million levels: 20)
+    assert report.shrink_stopped is None
+    assert "stopped" not in str(report)
+
+
+def test_shrinking_stops_when_its_runs_are_spent() -> None:
+    runs: list[int] = []
+
+    def count(run: ScriptRun[Any]) -> None:
+        runs.append(1)
+        default_check(run)
+
+    limits = ta.ScheduleLimits(max_delay=100.0, delay_step=1e-4, late_rate=1.0)
+
+    async def patient(server: ta.Server) -> None:
+        async with asyncio.timeout(50):
+            await asyncio.gather(*(Env(server, name=n).walk() for n in "abc"))
+
+    report = explore(patient, MINE, limits=limits, seeds=50, shrink_runs=3, check=count)
+    assert report is not None
+    assert report.shrink_runs == 3
+    assert report.shrink_stopped == "shrink_runs"
+    assert "shrinking stopped when its shrink_runs were used up" in str(report)
+    assert len(runs) == report.schedules_run + 3 + 1  # (+1: the replay that labels it)
+
+
+def test_the_time_limit_bounds_shrinking_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run takes one (fake) second: the time limit runs out while shrinking, which
+    stops there and reports what it found so far."""
+    now = [0.0]
+    monkeypatch.setattr("threaded_async._explore._monotonic", lambda: now[0])
+    monkeypatch.setattr("threaded_async.testing._monotonic", lambda: now[0])
+
+    def tick(run: ScriptRun[Any]) -> None:
+        now[0] += 1.0
+        default_check(run)
+
+    unlimited = explore(rounds_with_a_rare_bug, MINE, seeds=200, check=tick)
+    assert unlimited is not None
+    assert unlimited.shrink_runs > 3
+    assert unlimited.shrink_stopped is None
+    seeds = unlimited.schedules_run
+    report = explore(rounds_with_a_rare_bug, MINE, seeds=200, check=tick, time_limit=seeds + 2.5)
+    assert report is not None
+    assert report.seed == unlimited.seed
+    assert report.shrink_runs == 3  # started at t = seeds, seeds + 1 and seeds + 2
+    assert report.shrink_stopped == "time_limit"
+    assert report.reproduced  # (the replay that labels it still runs)
+    assert "shrinking stopped when the time_limit ran out" in str(report)
+
+
+def test_explore_refuses_to_pass_having_run_nothing() -> None:
+    nothing: list[int | Iterable[int]] = [0, -3, [], iter(())]
+    for seeds in nothing:
+        with pytest.raises(ValueError, match="seed"):
+            explore(miners, MINE, seeds=seeds)
+    with pytest.raises(ValueError, match="shrink_runs must be >= 0"):
+        explore(miners, MINE, shrink_runs=-5)
+    with pytest.raises(ValueError, match="time_limit must be >= 0"):
+        explore(miners, MINE, time_limit=-1.0)
+    with pytest.raises(TypeError, match="shrink_runs must be an int"):
+        explore(miners, MINE, shrink_runs=2.5)  # type: ignore[call-overload]  # pyright: ignore[reportArgumentType]
+    assert explore(careful_miners, MINE, seeds=iter([3, 4])) is None  # (a generator: fine)
 
 
 def test_seeds_can_be_listed_and_time_limited() -> None:
@@ -298,6 +378,13 @@ def _meta(**changes: Any) -> str:
     return json.dumps(data)
 
 
+def _meta_without(*keys: str) -> str:
+    data = json.loads(META)
+    for key in keys:
+        del data[key]
+    return json.dumps(data)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -315,6 +402,19 @@ def _meta(**changes: Any) -> str:
         (f"{HEADER}\n{_meta(trace='text')}".encode(), "trace must be a list"),
         (f"{HEADER}\n{_meta(trace=[1])}".encode(), "a trace line must be a string"),
         (f"{HEADER}\n{_meta(reproduced=1)}".encode(), "reproduced must be true or false"),
+        # a field missing (was a KeyError), or of the wrong type
+        (f'{HEADER}\n{{"seed": 1}}'.encode(), r"line 2: the report lacks \['limits', 'failure'"),
+        (f"{HEADER}\n{_meta_without('trace')}".encode(), r"line 2: the report lacks \['trace'\]"),
+        (
+            f"{HEADER}\n{_meta_without('reproduced')}\n{{}}".encode(),
+            r"line 2: the report lacks \['reproduced'\]",
+        ),
+        (f"{HEADER}\n{_meta(trace_digest=5)}".encode(), "line 2: trace_digest must be a string"),
+        (f"{HEADER}\n{_meta(limits=[])}".encode(), "line 2: limits must be a JSON object"),
+        (
+            f"{HEADER}\n{_meta()}".replace('"max_delay": 0.0', '"max_delay": 1e12').encode(),
+            "line 2: max_delay must be >= 0 seconds and at most",
+        ),
         (
             f"{HEADER}\n{_meta(limits={'tasks': True})}".encode(),
             "limits lack",
@@ -344,6 +444,10 @@ def _meta(**changes: Any) -> str:
             f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":NaN,"delay":1,"labels":[]}}'.encode(),
             "NaN is not JSON",
         ),
+        (  # the limits (max_delay 0) allow no late answer
+            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":1,"labels":[]}}'.encode(),
+            "line 3: a delay of 1 s is longer than the limits' max_delay",
+        ),
         (
             f'{HEADER}\n{META}\n{{"index":0,"kind":"ready","time":0,"order":[0,0],"labels":[]}}'.encode(),
             "permutation",
@@ -364,8 +468,8 @@ def _meta(**changes: Any) -> str:
             "name each item once",
         ),
         (
-            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":1,"labels":[]}}\n'
-            f'{{"index":0,"kind":"delay","time":0,"delay":2,"labels":[]}}'.encode(),
+            f'{HEADER}\n{META}\n{{"index":0,"kind":"delay","time":0,"delay":0,"labels":[]}}\n'
+            f'{{"index":0,"kind":"ready","time":0,"order":[1,0],"labels":[]}}'.encode(),
             "two choices for one decision point",
         ),
         (
@@ -381,6 +485,13 @@ def test_a_malformed_schedule_file_is_a_value_error(
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     with pytest.raises(ValueError, match=message):
         ExplorationReport.load(path)
+
+
+def test_replaying_a_file_that_lacks_a_field_is_a_value_error(tmp_path: Path) -> None:
+    path = tmp_path / "short.schedule"
+    path.write_text(f'{HEADER}\n{{"seed": 1}}\n')
+    with pytest.raises(ValueError, match="line 2: the report lacks"):
+        replay_schedule(path, miners, MINE)
 
 
 def test_a_huge_schedule_file_is_refused_before_it_is_parsed(tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ late answers, and the same run for the same seed."""
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import pytest
 
 import threaded_async as ta
-from threaded_async.testing import ScriptedServer, answer_frame, run_scripted
+from threaded_async._answers import deliver
+from threaded_async.testing import ScriptedServer, ScriptError, answer_frame, run_scripted
 
 pytestmark = pytest.mark.stdlib_loop
 
@@ -184,6 +186,24 @@ def test_stepped_time_takes_a_schedule_too() -> None:
         assert run.time == 3.0
 
 
+def test_a_client_that_ticks_forever_ends_at_max_time_seeded_or_not() -> None:
+    """Autojump never lets such a loop idle: the run ends at max_time (a ScriptError, in
+    a moment), not by waiting out the real timeout (an EventLoopTimeoutError)."""
+
+    async def ticker(server: ta.Server) -> None:
+        await Env(server, name="t").look()
+        while True:
+            await asyncio.sleep(1)
+
+    schedules: list[ta.Schedule | int | None] = [None, 0, ta.Schedule(0), 1]
+    for schedule in schedules:
+        with pytest.raises(ScriptError, match="still running at t="):
+            run_scripted(ticker, ANSWERS, max_time=100, timeout=5, schedule=schedule)
+    clock = ta.VirtualClock(autojump=True, schedule=ta.Schedule(0))
+    with pytest.raises(ScriptError, match="still running at t="):
+        run_scripted(ticker, ANSWERS, clock=clock, max_time=100, timeout=5)
+
+
 def test_a_request_left_waiting_is_reported_stranded() -> None:
     async def leaves_one(server: ta.Server) -> str:
         helper = Env(server, name="helper")
@@ -241,6 +261,31 @@ def test_answer_frame_fails_requests_with_exceptions() -> None:
         (req,) = server.gather()
         answer_frame(server, [(req, None, KeyError("k"))], schedule=ta.Schedule(1))
         assert task.wait(5) == "failed: 'k'"
+
+
+def test_an_answer_that_cannot_be_given_does_not_drop_the_rest_of_its_frame(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The loop gives a frame with a late answer in one callback: one answer refused
+    (answer_after takes no infinite delay) fails its own request, not the frame."""
+    with ScriptedServer() as server:
+
+        async def agent(name: str) -> object:
+            try:
+                return await Env(server, name=name).move(1)
+            except ValueError as exc:
+                return f"failed: {exc}"
+
+        async def both() -> list[object]:
+            return list(await asyncio.gather(agent("a"), agent("b")))
+
+        task = server.create_background_task(both())
+        first, second = server.gather()
+        assert (first.client, second.client) == ("a", "b")
+        deliver(server, [(first, 1, None, math.inf), (second, 2, None, 0.5)], wait=False)
+        assert task.wait(5) == ["failed: answer_after needs a finite number of seconds", 2]
+    # ... and the error reached the loop's exception handler too (it is the host's bug)
+    assert "answer_after needs a finite number of seconds" in caplog.text
 
 
 def test_labels_name_the_agents_tasks() -> None:

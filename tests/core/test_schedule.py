@@ -266,6 +266,11 @@ def test_the_clock_and_the_schedule_say_what_they_are() -> None:
         ({"max_delay": 1.0, "delay_step": 2.0}, ValueError),
         ({"delay_step": 0.5}, ValueError),  # larger than max_delay 0
         ({"late_rate": 1.5}, ValueError),
+        # more than Request.answer_after takes: every late answer would fail to be given
+        ({"max_delay": 1e10}, ValueError),
+        # more than a million delay levels (here floor(inf): an OverflowError in Schedule)
+        ({"max_delay": 100.0, "delay_step": 1e-6}, ValueError),
+        ({"max_delay": 1e14, "delay_step": 1e-300}, ValueError),
         ({"tasks": 1}, TypeError),
         ({"max_delay": "1"}, TypeError),
     ],
@@ -280,6 +285,8 @@ def test_limits_delay_levels() -> None:
     assert ta.ScheduleLimits(max_delay=0.5).delay_levels == 1
     assert ta.ScheduleLimits(max_delay=0.3, delay_step=0.1).delay_levels == 3
     assert ta.ScheduleLimits(max_delay=1 / 10, delay_step=1 / 30).delay_levels == 3
+    assert ta.ScheduleLimits(max_delay=1.0, delay_step=1e-6).delay_levels == 1_000_000
+    assert ta.ScheduleLimits(max_delay=threading.TIMEOUT_MAX).delay_levels == 1
 
 
 def test_choices_describe_themselves() -> None:

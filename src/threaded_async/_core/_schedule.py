@@ -40,6 +40,7 @@ import asyncio
 import dataclasses
 import math
 import random
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, cast
 
@@ -56,6 +57,13 @@ __all__ = [
 #: What a :class:`Choice` decided.
 ChoiceKind = Literal["ready", "answers", "delay"]
 CHOICE_KINDS: tuple[ChoiceKind, ...] = ("ready", "answers", "delay")
+
+#: The longest answer delay a schedule may choose: what ``Request.answer_after`` accepts
+#: (``threading.TIMEOUT_MAX``, about 292 years; a longer one means "never" there).
+MAX_DELAY: float = threading.TIMEOUT_MAX
+#: The most delay levels (``max_delay / delay_step``) limits may give: shrinking a delay
+#: and choosing one work with levels, and more than this many is a step chosen by mistake.
+MAX_DELAY_LEVELS = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +86,10 @@ class ScheduleLimits:
 
     Raises:
         TypeError: a flag that is not a bool, a number that is not a number.
-        ValueError: a negative or infinite delay, a ``delay_step`` that is not positive or
-            larger than ``max_delay``, a ``late_rate`` outside [0, 1].
+        ValueError: a negative delay, or one longer than ``Request.answer_after`` takes
+            (``threading.TIMEOUT_MAX``, about 292 years), a ``delay_step`` that is not
+            positive, larger than ``max_delay``, or so small that there would be more than
+            a million delay levels, a ``late_rate`` outside [0, 1].
     """
 
     tasks: bool = True
@@ -96,8 +106,11 @@ class ScheduleLimits:
                 raise TypeError(f"ScheduleLimits.{name} must be a bool, not {value!r}")
         _check_number(self.max_delay, "max_delay")
         _check_number(self.late_rate, "late_rate")
-        if not 0 <= self.max_delay < math.inf:
-            raise ValueError(f"max_delay must be >= 0 seconds and finite, not {self.max_delay!r}")
+        if not 0 <= self.max_delay <= MAX_DELAY:  # (also refuses NaN and infinity)
+            raise ValueError(
+                f"max_delay must be >= 0 seconds and at most {MAX_DELAY:g} (what "
+                f"Request.answer_after takes), not {self.max_delay!r}"
+            )
         if not 0 <= self.late_rate <= 1:
             raise ValueError(f"late_rate must be between 0 and 1, not {self.late_rate!r}")
         if self.delay_step is not None:
@@ -108,6 +121,11 @@ class ScheduleLimits:
                 raise ValueError(
                     f"delay_step ({self.delay_step!r}) is larger than max_delay "
                     f"({self.max_delay!r}): no delay would fit"
+                )
+            if self.max_delay / self.delay_step > MAX_DELAY_LEVELS:  # (inf too: overflow)
+                raise ValueError(
+                    f"delay_step ({self.delay_step!r}) is too small for max_delay "
+                    f"({self.max_delay!r}): more than {MAX_DELAY_LEVELS} delay levels"
                 )
 
     @property
