@@ -241,6 +241,40 @@ def test_an_interrupted_batch_puts_back_what_it_did_not_run() -> None:
         loop.close()
 
 
+@pytest.mark.parametrize("report", [False, True])
+def test_a_callback_that_raises_is_reported_and_the_batch_goes_on(report: bool) -> None:
+    # As Handle._run: an Exception (or any BaseException but Ctrl-C and SystemExit) goes
+    # to the loop's exception handler and the rest of the batch runs; inline (with the
+    # loop's report_error) or through Handle._run.
+    loop = asyncio.new_event_loop()
+    try:
+        ran: list[str] = []
+        seen: list[BaseException | None] = []
+        loop.set_exception_handler(lambda _, context: seen.append(context.get("exception")))
+
+        def fail() -> None:
+            raise ValueError("boom")
+
+        handles = [
+            asyncio.Handle(ran.append, ("a",), loop),
+            asyncio.Handle(fail, (), loop),
+            asyncio.Handle(ran.append, ("b",), loop),
+        ]
+        ready: collections.deque[asyncio.Handle] = collections.deque(handles)
+        schedule = CoreSchedule(0)
+        schedule.mark_timers(len(ready))
+
+        def report_error(handle: asyncio.Handle, exc: BaseException) -> None:
+            loop.call_exception_handler({"message": "callback", "exception": exc, "handle": handle})
+
+        schedule.run_ready(ready, None, report_error if report else None)
+        assert ran == ["a", "b"]
+        assert [type(e) for e in seen] == [ValueError]
+        assert not ready
+    finally:
+        loop.close()
+
+
 def test_the_clock_and_the_schedule_say_what_they_are() -> None:
     clock = ta.VirtualClock(autojump=True, schedule=3)
     assert isinstance(clock.schedule, ta.Schedule)

@@ -460,12 +460,17 @@ class Schedule:
         self._mark = ready_count
 
     def run_ready(
-        self, ready: Any, run_debug: Callable[[asyncio.Handle], None] | None = None
+        self,
+        ready: Any,
+        run_debug: Callable[[asyncio.Handle], None] | None = None,
+        report_error: Callable[[asyncio.Handle, BaseException], None] | None = None,
     ) -> None:
         """Internal (``SteppingEventLoop._run_once``, instead of its own loop over the
         batch): take the handles ready now out of ``ready``, choose their order and run
-        them (with ``run_debug`` in asyncio's debug mode), noting who registered the
-        handles each one adds. What an interrupted batch did not run is put back."""
+        them (with ``run_debug`` in asyncio's debug mode; else as ``Handle._run`` does,
+        inline, when the loop gives ``report_error``, what ``Handle._run`` does with an
+        exception), noting who registered the handles each one adds. What an interrupted
+        batch did not run is put back."""
         n = len(ready)
         if not n:
             return
@@ -474,18 +479,27 @@ class Schedule:
         self._tags = new_tags
         popleft = ready.popleft
         batch = [popleft()] if n == 1 else self._order([popleft() for _ in range(n)], tags)
+        inline = run_debug is None and report_error is not None
         for position, handle in enumerate(batch):
             if handle._cancelled:  # asyncio's own test, as _run_once
                 continue
             before = len(ready)
             try:
-                if run_debug is None:
+                if inline:
+                    handle._context.run(handle._callback, *handle._args)  # Handle._run
+                elif run_debug is None:
                     handle._run()  # as _run_once does
                 else:
                     run_debug(handle)
-            except BaseException:
+            except (SystemExit, KeyboardInterrupt):
                 ready.extendleft(reversed(batch[position + 1 :]))
                 raise
+            except BaseException as exc:
+                if not inline:
+                    ready.extendleft(reversed(batch[position + 1 :]))
+                    raise
+                assert report_error is not None
+                report_error(handle, exc)  # as Handle._run: the loop's exception handler
             after = len(ready)
             if after != before:
                 # What it registered keeps its order: one caller (its task, or itself).

@@ -321,7 +321,10 @@ class VirtualTimeLoop(SteppingEventLoop):
                             except _InvalidStateError:  # the sleep was cancelled
                                 pass
             if schedule is not None:  # schedule hook 2 of 2: it orders and runs the batch
-                schedule.run_ready(ready, self._run_in_debug_mode if self._debug else None)
+                if self._debug:
+                    schedule.run_ready(ready, self._run_in_debug_mode)
+                else:
+                    schedule.run_ready(ready, None, self._report_callback_error)
             elif not self._debug:
                 for _ in range(len(ready)):
                     handle = popleft()
