@@ -538,10 +538,7 @@ class _Meta:
 
 def _meta(obj: object) -> _Meta:
     """Line 2: every field present (``trace_digest`` may be null) and of its type."""
-    fields = _object(obj, "the report", _META_KEYS)
-    missing = [key for key in _META_KEYS if key not in fields]
-    if missing:
-        raise ValueError(f"the report lacks {missing}")
+    fields = _object(obj, "the report", _META_KEYS, _META_KEYS)
     digest = fields["trace_digest"]
     if digest is not None:
         _text(digest, "trace_digest")
@@ -557,13 +554,19 @@ def _meta(obj: object) -> _Meta:
     )
 
 
-def _object(obj: object, what: str, keys: tuple[str, ...]) -> dict[str, object]:
+def _object(
+    obj: object, what: str, keys: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, object]:
+    """``obj`` as a JSON object with only ``keys`` and every one of ``required``."""
     if not isinstance(obj, dict):
         raise ValueError(f"{what} must be a JSON object, not {short_repr(obj)}")
     mapping = cast(dict[str, object], obj)
     unknown = sorted(set(mapping) - set(keys))
     if unknown:
         raise ValueError(f"{what} has unknown fields {short_repr(unknown)}")
+    missing = [key for key in required if key not in mapping]
+    if missing:
+        raise ValueError(f"{what} lacks {missing}")
     return mapping
 
 
@@ -604,10 +607,7 @@ def _list(value: object, what: str) -> list[object]:
 
 
 def _limits(value: object) -> ScheduleLimits:
-    fields = _object(value, "limits", _LIMIT_KEYS)
-    missing = [key for key in _LIMIT_KEYS if key not in fields]
-    if missing:
-        raise ValueError(f"limits lack {missing}")
+    fields = _object(value, "limits", _LIMIT_KEYS, _LIMIT_KEYS)
     step = fields["delay_step"]
     try:
         return ScheduleLimits(
@@ -623,10 +623,7 @@ def _limits(value: object) -> ScheduleLimits:
 
 
 def _choice(obj: object, limits: ScheduleLimits) -> Choice:
-    fields = _object(obj, "a choice", _CHOICE_KEYS)
-    for key in ("index", "kind", "time", "labels"):
-        if key not in fields:
-            raise ValueError(f"a choice lacks {key!r}")
+    fields = _object(obj, "a choice", _CHOICE_KEYS, ("index", "kind", "time", "labels"))
     kind = fields["kind"]
     if kind not in CHOICE_KINDS:
         raise ValueError(f"a choice's kind must be one of {CHOICE_KINDS}, not {short_repr(kind)}")

@@ -423,12 +423,7 @@ class Schedule:
             ):
                 order = recorded.order
         elif self._random:
-            items = list(range(n))
-            rng = self._rng_answers.random
-            for i in range(n - 1, 0, -1):  # Fisher-Yates, from random() only
-                j = int(rng() * (i + 1))
-                items[i], items[j] = items[j], items[i]
-            order = tuple(items)
+            order = _shuffled(n, self._rng_answers.random)
         if order is None:
             order = tuple(range(n))
         self._records.append((index, "answers", self._time(), order, 0.0, tuple(labels)))
@@ -631,11 +626,7 @@ class Schedule:
         nothing constrains them, else a random topological sort."""
         rng = self._rng_ready.random
         if succ is None:
-            items = list(range(m))
-            for i in range(m - 1, 0, -1):  # Fisher-Yates, from random() only
-                j = int(rng() * (i + 1))
-                items[i], items[j] = items[j], items[i]
-            return tuple(items)
+            return _shuffled(m, rng)
         npred = [0] * m
         for targets in succ:
             for s in targets:
@@ -654,6 +645,16 @@ class Schedule:
                 if not npred[s]:
                     available.append(s)
         return tuple(order)
+
+
+def _shuffled(n: int, rng: Callable[[], float]) -> tuple[int, ...]:
+    """A random order of ``range(n)``: Fisher-Yates drawing from ``random()`` only (its
+    sequence is the same on every supported Python, ``shuffle``'s need not be)."""
+    items = list(range(n))
+    for i in range(n - 1, 0, -1):
+        j = int(rng() * (i + 1))
+        items[i], items[j] = items[j], items[i]
+    return tuple(items)
 
 
 def _allowed(order: tuple[int, ...], succ: list[list[int]] | None) -> bool:
